@@ -1,0 +1,1 @@
+"""Data preparation: validation, splits and featurization."""

@@ -1,0 +1,648 @@
+"""``AutoDLClassifier`` and ``AutoDLRegressor``.
+
+This module validates parameters and input, and orchestrates the pipeline
+of :doc:`DESIGN` section 2 (validate -> split -> featurize once per split ->
+search -> refit); it holds no training or search logic of its own.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import time
+import warnings
+from abc import ABCMeta, abstractmethod
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import get_scorer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from skautodl.controller import run_search
+from skautodl.data.featurize import TabularFeaturizer, prepare_splits
+from skautodl.data.splits import make_splits
+from skautodl.data.validation import check_X, check_y, detect_task
+from skautodl.exceptions import AllTrialsFailedError, BudgetWarning
+from skautodl.networks.registry import FAMILIES, PLANNED_FAMILIES, families_for
+from skautodl.report import cv_results, leaderboard
+from skautodl.search.portfolio import portfolio
+from skautodl.search.searchers.base import make_searcher
+from skautodl.search.space import SearchSpace
+from skautodl.training.net import build_net, resolve_device
+from skautodl.training.trial import run_trial
+
+_SEARCHES = ("bayes", "random")
+_PLANNED_SEARCHES = ("grid", "evolution")
+_FIDELITIES = ("hyperband", "halving")
+
+#: seconds ``fit`` may run past ``time_budget`` on top of the 10 % margin
+#: (the refit of the best model on tiny data, Python start-up of workers)
+BUDGET_GRACE_SECONDS = 5.0
+
+
+def _is_searcher_object(obj):
+    return callable(getattr(obj, "ask", None)) and callable(getattr(obj, "tell", None))
+
+
+class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
+    """Shared parameters, validation and orchestration of the AutoDL estimators."""
+
+    @abstractmethod
+    def __init__(
+        self,
+        *,
+        time_budget=120,
+        n_trials=None,
+        search="bayes",
+        search_space=None,
+        families="auto",
+        fidelity=None,
+        cv=None,
+        validation_fraction=0.2,
+        scoring=None,
+        ensemble_size=1,
+        device="auto",
+        n_jobs=1,
+        checkpoint_dir=None,
+        random_state=None,
+        verbose=1,
+    ):
+        self.time_budget = time_budget
+        self.n_trials = n_trials
+        self.search = search
+        self.search_space = search_space
+        self.families = families
+        self.fidelity = fidelity
+        self.cv = cv
+        self.validation_fraction = validation_fraction
+        self.scoring = scoring
+        self.ensemble_size = ensemble_size
+        self.device = device
+        self.n_jobs = n_jobs
+        self.checkpoint_dir = checkpoint_dir
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ params
+    def _fail(self, param, allowed, value, exc=ValueError):
+        raise exc(
+            f"The '{param}' parameter of {type(self).__name__} must be {allowed}; "
+            f"got {value!r}."
+        )
+
+    def _not_yet(self, param, value, default):
+        raise NotImplementedError(
+            f"{type(self).__name__}({param}={value!r}) is not implemented yet in "
+            f"this release; use {param}={default!r}."
+        )
+
+    def _check_params(self):
+        """Validate every constructor parameter; return resolved settings."""
+        name = type(self).__name__
+        tb = self.time_budget
+        if tb is not None and (
+            isinstance(tb, bool) or not isinstance(tb, numbers.Real)
+            or not np.isfinite(tb) or tb <= 0
+        ):
+            self._fail("time_budget", "a positive number of seconds or None", tb)
+        nt = self.n_trials
+        if nt is not None and (
+            isinstance(nt, bool) or not isinstance(nt, numbers.Integral) or nt < 1
+        ):
+            self._fail("n_trials", "an int >= 1 or None", nt)
+        if tb is None and nt is None:
+            raise ValueError(
+                f"{name} needs a stopping rule: set time_budget (seconds), n_trials, "
+                "or both; both are None."
+            )
+        search = self.search
+        if isinstance(search, str):
+            if search in _PLANNED_SEARCHES:
+                self._not_yet("search", search, "bayes")
+            if search not in _SEARCHES:
+                self._fail("search", f"one of {_SEARCHES + _PLANNED_SEARCHES} or an "
+                           "object with ask() and tell() methods", search)
+        elif not _is_searcher_object(search):
+            self._fail("search", f"one of {_SEARCHES + _PLANNED_SEARCHES} or an object "
+                       "with ask() and tell() methods", search)
+        if self.search_space is not None and not isinstance(self.search_space, dict):
+            self._fail("search_space", "a dict or None", self.search_space)
+        families = self.families
+        if isinstance(families, str) and families != "auto":
+            families = [families]
+        if not isinstance(families, str):
+            if not isinstance(families, list | tuple) or not families:
+                self._fail("families", "'auto' or a non-empty list of family names",
+                           self.families)
+            for fam in families:
+                if fam in PLANNED_FAMILIES:
+                    self._not_yet("families", list(families), ["mlp"])
+                if fam not in FAMILIES:
+                    self._fail("families", f"'auto' or a list drawn from "
+                               f"{sorted(FAMILIES) + list(PLANNED_FAMILIES)}", fam)
+        if self.fidelity is not None:
+            if self.fidelity in _FIDELITIES:
+                self._not_yet("fidelity", self.fidelity, None)
+            self._fail("fidelity", f"one of {_FIDELITIES} or None", self.fidelity)
+        cv = self.cv
+        if cv is not None:
+            if isinstance(cv, bool) or (isinstance(cv, numbers.Integral) and cv < 2):
+                self._fail("cv", "None, an int >= 2, a CV splitter or an iterable of "
+                           "(train, test) splits", cv)
+            if not isinstance(cv, numbers.Integral) and not (
+                hasattr(cv, "split") or hasattr(cv, "__iter__")
+            ):
+                self._fail("cv", "None, an int >= 2, a CV splitter or an iterable of "
+                           "(train, test) splits", cv)
+        vf = self.validation_fraction
+        if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0 < vf < 1:
+            self._fail("validation_fraction", "a float in the open interval (0, 1)", vf)
+        scoring = self.scoring
+        if scoring is None:
+            scorer = get_scorer(self._default_scoring)
+        elif isinstance(scoring, str):
+            try:
+                scorer = get_scorer(scoring)
+            except ValueError as exc:
+                raise ValueError(f"The 'scoring' parameter of {name}: {exc}") from None
+        elif callable(scoring):
+            scorer = scoring
+        else:
+            self._fail("scoring", "None, a scorer name (str) or a callable "
+                       "scorer(estimator, X, y)", scoring)
+        es = self.ensemble_size
+        if isinstance(es, bool) or not isinstance(es, numbers.Integral) or es < 1:
+            self._fail("ensemble_size", "an int >= 1", es)
+        if es != 1:
+            self._not_yet("ensemble_size", es, 1)
+        device = self.device
+        if not isinstance(device, str) or not (
+            device in ("auto", "cpu", "cuda") or (
+                device.startswith("cuda:") and device[5:].isdigit())
+        ):
+            self._fail("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", device)
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    f"{name}(device={device!r}) but CUDA is not available on this "
+                    "machine; use device='auto' or 'cpu'."
+                )
+            if ":" in device and int(device[5:]) >= torch.cuda.device_count():
+                raise ValueError(
+                    f"{name}(device={device!r}) but only "
+                    f"{torch.cuda.device_count()} CUDA device(s) exist."
+                )
+        nj = self.n_jobs
+        if nj is not None and (
+            isinstance(nj, bool) or not isinstance(nj, numbers.Integral) or nj == 0
+        ):
+            self._fail("n_jobs", "None or a non-zero int", nj)
+        if nj not in (None, 1):
+            self._not_yet("n_jobs", nj, 1)
+        if self.checkpoint_dir is not None:
+            if not isinstance(self.checkpoint_dir, str | os.PathLike):
+                self._fail("checkpoint_dir", "None or a directory path",
+                           self.checkpoint_dir)
+            self._not_yet("checkpoint_dir", self.checkpoint_dir, None)
+        v = self.verbose
+        if not isinstance(v, numbers.Integral) or v < 0:
+            self._fail("verbose", "an int >= 0 (or a bool)", v)
+        return {"scorer": scorer, "device": resolve_device(device),
+                "families": families}
+
+    # ------------------------------------------------------------------ fit
+    @property
+    @abstractmethod
+    def _default_scoring(self):
+        """Scorer name used when ``scoring`` is None."""
+
+    @abstractmethod
+    def _encode_y(self, y):
+        """Return ``(y_fit, y_score, task)``; set ``classes_`` for classifiers."""
+
+    def fit(self, X, y):
+        """Search network configurations for ``X, y`` and refit the best one.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+            Training data: numeric, boolean and categorical (string, object,
+            ``category``) columns; missing values are imputed.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        start = time.monotonic()
+        settings = self._check_params()
+        X = check_X(self, X, reset=True)
+        y = check_y(self, y, X.shape[0], classifier=self._is_classifier)
+        y_fit, y_score, task = self._encode_y(y)
+        if task.n_samples < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 samples to hold out "
+                f"validation data; got n_samples={task.n_samples}."
+            )
+        rng = check_random_state(self.random_state)
+        split_seed = int(rng.randint(2**31 - 1))
+        search_seed = int(rng.randint(2**31 - 1))
+        splits = make_splits(X, y_score, cv=self.cv,
+                             validation_fraction=self.validation_fraction,
+                             classification=task.is_classification, seed=split_seed)
+        data = prepare_splits(X, y_fit, y_score, splits)
+
+        families = settings["families"]
+        if families == "auto":
+            families = families_for(task)
+        space = SearchSpace.build(
+            families,
+            {f: FAMILIES[f].space(task) for f in families},
+            {f: FAMILIES[f].defaults for f in families},
+            self.search_space,
+        )
+        searcher = make_searcher(self.search, space, search_seed)
+        classes = getattr(self, "classes_", None)
+        device = settings["device"]
+        scorer = settings["scorer"]
+        verbose = int(self.verbose)
+
+        def evaluate(config, seed, deadline):
+            return run_trial(config, data, task, scorer=scorer, classes=classes,
+                             device=device, seed=seed, deadline=deadline,
+                             verbose=verbose)
+
+        end_time = None if self.time_budget is None else start + float(self.time_budget)
+        n_train = len(data[0].X_train)
+
+        def reserve(best):
+            # time kept for refitting ``best`` on all data (20 % safety)
+            per_split = best.fit_time / max(1, len(best.split_scores))
+            per_epoch = per_split / max(1, best.epochs_run / max(1, len(data)))
+            return 1.2 * per_epoch * best.epochs * task.n_samples / max(1, n_train)
+
+        outcome = run_search(
+            searcher, evaluate, portfolio=portfolio(space), n_trials=self.n_trials,
+            end_time=end_time, reserve=reserve, seeds=rng, verbose=verbose,
+        )
+        results = outcome.results
+        if outcome.best is None:
+            first = next((r for r in results if r.error), None)
+            raise AllTrialsFailedError(
+                f"All {len(results)} trials of {type(self).__name__} failed; the "
+                f"first failure was: {first.error if first else 'no trial finished'}"
+                f" (config: {first.config if first else {}})."
+            )
+        best = outcome.best
+        self.best_estimator_ = self._refit(X, y_fit, task, best, data, classes, device,
+                                           start, reserve(best), rng)
+        self.ensemble_ = [(self.best_estimator_, 1.0)]
+        self.best_params_ = dict(best.config)
+        self.best_score_ = float(best.score)
+        self.best_index_ = int(outcome.best_index)
+        self.cv_results_ = cv_results(results)
+        self.leaderboard_ = leaderboard(results)
+        self.n_trials_ = len(results)
+        self.search_time_ = float(outcome.search_time)
+        self.fit_time_ = time.monotonic() - start
+        return self
+
+    def _refit(self, X, y_fit, task, best, data, classes, device, start, needed, rng):
+        """Retrain the best config on all data for the epochs its trial found.
+
+        Falls back to the trial's own model (trained on the training split)
+        when the remaining budget cannot hold the refit.
+        """
+        hard_end = None
+        if self.time_budget is not None:
+            hard_end = start + 1.1 * float(self.time_budget) + BUDGET_GRACE_SECONDS
+            if time.monotonic() + needed > hard_end:
+                warnings.warn(
+                    f"The remaining time budget cannot hold a refit on all data "
+                    f"(about {needed:.1f}s); {type(self).__name__} keeps the best "
+                    "trial's model, trained on the training split only. Raise "
+                    "time_budget to refit.", BudgetWarning, stacklevel=3,
+                )
+                return Pipeline([("featurize", data[0].featurizer),
+                                 ("net", best.nets[0])])
+        import torch
+
+        featurizer = TabularFeaturizer()
+        X_all = featurizer.fit_transform(X)
+        config = {**best.config, "max_epochs": best.epochs}
+        net = build_net(config, task, X_all.shape[1], classes=classes, device=device,
+                        valid=None, deadline=hard_end, verbose=int(self.verbose))
+        torch.manual_seed(int(rng.randint(2**31 - 1)))
+        net.fit(X_all, y_fit)
+        return Pipeline([("featurize", featurizer), ("net", net)])
+
+    # ------------------------------------------------------------------ predict
+    def _predict_input(self, X):
+        return check_X(self, X, reset=False)
+
+    def predict(self, X):
+        """Predict with the best model found by the search.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+            Same columns as in ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray
+            Labels (classifier) or values (regressor); 1-D when ``y`` was.
+        """
+        check_is_fitted(self)
+        X = self._predict_input(X)
+        return self.best_estimator_.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = self.time_budget is not None
+        return tags
+
+
+class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
+    """Automated deep learning classifier.
+
+    Searches network architectures and training hyperparameters (Bayesian
+    optimization by default) within a time budget, then refits the best
+    configuration on all the data. Works on numpy arrays and pandas
+    DataFrames with numeric, boolean and categorical columns and missing
+    values.
+
+    Parameters
+    ----------
+    time_budget : float or None, default=120
+        Seconds for the whole ``fit`` (search and refit). ``fit`` returns
+        within ``1.1 * time_budget + 5`` seconds.
+    n_trials : int or None, default=None
+        Most trials to run; None runs as many as the budget allows.
+    search : {"bayes", "random"} or searcher object, default="bayes"
+        Search strategy. An object with ``ask(n)`` and ``tell(configs,
+        scores)`` methods is used as is. ``"grid"`` and ``"evolution"``
+        arrive in a later release.
+    search_space : dict or None, default=None
+        Overrides or extends the default space: skopt dimensions, lists of
+        choices, ``(low, high)`` tuples, or fixed values, keyed by skorch
+        parameter names (``"lr"``, ``"module__n_units"``...).
+    families : "auto" or list of str, default="auto"
+        Network families to search (``"mlp"``).
+    fidelity : None, default=None
+        Multi-fidelity schedule over epochs; ``"hyperband"`` and
+        ``"halving"`` arrive in a later release.
+    cv : None, int, CV splitter or iterable, default=None
+        None holds out ``validation_fraction`` of the data once; an int
+        gives that many stratified folds.
+    validation_fraction : float, default=0.2
+        Size of the holdout split when ``cv`` is None.
+    scoring : str, callable or None, default=None
+        Scorer ranking the trials; None means accuracy.
+    ensemble_size : int, default=1
+        Members of the final ensemble (1 = the best single model).
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where networks train; "auto" uses CUDA when present.
+    n_jobs : int, default=1
+        Trials run at once (only 1 in this release).
+    checkpoint_dir : None, default=None
+        Directory for search checkpoints (a later release).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the splits, the search and every trial.
+    verbose : int, default=1
+        0 is silent, 1 shows a progress bar, 2 adds skorch's per-epoch log.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` was a DataFrame with string column names.
+    best_params_ : dict
+        Config of the best trial (skorch parameter names plus ``family``).
+    best_score_ : float
+        Validation score of the best trial.
+    best_index_ : int
+        Index of the best trial in ``cv_results_``.
+    best_estimator_ : sklearn.pipeline.Pipeline
+        Featurizer plus fitted skorch net; predicts on raw input.
+    ensemble_ : list of (Pipeline, float)
+        Ensemble members with their weights.
+    cv_results_ : dict of ndarray
+        Per-trial results with :class:`~sklearn.model_selection.GridSearchCV`'s
+        keys.
+    leaderboard_ : pandas.DataFrame
+        One row per trial, best first.
+    n_trials_ : int
+        Trials run.
+    search_time_ : float
+        Seconds spent searching.
+    fit_time_ : float
+        Seconds spent in ``fit``.
+
+    See Also
+    --------
+    AutoDLRegressor : The regression counterpart.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=2, verbose=0,
+    ...                        search_space={"max_epochs": 30}, random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.8
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        time_budget=120,
+        n_trials=None,
+        search="bayes",
+        search_space=None,
+        families="auto",
+        fidelity=None,
+        cv=None,
+        validation_fraction=0.2,
+        scoring=None,
+        ensemble_size=1,
+        device="auto",
+        n_jobs=1,
+        checkpoint_dir=None,
+        random_state=None,
+        verbose=1,
+    ):
+        super().__init__(
+            time_budget=time_budget, n_trials=n_trials, search=search,
+            search_space=search_space, families=families, fidelity=fidelity, cv=cv,
+            validation_fraction=validation_fraction, scoring=scoring,
+            ensemble_size=ensemble_size, device=device, n_jobs=n_jobs,
+            checkpoint_dir=checkpoint_dir, random_state=random_state, verbose=verbose,
+        )
+
+    _is_classifier = True
+    _default_scoring = "accuracy"
+
+    def _encode_y(self, y):
+        encoder = LabelEncoder()
+        y_idx = encoder.fit_transform(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; got 1 class "
+                f"({self.classes_[0]!r})."
+            )
+        task = detect_task(y, classifier=True, n_classes=len(self.classes_))
+        return y_idx.astype(np.int64), y, task
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        X = self._predict_input(X)
+        return self.best_estimator_.predict_proba(X)
+
+
+class AutoDLRegressor(RegressorMixin, _BaseAutoDL):
+    """Automated deep learning regressor.
+
+    Searches network architectures and training hyperparameters (Bayesian
+    optimization by default) within a time budget, then refits the best
+    configuration on all the data. Targets are standardized internally and
+    predictions mapped back; a 2-D ``y`` trains one network with one output
+    per column (multi-output regression).
+
+    Parameters
+    ----------
+    time_budget : float or None, default=120
+        Seconds for the whole ``fit`` (search and refit). ``fit`` returns
+        within ``1.1 * time_budget + 5`` seconds.
+    n_trials : int or None, default=None
+        Most trials to run; None runs as many as the budget allows.
+    search : {"bayes", "random"} or searcher object, default="bayes"
+        Search strategy.
+    search_space : dict or None, default=None
+        Overrides or extends the default space (see ``AutoDLClassifier``).
+    families : "auto" or list of str, default="auto"
+        Network families to search (``"mlp"``).
+    fidelity : None, default=None
+        Multi-fidelity schedule over epochs (a later release).
+    cv : None, int, CV splitter or iterable, default=None
+        None holds out ``validation_fraction`` once; an int gives k folds.
+    validation_fraction : float, default=0.2
+        Size of the holdout split when ``cv`` is None.
+    scoring : str, callable or None, default=None
+        Scorer ranking the trials; None means R^2.
+    ensemble_size : int, default=1
+        Members of the final ensemble (1 = the best single model).
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where networks train.
+    n_jobs : int, default=1
+        Trials run at once (only 1 in this release).
+    checkpoint_dir : None, default=None
+        Directory for search checkpoints (a later release).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the splits, the search and every trial.
+    verbose : int, default=1
+        0 is silent, 1 shows a progress bar, 2 adds skorch's per-epoch log.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` was a DataFrame with string column names.
+    best_params_ : dict
+        Config of the best trial.
+    best_score_ : float
+        Validation score of the best trial.
+    best_index_ : int
+        Index of the best trial in ``cv_results_``.
+    best_estimator_ : sklearn.pipeline.Pipeline
+        Featurizer plus fitted skorch net; predicts on raw input.
+    ensemble_ : list of (Pipeline, float)
+        Ensemble members with their weights.
+    cv_results_ : dict of ndarray
+        Per-trial results with ``GridSearchCV``'s keys.
+    leaderboard_ : pandas.DataFrame
+        One row per trial, best first.
+    n_trials_ : int
+        Trials run.
+    search_time_ : float
+        Seconds spent searching.
+    fit_time_ : float
+        Seconds spent in ``fit``.
+
+    See Also
+    --------
+    AutoDLClassifier : The classification counterpart.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skautodl import AutoDLRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = AutoDLRegressor(time_budget=None, n_trials=2, verbose=0,
+    ...                       search_space={"max_epochs": 30}, random_state=0)
+    >>> reg.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        *,
+        time_budget=120,
+        n_trials=None,
+        search="bayes",
+        search_space=None,
+        families="auto",
+        fidelity=None,
+        cv=None,
+        validation_fraction=0.2,
+        scoring=None,
+        ensemble_size=1,
+        device="auto",
+        n_jobs=1,
+        checkpoint_dir=None,
+        random_state=None,
+        verbose=1,
+    ):
+        super().__init__(
+            time_budget=time_budget, n_trials=n_trials, search=search,
+            search_space=search_space, families=families, fidelity=fidelity, cv=cv,
+            validation_fraction=validation_fraction, scoring=scoring,
+            ensemble_size=ensemble_size, device=device, n_jobs=n_jobs,
+            checkpoint_dir=checkpoint_dir, random_state=random_state, verbose=verbose,
+        )
+
+    _is_classifier = False
+    _default_scoring = "r2"
+
+    def _encode_y(self, y):
+        task = detect_task(y, classifier=False)
+        return y.astype(np.float32), y, task
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,28 @@
+"""Warnings and errors raised by skautodl.
+
+``NotFittedError`` stays scikit-learn's own
+(:class:`sklearn.exceptions.NotFittedError`), so ``except NotFittedError``
+works the same for every estimator.
+"""
+
+from __future__ import annotations
+
+
+class SkautodlError(Exception):
+    """Base class of the errors raised by skautodl itself."""
+
+
+class AllTrialsFailedError(SkautodlError, RuntimeError):
+    """Raised by ``fit`` when no trial of the search produced a model."""
+
+
+class TrialFailedWarning(UserWarning):
+    """A trial raised, diverged or ran out of memory; the search went on."""
+
+
+class BudgetWarning(UserWarning):
+    """The time budget was too short for what was asked (e.g. the refit)."""
+
+
+class TrialDiverged(SkautodlError, FloatingPointError):
+    """The training loss of a trial became NaN or infinite."""

@@ -1,0 +1,1 @@
+"""PyTorch network families; ``registry`` maps family names to them."""

@@ -1,0 +1,84 @@
+"""The plain multilayer perceptron family."""
+
+from __future__ import annotations
+
+from skopt.space import Categorical, Integer, Real
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
+NORMS = ("none", "batch", "layer")
+
+
+class MLP(nn.Module):
+    """Fully connected network: ``n_layers`` blocks of linear, norm, activation,
+    dropout, then a linear output layer.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Width of the featurized input.
+    n_outputs : int
+        Classes (logits) or regression targets.
+    n_layers : int, default=2
+        Hidden blocks (0 gives a linear model).
+    n_units : int, default=256
+        Width of every hidden block.
+    dropout : float, default=0.1
+        Dropout probability after each activation.
+    norm : {"none", "batch", "layer"}, default="none"
+        Normalization inside each block.
+    activation : {"relu", "gelu", "silu"}, default="relu"
+    """
+
+    def __init__(self, n_inputs, n_outputs, n_layers=2, n_units=256, dropout=0.1,
+                 norm="none", activation="relu"):
+        super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}; got {norm!r}.")
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}."
+            )
+        layers = []
+        width = n_inputs
+        for _ in range(int(n_layers)):
+            layers.append(nn.Linear(width, int(n_units)))
+            if norm == "batch":
+                layers.append(nn.BatchNorm1d(int(n_units)))
+            elif norm == "layer":
+                layers.append(nn.LayerNorm(int(n_units)))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(nn.Dropout(float(dropout)))
+            width = int(n_units)
+        layers.append(nn.Linear(width, n_outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+def space(task):
+    """The MLP's own hyperparameters (architecture search dimensions)."""
+    return {
+        "module__n_layers": Integer(1, 4),
+        "module__n_units": Categorical([64, 128, 256, 512]),
+        "module__dropout": Real(0.0, 0.5),
+        "module__norm": Categorical(list(NORMS)),
+        "module__activation": Categorical(sorted(ACTIVATIONS)),
+    }
+
+
+#: values the MLP's space starts from (a robust, known-good point)
+DEFAULTS = {
+    "module__n_layers": 2,
+    "module__n_units": 256,
+    "module__dropout": 0.1,
+    "module__norm": "none",
+    "module__activation": "relu",
+}
+
+
+def applies(task):
+    """The MLP fits every tabular task."""
+    return task.input_kind == "tabular"

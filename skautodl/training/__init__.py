@@ -1,0 +1,1 @@
+"""Training layer: skorch nets built from trial configs, callbacks, trials."""

@@ -1,0 +1,233 @@
+"""Build a skorch net from a trial config.
+
+A trial config is one flat dict whose keys are skorch's own parameter names
+(``lr``, ``max_epochs``, ``batch_size``, ``optimizer__weight_decay``,
+``module__n_layers``, ``callbacks__early_stopping__patience``...) plus
+``family``. :func:`build_net` adds what depends on the data (input width,
+outputs, classes) and the fixed training recipe: AdamW, a cosine learning
+rate schedule, gradient clipping, early stopping on the validation split.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
+from skorch.dataset import Dataset
+from torch.optim.lr_scheduler import CosineAnnealingLR
+
+from skautodl.networks.registry import get_family
+from skautodl.training.callbacks import DivergenceGuard, TimeLimit
+
+#: training settings used when a config does not set them
+TRAINING_DEFAULTS = {
+    "lr": 1e-3,
+    "max_epochs": 100,
+    "batch_size": 128,
+    "optimizer__weight_decay": 1e-4,
+    "callbacks__early_stopping__patience": 10,
+}
+
+
+class TensorBatchLoader:
+    """Mini-batches sliced straight out of whole tensors.
+
+    A drop-in for ``torch.utils.data.DataLoader`` in skorch's
+    ``iterator_train`` / ``iterator_valid`` slots: instead of collating one
+    row at a time it indexes the full tensors once per batch, which removes
+    most of the per-batch overhead on small tabular data. Shuffling draws
+    from torch's global generator, which each trial seeds.
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False,
+                 **kwargs):
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+
+    @staticmethod
+    def _as_tensor(a):
+        if a is None or isinstance(a, torch.Tensor):
+            return a
+        return torch.as_tensor(np.asarray(a))
+
+    def __len__(self):
+        n = len(self.dataset)
+        if self.drop_last:
+            return n // self.batch_size
+        return (n + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        ds = self.dataset
+        X = self._as_tensor(ds.X)
+        y = None if getattr(ds, "y", None) is None else self._as_tensor(ds.y)
+        n = X.shape[0]
+        bs = self.batch_size
+        if self.shuffle:
+            order = torch.randperm(n)
+            stop = n - n % bs if self.drop_last else n
+            for start in range(0, stop, bs):
+                idx = order[start:start + bs]
+                yield X[idx], (None if y is None else y[idx])
+        else:
+            stop = n - n % bs if self.drop_last else n
+            for start in range(0, stop, bs):
+                yield (X[start:start + bs],
+                       None if y is None else y[start:start + bs])
+
+
+def _float32(X):
+    if isinstance(X, torch.Tensor):
+        return X.float()
+    if isinstance(X, Dataset):
+        return X
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+class AutoNetClassifier(NeuralNetClassifier):
+    """skorch classifier that trains on class indices and predicts labels.
+
+    ``fit`` takes ``y`` as class indices ``0..k-1`` (int64) and ``classes``
+    holds the user's labels, so ``predict`` returns those labels and
+    ``predict_proba``'s columns follow ``classes_``. Inputs are cast to
+    float32 whatever their dtype.
+    """
+
+    def fit(self, X, y=None, **fit_params):
+        y = None if y is None else np.asarray(y, dtype=np.int64)
+        return super().fit(_float32(X), y, **fit_params)
+
+    def predict_proba(self, X):
+        return super().predict_proba(_float32(X))
+
+    def predict(self, X):
+        idx = self.predict_proba(X).argmax(axis=1)
+        return np.asarray(self.classes_)[idx]
+
+
+class AutoNetRegressor(NeuralNetRegressor):
+    """skorch regressor with internal target standardization and 1-D targets.
+
+    ``fit`` learns the mean and scale of each target column and trains the
+    network on standardized targets (the loss is computed on that scale, so
+    learning rates transfer across data sets); ``predict`` maps outputs back
+    to the user's units and returns a 1-D array when ``y`` was 1-D.
+
+    Attributes
+    ----------
+    target_mean_, target_scale_ : ndarray of shape (n_outputs,)
+    target_ndim_ : int
+    """
+
+    def fit(self, X, y=None, **fit_params):
+        y = np.asarray(y, dtype=np.float32)
+        self.target_ndim_ = y.ndim
+        y2 = y.reshape(len(y), -1)
+        self.target_mean_ = y2.mean(axis=0).astype(np.float32)
+        scale = y2.std(axis=0).astype(np.float32)
+        self.target_scale_ = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+        y_std = (y2 - self.target_mean_) / self.target_scale_
+        return super().fit(_float32(X), np.ascontiguousarray(y_std), **fit_params)
+
+    def predict_proba(self, X):
+        return super().predict_proba(_float32(X))
+
+    def predict(self, X):
+        out = self.predict_proba(X) * self.target_scale_ + self.target_mean_
+        return out.ravel() if self.target_ndim_ == 1 else out
+
+
+def standardized_valid_dataset(net_cls, X_valid, y_valid, y_train):
+    """Validation Dataset whose targets are on the network's training scale.
+
+    For a regressor the training targets are standardized inside ``fit``;
+    the validation loss must use the same scale, computed from ``y_train``.
+    """
+    X_valid = _float32(X_valid)
+    if net_cls is AutoNetClassifier:
+        return Dataset(X_valid, np.asarray(y_valid, dtype=np.int64))
+    y_train = np.asarray(y_train, dtype=np.float32).reshape(len(y_train), -1)
+    mean = y_train.mean(axis=0)
+    scale = y_train.std(axis=0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    y_v = np.asarray(y_valid, dtype=np.float32).reshape(len(y_valid), -1)
+    return Dataset(X_valid, np.ascontiguousarray(((y_v - mean) / scale)
+                                                 .astype(np.float32)))
+
+
+def resolve_device(device):
+    """Map ``"auto"`` to CUDA when present, else CPU; validate explicit devices."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
+              deadline=None, verbose=0):
+    """Return an unfitted skorch net for ``config``.
+
+    Parameters
+    ----------
+    config : dict
+        Trial config (skorch keys plus ``family``).
+    task : TaskInfo
+    n_inputs : int
+        Featurized input width.
+    classes : array-like, optional
+        The user's class labels (classifier only).
+    device : str
+    valid : skorch Dataset, optional
+        Validation data: enables early stopping on it. Without it the net
+        trains for exactly ``max_epochs`` epochs (used by the final refit).
+    deadline : float, optional
+        ``time.monotonic()`` value after which training stops between batches.
+    verbose : int
+        skorch's per-epoch log when >= 2.
+    """
+    from skorch.helper import predefined_split
+
+    params = {**TRAINING_DEFAULTS, **config}
+    family = get_family(params.pop("family", "mlp"))
+    patience = params.pop("callbacks__early_stopping__patience")
+    n_outputs = task.n_outputs
+    batch_size = int(params.pop("batch_size"))
+    max_epochs = int(params.pop("max_epochs"))
+    n_train = task.n_samples
+    batch_size = max(1, min(batch_size, n_train)) if n_train else batch_size
+    callbacks = [
+        ("divergence_guard", DivergenceGuard()),
+        ("time_limit", TimeLimit(deadline)),
+        ("grad_clip", GradientNormClipping(gradient_clip_value=1.0)),
+        ("lr_schedule", LRScheduler(policy=CosineAnnealingLR, T_max=max(1, max_epochs))),
+    ]
+    if valid is not None:
+        callbacks.append(("early_stopping", EarlyStopping(
+            monitor="valid_loss", patience=int(patience), load_best=True)))
+    common = dict(
+        module=family.module,
+        module__n_inputs=int(n_inputs),
+        module__n_outputs=int(n_outputs),
+        optimizer=torch.optim.AdamW,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        iterator_train=TensorBatchLoader,
+        iterator_valid=TensorBatchLoader,
+        iterator_train__shuffle=True,
+        # BatchNorm cannot train on a last batch of one sample
+        iterator_train__drop_last=bool(n_train and n_train % batch_size == 1),
+        train_split=predefined_split(valid) if valid is not None else None,
+        callbacks=callbacks,
+        device=device,
+        verbose=int(verbose >= 2),
+    )
+    common.update(params)
+    if task.is_classification:
+        return AutoNetClassifier(
+            criterion=torch.nn.CrossEntropyLoss, classes=list(classes),
+            # skorch's default valid_acc compares labels with indices: our own
+            # scorer evaluates trials instead
+            callbacks__valid_acc=None, **common
+        )
+    return AutoNetRegressor(criterion=torch.nn.MSELoss, **common)

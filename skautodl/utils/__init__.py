@@ -1,0 +1,1 @@
+"""Utilities (testing helpers live in ``skautodl.utils._testing``)."""

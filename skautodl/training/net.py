@@ -100,7 +100,9 @@ class AutoNetClassifier(NeuralNetClassifier):
         return super().fit(_float32(X), y, **fit_params)
 
     def predict_proba(self, X):
-        return super().predict_proba(_float32(X))
+        proba = super().predict_proba(_float32(X)).astype(np.float64)
+        # renormalize in float64 so rows sum to 1 to double precision
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
         idx = self.predict_proba(X).argmax(axis=1)
@@ -135,7 +137,9 @@ class AutoNetRegressor(NeuralNetRegressor):
         return super().predict_proba(_float32(X))
 
     def predict(self, X):
-        out = self.predict_proba(X) * self.target_scale_ + self.target_mean_
+        out = (self.predict_proba(X) * self.target_scale_ + self.target_mean_).astype(
+            np.float64
+        )
         return out.ravel() if self.target_ndim_ == 1 else out
 
 

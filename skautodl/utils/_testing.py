@@ -1,0 +1,39 @@
+"""Small, fast estimator instances and the expected failures of the common checks.
+
+``parametrize_with_checks`` runs scikit-learn's estimator checks on these
+instances (tests/test_common.py). They use a fixed ``n_trials`` and no time
+budget, so every fit is deterministic on the CPU, and few epochs so the
+checks stay fast on 2 cores.
+"""
+
+from __future__ import annotations
+
+from skautodl.estimators import AutoDLClassifier, AutoDLRegressor
+
+#: settings that keep one fit well under a second on tiny data
+CHECK_PARAMS = dict(
+    time_budget=None,
+    n_trials=1,
+    search="random",
+    search_space={"max_epochs": 40, "batch_size": 32, "lr": 3e-3},
+    device="cpu",
+    verbose=0,
+    random_state=0,
+)
+
+
+def all_estimators():
+    """Return fast instances of every public estimator."""
+    return [AutoDLClassifier(**CHECK_PARAMS), AutoDLRegressor(**CHECK_PARAMS)]
+
+
+#: check name -> reason, per estimator class (at most 4 each)
+EXPECTED_FAILED_CHECKS = {
+    "AutoDLClassifier": {},
+    "AutoDLRegressor": {},
+}
+
+
+def expected_failed_checks(estimator):
+    """Callable for ``parametrize_with_checks(expected_failed_checks=...)``."""
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})

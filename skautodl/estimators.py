@@ -21,22 +21,31 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from skautodl.controller import run_search
+from skautodl.controller import Checkpoint, fingerprint, run_search, set_rng_state
 from skautodl.data.featurize import TabularFeaturizer, prepare_splits
 from skautodl.data.splits import make_splits
 from skautodl.data.validation import check_X, check_y, detect_task
-from skautodl.exceptions import AllTrialsFailedError, BudgetWarning
+from skautodl.exceptions import (
+    AllTrialsFailedError,
+    BudgetWarning,
+    SearchInterruptedWarning,
+)
 from skautodl.networks.registry import FAMILIES, PLANNED_FAMILIES, families_for
 from skautodl.report import cv_results, leaderboard
+from skautodl.search.fidelity import make_scheduler
 from skautodl.search.portfolio import portfolio
-from skautodl.search.searchers.base import make_searcher
-from skautodl.search.space import SearchSpace
+from skautodl.search.searchers.base import SearchSpec, make_searcher
+from skautodl.search.space import TRAINING_SPACE, SearchSpace
 from skautodl.training.net import build_net, resolve_device
-from skautodl.training.trial import run_trial
+from skautodl.training.trial import Evaluator
 
-_SEARCHES = ("bayes", "random")
-_PLANNED_SEARCHES = ("grid", "evolution")
+_SEARCHES = ("bayes", "random", "grid", "evolution")
 _FIDELITIES = ("hyperband", "halving")
+#: parameters that define a search: a checkpoint made with other values of
+#: these is refused (time_budget, n_trials, n_jobs, device, verbose may change)
+_SEARCH_DEFINING = ("search", "search_space", "families", "fidelity", "cv",
+                    "validation_fraction", "scoring", "ensemble_size",
+                    "random_state")
 
 #: seconds ``fit`` may run past ``time_budget`` on top of the 10 % margin
 #: (the refit of the best model on tiny data, Python start-up of workers)
@@ -44,6 +53,8 @@ BUDGET_GRACE_SECONDS = 5.0
 
 
 def _is_searcher_object(obj):
+    if callable(getattr(obj, "bind", None)):  # SearchSpec
+        return True
     return callable(getattr(obj, "ask", None)) and callable(getattr(obj, "tell", None))
 
 
@@ -120,14 +131,12 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             )
         search = self.search
         if isinstance(search, str):
-            if search in _PLANNED_SEARCHES:
-                self._not_yet("search", search, "bayes")
             if search not in _SEARCHES:
-                self._fail("search", f"one of {_SEARCHES + _PLANNED_SEARCHES} or an "
-                           "object with ask() and tell() methods", search)
+                self._fail("search", f"one of {_SEARCHES} or an object with ask() "
+                           "and tell() methods", search)
         elif not _is_searcher_object(search):
-            self._fail("search", f"one of {_SEARCHES + _PLANNED_SEARCHES} or an object "
-                       "with ask() and tell() methods", search)
+            self._fail("search", f"one of {_SEARCHES} or an object with ask() and "
+                       "tell() methods", search)
         if self.search_space is not None and not isinstance(self.search_space, dict):
             self._fail("search_space", "a dict or None", self.search_space)
         families = self.families
@@ -143,9 +152,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                 if fam not in FAMILIES:
                     self._fail("families", f"'auto' or a list drawn from "
                                f"{sorted(FAMILIES) + list(PLANNED_FAMILIES)}", fam)
-        if self.fidelity is not None:
-            if self.fidelity in _FIDELITIES:
-                self._not_yet("fidelity", self.fidelity, None)
+        if self.fidelity is not None and self.fidelity not in _FIDELITIES:
             self._fail("fidelity", f"one of {_FIDELITIES} or None", self.fidelity)
         cv = self.cv
         if cv is not None:
@@ -202,13 +209,11 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             isinstance(nj, bool) or not isinstance(nj, numbers.Integral) or nj == 0
         ):
             self._fail("n_jobs", "None or a non-zero int", nj)
-        if nj not in (None, 1):
-            self._not_yet("n_jobs", nj, 1)
-        if self.checkpoint_dir is not None:
-            if not isinstance(self.checkpoint_dir, str | os.PathLike):
-                self._fail("checkpoint_dir", "None or a directory path",
-                           self.checkpoint_dir)
-            self._not_yet("checkpoint_dir", self.checkpoint_dir, None)
+        if self.checkpoint_dir is not None and not isinstance(
+            self.checkpoint_dir, str | os.PathLike
+        ):
+            self._fail("checkpoint_dir", "None or a directory path",
+                       self.checkpoint_dir)
         v = self.verbose
         if not isinstance(v, numbers.Integral) or v < 0:
             self._fail("verbose", "an int >= 0 (or a bool)", v)
@@ -241,7 +246,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted estimator.
         """
-        start = time.monotonic()
+        start = time.time()
         settings = self._check_params()
         X = check_X(self, X, reset=True)
         y = check_y(self, y, X.shape[0], classifier=self._is_classifier)
@@ -252,57 +257,77 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                 f"validation data; got n_samples={task.n_samples}."
             )
         rng = check_random_state(self.random_state)
-        split_seed = int(rng.randint(2**31 - 1))
-        search_seed = int(rng.randint(2**31 - 1))
+        checkpoint, restored = self._open_checkpoint(X, y)
+        if restored:
+            split_seed, search_seed = restored["seeds"]
+            set_rng_state(rng, restored["rng"])
+        else:
+            split_seed = int(rng.randint(2**31 - 1))
+            search_seed = int(rng.randint(2**31 - 1))
         splits = make_splits(X, y_score, cv=self.cv,
                              validation_fraction=self.validation_fraction,
                              classification=task.is_classification, seed=split_seed)
         data = prepare_splits(X, y_fit, y_score, splits)
 
-        families = settings["families"]
-        if families == "auto":
-            families = families_for(task)
-        space = SearchSpace.build(
-            families,
-            {f: FAMILIES[f].space(task) for f in families},
-            {f: FAMILIES[f].defaults for f in families},
-            self.search_space,
-        )
+        space, scheduler = self._make_space(settings["families"], task)
         searcher = make_searcher(self.search, space, search_seed)
+        if restored and restored.get("searcher") is not None and hasattr(
+            type(searcher), "from_state"
+        ):
+            searcher = type(searcher).from_state(restored["searcher"], space,
+                                                 random_state=search_seed)
+        if restored:
+            scheduler.load_state(restored["scheduler"])
         classes = getattr(self, "classes_", None)
-        device = settings["device"]
-        scorer = settings["scorer"]
-        verbose = int(self.verbose)
-
-        def evaluate(config, seed, deadline):
-            return run_trial(config, data, task, scorer=scorer, classes=classes,
-                             device=device, seed=seed, deadline=deadline,
-                             verbose=verbose)
-
+        n_workers = self._n_workers()
+        evaluator = Evaluator(
+            data, task, settings["scorer"], classes=classes, verbose=int(self.verbose),
+            n_threads=None if n_workers == 1 else max(1, (os.cpu_count() or 1)
+                                                      // n_workers),
+        )
         end_time = None if self.time_budget is None else start + float(self.time_budget)
         n_train = len(data[0].X_train)
 
         def reserve(best):
             # time kept for refitting ``best`` on all data (20 % safety)
-            per_split = best.fit_time / max(1, len(best.split_scores))
-            per_epoch = per_split / max(1, best.epochs_run / max(1, len(data)))
+            if not best.epochs_run:
+                return 0.0
+            per_epoch = best.fit_time / best.epochs_run
             return 1.2 * per_epoch * best.epochs * task.n_samples / max(1, n_train)
 
         outcome = run_search(
-            searcher, evaluate, portfolio=portfolio(space), n_trials=self.n_trials,
-            end_time=end_time, reserve=reserve, seeds=rng, verbose=verbose,
+            searcher, evaluator, scheduler=scheduler, portfolio=portfolio(space),
+            n_trials=self.n_trials, end_time=end_time, reserve=reserve, seeds=rng,
+            n_jobs=n_workers, devices=self._devices(settings["device"], n_workers),
+            checkpoint=checkpoint, restored=restored,
+            extra_state=[split_seed, search_seed], verbose=int(self.verbose),
         )
         results = outcome.results
-        if outcome.best is None:
+        best = outcome.best
+        if best is None:
+            if outcome.stop_reason == "interrupted":
+                raise KeyboardInterrupt
             first = next((r for r in results if r.error), None)
             raise AllTrialsFailedError(
                 f"All {len(results)} trials of {type(self).__name__} failed; the "
                 f"first failure was: {first.error if first else 'no trial finished'}"
                 f" (config: {first.config if first else {}})."
             )
-        best = outcome.best
-        self.best_estimator_ = self._refit(X, y_fit, task, best, data, classes, device,
-                                           start, reserve(best), rng)
+        if outcome.stop_reason == "interrupted":
+            warnings.warn(
+                f"{type(self).__name__}.fit was interrupted after "
+                f"{len(results)} trials; it keeps the best model found so far "
+                f"(score {best.score:.4f})"
+                + (f" and the checkpoint in {self.checkpoint_dir}"
+                   if self.checkpoint_dir else "") + ".",
+                SearchInterruptedWarning, stacklevel=2,
+            )
+        best_nets = outcome.nets.get(outcome.best_index)
+        self.searcher_ = searcher
+        self.best_estimator_ = self._refit(
+            X, y_fit, task, best, best_nets, data, classes, settings["device"],
+            start, reserve(best), rng, quick=outcome.stop_reason == "interrupted",
+        )
         self.ensemble_ = [(self.best_estimator_, 1.0)]
         self.best_params_ = dict(best.config)
         self.best_score_ = float(best.score)
@@ -311,36 +336,108 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         self.leaderboard_ = leaderboard(results)
         self.n_trials_ = len(results)
         self.search_time_ = float(outcome.search_time)
-        self.fit_time_ = time.monotonic() - start
+        self.stop_reason_ = outcome.stop_reason
+        self.fit_time_ = time.time() - start
         return self
 
-    def _refit(self, X, y_fit, task, best, data, classes, device, start, needed, rng):
-        """Retrain the best config on all data for the epochs its trial found.
+    # ------------------------------------------------------------------ helpers
+    def _n_workers(self):
+        from joblib import effective_n_jobs
+
+        return max(1, int(effective_n_jobs(1 if self.n_jobs is None else self.n_jobs)))
+
+    @staticmethod
+    def _devices(device, n_workers):
+        """Devices for the jobs, used round-robin: every GPU when several."""
+        import torch
+
+        if device == "cuda" and n_workers > 1 and torch.cuda.device_count() > 1:
+            return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+        return [device]
+
+    def _max_epochs(self):
+        """Largest epoch count in the space: the multi-fidelity resource R."""
+        from skopt.space import Dimension
+
+        value = (self.search_space or {}).get("max_epochs")
+        if value is None:
+            return int(TRAINING_SPACE["max_epochs"].high)
+        if isinstance(value, Dimension):
+            return int(value.high) if hasattr(value, "high") else int(
+                max(value.categories))
+        if isinstance(value, tuple | list):
+            return int(max(value))
+        return int(value)
+
+    def _make_space(self, families, task):
+        if families == "auto":
+            families = families_for(task)
+        overrides = dict(self.search_space or {})
+        if self.fidelity is not None:
+            # epochs are the fidelity resource, no longer a searched parameter
+            overrides["max_epochs"] = self._max_epochs()
+        space = SearchSpace.build(
+            list(families),
+            {f: FAMILIES[f].space(task) for f in families},
+            {f: FAMILIES[f].defaults for f in families},
+            overrides,
+        )
+        return space, make_scheduler(self.fidelity, self._max_epochs())
+
+    def _open_checkpoint(self, X, y):
+        if self.checkpoint_dir is None:
+            return None, None
+        params = {k: v for k, v in self.get_params().items() if k in _SEARCH_DEFINING}
+        if isinstance(params["search"], SearchSpec):
+            params["search"] = repr(params["search"])
+        elif not isinstance(params["search"], str):
+            params["search"] = type(params["search"]).__name__
+        if not (self.random_state is None or isinstance(self.random_state,
+                                                          numbers.Integral)):
+            params.pop("random_state")
+        checkpoint = Checkpoint(self.checkpoint_dir, fingerprint(X, y, params))
+        return checkpoint, checkpoint.load()
+
+    def _refit(self, X, y_fit, task, best, best_nets, data, classes, device, start,
+               needed, rng, quick=False):
+        """Retrain the best config on all data, replaying its epoch schedule.
 
         Falls back to the trial's own model (trained on the training split)
-        when the remaining budget cannot hold the refit.
+        when the remaining budget cannot hold the refit, or after Ctrl-C.
         """
         hard_end = None
         if self.time_budget is not None:
             hard_end = start + 1.1 * float(self.time_budget) + BUDGET_GRACE_SECONDS
-            if time.monotonic() + needed > hard_end:
+        too_slow = hard_end is not None and time.time() + needed > hard_end
+        if best_nets and (quick or too_slow):
+            if too_slow:
                 warnings.warn(
                     f"The remaining time budget cannot hold a refit on all data "
                     f"(about {needed:.1f}s); {type(self).__name__} keeps the best "
                     "trial's model, trained on the training split only. Raise "
                     "time_budget to refit.", BudgetWarning, stacklevel=3,
                 )
-                return Pipeline([("featurize", data[0].featurizer),
-                                 ("net", best.nets[0])])
+            return Pipeline([("featurize", data[0].featurizer),
+                             ("net", best_nets[0])])
         import torch
 
         featurizer = TabularFeaturizer()
         X_all = featurizer.fit_transform(X)
-        config = {**best.config, "max_epochs": best.epochs}
-        net = build_net(config, task, X_all.shape[1], classes=classes, device=device,
-                        valid=None, deadline=hard_end, verbose=int(self.verbose))
+        segments = best.segments or [(best.epochs, best.epochs)]
+        net = None
         torch.manual_seed(int(rng.randint(2**31 - 1)))
-        net.fit(X_all, y_fit)
+        for kept, length in segments:
+            if net is None:
+                config = {**best.config, "max_epochs": int(kept),
+                          "callbacks__lr_schedule__T_max": int(length)}
+                net = build_net(config, task, X_all.shape[1], classes=classes,
+                                device=device, valid=None, deadline=hard_end,
+                                verbose=int(self.verbose))
+                net.fit(X_all, y_fit)
+            else:
+                net.set_params(max_epochs=int(kept),
+                               callbacks__lr_schedule__T_max=int(length))
+                net.partial_fit(X_all, y_fit)
         return Pipeline([("featurize", featurizer), ("net", net)])
 
     # ------------------------------------------------------------------ predict

@@ -26,3 +26,7 @@ class BudgetWarning(UserWarning):
 
 class TrialDiverged(SkautodlError, FloatingPointError):
     """The training loss of a trial became NaN or infinite."""
+
+
+class SearchInterruptedWarning(UserWarning):
+    """``fit`` was interrupted (Ctrl-C); the best model so far was kept."""

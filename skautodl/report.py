@@ -8,14 +8,15 @@ from scipy.stats import rankdata
 
 
 def cv_results(results):
-    """Build a ``cv_results_`` dict with :class:`~sklearn.model_selection.GridSearchCV`'s keys.
+    """Build ``cv_results_`` with :class:`~sklearn.model_selection.GridSearchCV`'s keys.
 
     Keys: ``params``, ``param_<name>`` (masked arrays: masked where a trial
     has no such parameter), ``split<k>_test_score``, ``mean_test_score``,
     ``std_test_score``, ``rank_test_score``, ``mean_fit_time``,
     ``std_fit_time``, ``mean_score_time``, ``std_score_time``, plus
-    ``status``, ``n_resources`` (epochs run) and ``error``. Failed trials
-    score ``nan`` and rank last.
+    ``status``, ``iter`` (fidelity rung), ``n_resources`` (epochs the config
+    was given), ``epochs_run`` and ``error``. Failed trials score ``nan`` and
+    rank last.
     """
     n = len(results)
     out = {}
@@ -46,13 +47,19 @@ def cv_results(results):
     out["mean_score_time"] = score_t / splits
     out["std_score_time"] = np.zeros(n)
     out["status"] = np.array([r.status for r in results], dtype=object)
-    out["n_resources"] = np.array([r.epochs_run for r in results], dtype=np.int64)
+    # as in HalvingGridSearchCV: ``iter`` is the fidelity rung, ``n_resources``
+    # the epochs the config was given (``max_epochs``)
+    out["iter"] = np.array([r.rung for r in results], dtype=np.int64)
+    out["n_resources"] = np.array(
+        [int(r.config.get("max_epochs", r.epochs_run)) for r in results],
+        dtype=np.int64)
+    out["epochs_run"] = np.array([r.epochs_run for r in results], dtype=np.int64)
     out["error"] = np.array([r.error for r in results], dtype=object)
     return out
 
 
 def leaderboard(results):
-    """One row per trial, best first: rank, score, epochs, seconds, status, error, params."""
+    """One row per trial, best first: rank, score, epochs, seconds, status, params."""
     rows = []
     for i, r in enumerate(results):
         rows.append({
@@ -64,8 +71,12 @@ def leaderboard(results):
             "epochs_run": r.epochs_run,
             "fit_time": r.fit_time,
             "stopped_by_budget": r.stopped_by_budget,
+            "pruned": r.pruned,
+            "rung": r.rung,
+            "parent": r.parent_id,
+            "worker": r.worker,
             "error": r.error,
-            **{k: v for k, v in r.config.items()},
+            **r.config,
         })
     df = pd.DataFrame(rows)
     if df.empty:

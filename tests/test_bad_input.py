@@ -7,8 +7,8 @@ from sklearn.exceptions import NotFittedError
 
 from skautodl import AutoDLClassifier, AutoDLRegressor
 
-FAST = dict(time_budget=None, n_trials=1, search_space={"max_epochs": 3},
-            verbose=0, random_state=0, device="cpu")
+FAST = {"time_budget": None, "n_trials": 1, "search_space": {"max_epochs": 3},
+            "verbose": 0, "random_state": 0, "device": "cpu"}
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,9 @@ from sklearn.utils.estimator_checks import (
 from skautodl.utils._testing import all_estimators, expected_failed_checks
 
 
-@parametrize_with_checks(all_estimators(), expected_failed_checks=expected_failed_checks)
+@parametrize_with_checks(
+    all_estimators(), expected_failed_checks=expected_failed_checks
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 

@@ -13,8 +13,8 @@ from sklearn.exceptions import NotFittedError
 from skautodl import AutoDLClassifier, AutoDLRegressor
 from skautodl.exceptions import AllTrialsFailedError
 
-FAST = dict(time_budget=None, n_trials=2, search_space={"max_epochs": 8},
-            verbose=0, random_state=0, device="cpu")
+FAST = {"time_budget": None, "n_trials": 2, "search_space": {"max_epochs": 8},
+            "verbose": 0, "random_state": 0, "device": "cpu"}
 
 
 @pytest.fixture(scope="module")
@@ -217,8 +217,26 @@ def test_user_searcher_object(clf_data):
     X, y = clf_data
     searcher = Fixed()
     clf = AutoDLClassifier(**{**FAST, "n_trials": 3, "search": searcher}).fit(X, y)
-    assert len(searcher.told) == 3
+    # fit works on a copy: the parameter object is left as given
+    assert searcher.told == [] and not hasattr(searcher, "space")
+    assert len(clf.searcher_.told) == 3
     assert clf.cv_results_["params"][2]["lr"] == 0.005
+
+
+@pytest.mark.parametrize("surrogate", ["GP", "RF", "ET", "GBRT"])
+def test_bayes_surrogate_option(clf_data, surrogate):
+    from skautodl.search import SearchSpec
+    from skautodl.search.searchers import BayesSearcher
+
+    X, y = clf_data
+    spec = SearchSpec("bayes", surrogate=surrogate, n_initial_points=2)
+    clf = AutoDLClassifier(**{**FAST, "n_trials": 4, "search": spec,
+                              "search_space": {"max_epochs": 2}}).fit(X, y)
+    assert isinstance(clf.searcher_, BayesSearcher)
+    assert clf.searcher_.surrogate == surrogate
+    assert clf.n_trials_ == 4
+    assert repr(spec) == (
+        f"SearchSpec('bayes', n_initial_points=2, surrogate='{surrogate}')")
 
 
 def test_reproducible_with_random_state(clf_data):
@@ -334,14 +352,7 @@ def test_no_stopping_rule(clf_data):
 
 
 @pytest.mark.parametrize("param, value", [
-    ("fidelity", "hyperband"),
-    ("fidelity", "halving"),
     ("ensemble_size", 5),
-    ("checkpoint_dir", "ckpt"),
-    ("n_jobs", 2),
-    ("n_jobs", -1),
-    ("search", "grid"),
-    ("search", "evolution"),
     ("families", ["resnet"]),
     ("families", ["mlp", "cnn"]),
 ])

@@ -176,10 +176,11 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
                 f"expecting {self.n_features_in_} features as input."
             )
         Xt = self.column_transformer_.transform(self._coerce(frame))
-        Xt = np.ascontiguousarray(Xt, dtype=np.float32)
         # scalers can produce +-inf on extreme unseen values: clip to a range
         # the networks tolerate instead of letting NaN/inf reach the loss
-        np.clip(Xt, -1e4, 1e4, out=Xt)
+        # (before the float32 cast, which would overflow on them)
+        Xt = np.clip(np.asarray(Xt, dtype=np.float64), -1e4, 1e4)
+        Xt = np.ascontiguousarray(Xt, dtype=np.float32)
         np.nan_to_num(Xt, copy=False)
         return Xt
 

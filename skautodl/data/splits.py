@@ -71,8 +71,9 @@ def make_splits(X, y, *, cv, validation_fraction, classification, seed):
     splits = [tuple(map(np.asarray, s)) for s in splitter.split(np.zeros(n), y)]
     for k, (train, valid) in enumerate(splits):
         if len(train) == 0 or len(valid) == 0:
+            side = "training" if len(train) == 0 else "validation"
             raise ValueError(
-                f"cv produced an empty {'training' if len(train) == 0 else 'validation'}"
-                f" set in split {k}; every split needs samples on both sides."
+                f"cv produced an empty {side} set in split {k}; every split needs "
+                "samples on both sides."
             )
     return splits

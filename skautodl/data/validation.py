@@ -125,16 +125,24 @@ def check_X(estimator, X, *, reset):
                     "year, month, day of week) or to strings first."
                 )
             if pd.api.types.is_object_dtype(dtype):
-                _check_object_column(s.to_numpy(), col, name)
-            elif pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(
-                dtype
+                values = s.to_numpy()
+                if _check_object_column(values, col, name) == "numeric":
+                    # an object column of numbers is numeric: no inf either
+                    values = np.array([v for v in values if isinstance(
+                        v, float | np.floating)], dtype="float64")
+                else:
+                    values = np.zeros(0)
+            elif pd.api.types.is_numeric_dtype(dtype) and not (
+                pd.api.types.is_bool_dtype(dtype)
             ):
                 values = s.to_numpy(dtype="float64", na_value=np.nan)
-                if np.isinf(values).any():
-                    raise ValueError(
-                        f"Input X contains infinity in column {col!r}; replace it "
-                        "with a finite value or NaN (missing values are imputed)."
-                    )
+            else:
+                values = np.zeros(0)
+            if np.isinf(values).any():
+                raise ValueError(
+                    f"Input X contains infinity in column {col!r}; replace it "
+                    "with a finite value or NaN (missing values are imputed)."
+                )
         return X
 
     if sp.issparse(X):
@@ -155,7 +163,8 @@ def check_X(estimator, X, *, reset):
         ]
         if all(k == "numeric" for k in kinds):
             X_float = np.array(
-                [[np.nan if v is None or v is pd.NA else v for v in row] for row in X_obj],
+                [[np.nan if v is None or v is pd.NA else v for v in row]
+                 for row in X_obj],
                 dtype=np.float64,
             ).reshape(X_obj.shape)
             assert_all_finite(X_float, allow_nan=True, input_name="X")

@@ -123,7 +123,8 @@ class SearchSpace:
 
     def sample(self, family, rng):
         """Draw one config of ``family`` uniformly (per each dimension's prior)."""
-        point = [d.rvs(random_state=rng)[0] for d in self.dimensions(family)]
+        point = [d.rvs(n_samples=1, random_state=rng)[0]
+                 for d in self.dimensions(family)]
         return self.to_config(family, point)
 
     def default_config(self, family):

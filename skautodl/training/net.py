@@ -18,7 +18,7 @@ from skorch.dataset import Dataset
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from skautodl.networks.registry import get_family
-from skautodl.training.callbacks import DivergenceGuard, TimeLimit
+from skautodl.training.callbacks import DivergenceGuard, PruningReporter, TimeLimit
 
 #: training settings used when a config does not set them
 TRAINING_DEFAULTS = {
@@ -95,9 +95,10 @@ class AutoNetClassifier(NeuralNetClassifier):
     float32 whatever their dtype.
     """
 
-    def fit(self, X, y=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        # ``fit`` re-initializes and then calls this, so both paths cast here
         y = None if y is None else np.asarray(y, dtype=np.int64)
-        return super().fit(_float32(X), y, **fit_params)
+        return super().partial_fit(_float32(X), y, classes=classes, **fit_params)
 
     def predict_proba(self, X):
         proba = super().predict_proba(_float32(X)).astype(np.float64)
@@ -124,14 +125,23 @@ class AutoNetRegressor(NeuralNetRegressor):
     """
 
     def fit(self, X, y=None, **fit_params):
+        # a new fit learns new target statistics; partial_fit keeps them
+        for name in ("target_mean_", "target_scale_", "target_ndim_"):
+            self.__dict__.pop(name, None)
+        return super().fit(X, y, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
         y = np.asarray(y, dtype=np.float32)
-        self.target_ndim_ = y.ndim
         y2 = y.reshape(len(y), -1)
-        self.target_mean_ = y2.mean(axis=0).astype(np.float32)
-        scale = y2.std(axis=0).astype(np.float32)
-        self.target_scale_ = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+        if not hasattr(self, "target_mean_"):
+            self.target_ndim_ = y.ndim
+            self.target_mean_ = y2.mean(axis=0).astype(np.float32)
+            scale = y2.std(axis=0).astype(np.float32)
+            self.target_scale_ = np.where(scale > 1e-12, scale, 1.0).astype(
+                np.float32)
         y_std = (y2 - self.target_mean_) / self.target_scale_
-        return super().fit(_float32(X), np.ascontiguousarray(y_std), **fit_params)
+        return super().partial_fit(_float32(X), np.ascontiguousarray(y_std),
+                                   classes=classes, **fit_params)
 
     def predict_proba(self, X):
         return super().predict_proba(_float32(X))
@@ -169,7 +179,7 @@ def resolve_device(device):
 
 
 def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
-              deadline=None, verbose=0):
+              deadline=None, verbose=0, pruning=None):
     """Return an unfitted skorch net for ``config``.
 
     Parameters
@@ -186,9 +196,17 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         Validation data: enables early stopping on it. Without it the net
         trains for exactly ``max_epochs`` epochs (used by the final refit).
     deadline : float, optional
-        ``time.monotonic()`` value after which training stops between batches.
+        ``time.time()`` value after which training stops between batches.
     verbose : int
         skorch's per-epoch log when >= 2.
+    pruning : dict, optional
+        Per-epoch validation-loss thresholds for :class:`PruningReporter`.
+
+    Notes
+    -----
+    The cosine schedule spans ``max_epochs`` unless the config sets
+    ``callbacks__lr_schedule__T_max``; a resumed training (``partial_fit``
+    for more epochs) restarts the cosine over the new segment.
     """
     from skorch.helper import predefined_split
 
@@ -200,32 +218,34 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
     max_epochs = int(params.pop("max_epochs"))
     n_train = task.n_samples
     batch_size = max(1, min(batch_size, n_train)) if n_train else batch_size
+    t_max = max(1, int(params.pop("callbacks__lr_schedule__T_max", max_epochs)))
     callbacks = [
         ("divergence_guard", DivergenceGuard()),
         ("time_limit", TimeLimit(deadline)),
         ("grad_clip", GradientNormClipping(gradient_clip_value=1.0)),
-        ("lr_schedule", LRScheduler(policy=CosineAnnealingLR, T_max=max(1, max_epochs))),
+        ("lr_schedule", LRScheduler(policy=CosineAnnealingLR, T_max=t_max)),
+        ("pruning", PruningReporter(pruning)),
     ]
     if valid is not None:
         callbacks.append(("early_stopping", EarlyStopping(
             monitor="valid_loss", patience=int(patience), load_best=True)))
-    common = dict(
-        module=family.module,
-        module__n_inputs=int(n_inputs),
-        module__n_outputs=int(n_outputs),
-        optimizer=torch.optim.AdamW,
-        max_epochs=max_epochs,
-        batch_size=batch_size,
-        iterator_train=TensorBatchLoader,
-        iterator_valid=TensorBatchLoader,
-        iterator_train__shuffle=True,
+    common = {
+        "module": family.module,
+        "module__n_inputs": int(n_inputs),
+        "module__n_outputs": int(n_outputs),
+        "optimizer": torch.optim.AdamW,
+        "max_epochs": max_epochs,
+        "batch_size": batch_size,
+        "iterator_train": TensorBatchLoader,
+        "iterator_valid": TensorBatchLoader,
+        "iterator_train__shuffle": True,
         # BatchNorm cannot train on a last batch of one sample
-        iterator_train__drop_last=bool(n_train and n_train % batch_size == 1),
-        train_split=predefined_split(valid) if valid is not None else None,
-        callbacks=callbacks,
-        device=device,
-        verbose=int(verbose >= 2),
-    )
+        "iterator_train__drop_last": bool(n_train and n_train % batch_size == 1),
+        "train_split": predefined_split(valid) if valid is not None else None,
+        "callbacks": callbacks,
+        "device": device,
+        "verbose": int(verbose >= 2),
+    }
     common.update(params)
     if task.is_classification:
         return AutoNetClassifier(

@@ -4,20 +4,32 @@
 (an exception, a diverged loss, running out of memory) becomes a
 :class:`TrialResult` with ``status="failed"`` and the error message; it never
 propagates, so one bad configuration cannot end a search.
+
+A trial can continue from the nets of an earlier one (``warm_nets``): the
+multi-fidelity scheduler promotes a configuration to more epochs without
+starting over. ``segments`` records how many epochs each stretch of training
+kept, so the final refit replays the same schedule on all the data.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
+import socket
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
-from skautodl.training.net import build_net, standardized_valid_dataset
+from skautodl.training.net import (
+    AutoNetClassifier,
+    AutoNetRegressor,
+    build_net,
+    standardized_valid_dataset,
+)
 
 logger = logging.getLogger("skautodl")
 
@@ -35,21 +47,37 @@ class TrialResult:
         Mean validation score over splits (``nan`` when failed).
     split_scores : list of float
     epochs : int
-        Epochs a refit should train: the mean best epoch over splits.
+        Total epochs a refit should train (sum of ``segments``' kept epochs).
     epochs_run : int
-        Epochs actually run, summed over splits.
+        Epochs actually run in this trial, summed over splits.
     fit_time, score_time : float
         Seconds, summed over splits.
     error : str or None
         The error message of a failed trial.
     stopped_by_budget : bool
         Whether the time limit cut training short.
+    pruned : bool
+        Whether the fidelity scheduler's pruning stopped it early.
     nets : list
         The fitted skorch nets, one per split (dropped once not needed).
     valid_predictions : list of ndarray
         Validation predictions per split (probabilities for classifiers).
     peak_memory_mb : float
-        Peak resident memory of the process during the trial (Linux only).
+        Peak resident memory of the worker process (Linux: ru_maxrss).
+    seed : int
+    segments : list of (int, int)
+        ``(epochs kept, schedule length)`` per stretch of training, oldest
+        first; a trial resumed from another extends its segments.
+    curve : list of float
+        Validation loss per epoch (first split), over the whole history.
+    trial_id : int
+        Position in the search, set by the controller.
+    rung : int
+        Multi-fidelity rung (0 without fidelity).
+    parent_id : int or None
+        Trial whose weights this trial continued.
+    worker : str
+        ``host:pid`` of the process that ran it.
     """
 
     config: dict
@@ -62,20 +90,48 @@ class TrialResult:
     score_time: float = 0.0
     error: str | None = None
     stopped_by_budget: bool = False
+    pruned: bool = False
     nets: list = field(default_factory=list, repr=False, compare=False)
     valid_predictions: list = field(default_factory=list, repr=False, compare=False)
     peak_memory_mb: float = float("nan")
     seed: int = 0
+    segments: list = field(default_factory=list)
+    curve: list = field(default_factory=list, repr=False)
+    trial_id: int = -1
+    rung: int = 0
+    parent_id: int | None = None
+    worker: str = ""
 
     @property
     def ok(self):
-        return self.status == "ok" and np.isfinite(self.score)
+        return self.status == "ok" and bool(np.isfinite(self.score))
 
     def without_models(self):
         """A copy without nets and predictions (to keep memory flat)."""
-        from dataclasses import replace
-
         return replace(self, nets=[], valid_predictions=[])
+
+    def to_record(self):
+        """JSON-friendly dict (no models) for checkpoints."""
+        return {
+            "config": self.config, "status": self.status,
+            "score": None if not np.isfinite(self.score) else float(self.score),
+            "split_scores": [float(s) for s in self.split_scores],
+            "epochs": int(self.epochs), "epochs_run": int(self.epochs_run),
+            "fit_time": float(self.fit_time), "score_time": float(self.score_time),
+            "error": self.error, "stopped_by_budget": bool(self.stopped_by_budget),
+            "pruned": bool(self.pruned), "peak_memory_mb": float(self.peak_memory_mb),
+            "seed": int(self.seed), "segments": [list(s) for s in self.segments],
+            "curve": [float(c) for c in self.curve], "trial_id": int(self.trial_id),
+            "rung": int(self.rung), "parent_id": self.parent_id,
+            "worker": self.worker,
+        }
+
+    @classmethod
+    def from_record(cls, record):
+        record = dict(record)
+        record["score"] = float("nan") if record["score"] is None else record["score"]
+        record["segments"] = [tuple(s) for s in record["segments"]]
+        return cls(**record)
 
 
 def _peak_rss_mb():
@@ -87,27 +143,38 @@ def _peak_rss_mb():
         return float("nan")
 
 
-def _best_epoch(net):
-    """1-based epoch with the best validation loss, or the epochs run."""
-    history = net.history
-    if not len(history):
-        return 0
-    try:
-        flags = history[:, "valid_loss_best"]
-    except KeyError:
-        return len(history)
-    best = [i + 1 for i, f in enumerate(flags) if f]
-    return best[-1] if best else len(history)
+def worker_id():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _callback(net, name):
+    return dict(net.callbacks_)[name]
+
+
+def _kept_epochs(net, start):
+    """Epochs of this stretch of training whose weights the net holds now."""
+    run = len(net.history) - start
+    es = dict(net.callbacks_).get("early_stopping")
+    best = getattr(es, "best_epoch_", None) if es is not None else None
+    if best and best > start:
+        return min(run, int(best) - start)
+    return run
+
+
+def _net_class(task):
+    return AutoNetClassifier if task.is_classification else AutoNetRegressor
 
 
 def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=0,
-              deadline=None, verbose=0) -> TrialResult:
+              deadline=None, verbose=0, warm_nets=None, pruning=None,
+              prior_segments=()) -> TrialResult:
     """Train ``config`` on each split and score it on the validation part.
 
     Parameters
     ----------
     config : dict
-        Trial config.
+        Trial config; ``max_epochs`` is the length of this stretch of
+        training.
     splits : list of SplitData
         Cached featurized splits.
     task : TaskInfo
@@ -119,32 +186,57 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
     seed : int
         Seeds torch before each split's training.
     deadline : float, optional
-        ``time.monotonic()`` after which training stops between batches.
+        ``time.time()`` after which training stops between batches.
     verbose : int
+    warm_nets : list of skorch nets, optional
+        Nets of an earlier trial of the same config, one per split, to
+        continue training from (``partial_fit``) instead of starting over.
+    pruning : dict, optional
+        Per-epoch validation-loss thresholds (see ``PruningReporter``).
+    prior_segments : sequence of (int, int)
+        Segments of the trial whose nets are continued.
     """
-    scores, nets, preds, epochs = [], [], [], []
+    scores, nets, preds, kept = [], [], [], []
     fit_time = score_time = 0.0
     epochs_run = 0
-    stopped = False
+    stopped = pruned = False
+    curve = []
+    max_epochs = int(config.get("max_epochs", 100))
     try:
-        for split in splits:
-            split_task = type(task)(kind=task.kind, n_outputs=task.n_outputs,
-                                    input_kind=task.input_kind,
-                                    n_samples=len(split.X_train))
-            valid = standardized_valid_dataset(
-                _net_class(task), split.X_valid, split.y_valid_fit, split.y_train
-            )
-            net = build_net(config, split_task, split.X_train.shape[1], classes=classes,
-                            device=device, valid=valid, deadline=deadline,
-                            verbose=verbose)
-            torch.manual_seed(seed)
-            t0 = time.perf_counter()
-            net.fit(split.X_train, split.y_train)
+        for i, split in enumerate(splits):
+            if warm_nets is not None:
+                net = warm_nets[i]
+                start = len(net.history)
+                net.set_params(
+                    max_epochs=max_epochs, callbacks__lr_schedule__T_max=max_epochs,
+                    callbacks__time_limit__deadline=deadline,
+                    callbacks__pruning__thresholds=pruning,
+                )
+                if net.device != device:
+                    net.set_params(device=device)
+                torch.manual_seed(seed)
+                t0 = time.perf_counter()
+                net.partial_fit(split.X_train, split.y_train)
+            else:
+                split_task = replace(task, n_samples=len(split.X_train))
+                valid = standardized_valid_dataset(
+                    _net_class(task), split.X_valid, split.y_valid_fit, split.y_train
+                )
+                net = build_net(config, split_task, split.X_train.shape[1],
+                                classes=classes, device=device, valid=valid,
+                                deadline=deadline, verbose=verbose, pruning=pruning)
+                start = 0
+                torch.manual_seed(seed)
+                t0 = time.perf_counter()
+                net.fit(split.X_train, split.y_train)
             fit_time += time.perf_counter() - t0
-            stopped = stopped or net.callbacks_[
-                [n for n, _ in net.callbacks_].index("time_limit")][1].stopped_
-            epochs_run += len(net.history)
-            epochs.append(_best_epoch(net))
+            stopped = stopped or _callback(net, "time_limit").stopped_
+            pruned = pruned or _callback(net, "pruning").pruned_
+            epochs_run += len(net.history) - start
+            kept.append(_kept_epochs(net, start))
+            if i == 0:
+                # an epoch cut short by the time limit has no valid_loss
+                curve = [float(h.get("valid_loss", np.nan)) for h in net.history]
             t0 = time.perf_counter()
             score = float(scorer(net, split.X_valid, split.y_valid))
             if task.is_classification:
@@ -157,7 +249,7 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
             scores.append(score)
             nets.append(net)
     except (Exception, MemoryError) as exc:  # noqa: BLE001 - a trial never kills a search
-        if isinstance(exc, torch.cuda.OutOfMemoryError) or isinstance(exc, MemoryError):
+        if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
             nets.clear()
             gc.collect()
             if torch.cuda.is_available():
@@ -168,19 +260,69 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
             config=dict(config), status="failed", score=float("nan"),
             split_scores=scores, epochs=0, epochs_run=epochs_run, fit_time=fit_time,
             score_time=score_time, error=message, stopped_by_budget=stopped,
-            peak_memory_mb=_peak_rss_mb(), seed=seed,
+            pruned=pruned, peak_memory_mb=_peak_rss_mb(), seed=seed,
+            segments=list(prior_segments), curve=curve, worker=worker_id(),
         )
+    segments = [*prior_segments, (max(1, int(round(np.mean(kept)))), max_epochs)]
     return TrialResult(
         config=dict(config), status="ok", score=float(np.mean(scores)),
-        split_scores=scores, epochs=max(1, int(round(np.mean(epochs)))),
+        split_scores=scores, epochs=int(sum(s[0] for s in segments)),
         epochs_run=epochs_run, fit_time=fit_time, score_time=score_time,
-        stopped_by_budget=stopped, nets=nets, valid_predictions=preds,
-        peak_memory_mb=_peak_rss_mb(), seed=seed,
+        stopped_by_budget=stopped, pruned=pruned, nets=nets, valid_predictions=preds,
+        peak_memory_mb=_peak_rss_mb(), seed=seed, segments=segments, curve=curve,
+        worker=worker_id(),
     )
 
 
-def _net_class(task):
-    from skautodl.training.net import AutoNetClassifier, AutoNetRegressor
+@dataclass
+class Job:
+    """One unit of work the controller hands to a worker."""
 
-    return AutoNetClassifier if task.is_classification else AutoNetRegressor
+    trial_id: int
+    config: dict
+    seed: int
+    deadline: float | None = None
+    rung: int = 0
+    parent_id: int | None = None
+    warm_nets: list | None = None
+    prior_segments: tuple = ()
+    pruning: dict | None = None
+    device: str = "cpu"
 
+
+class Evaluator:
+    """Picklable callable that runs one :class:`Job` on cached data.
+
+    Holds everything a worker process needs (the featurized splits, task,
+    scorer, classes); the controller ships it to joblib or Dask workers.
+
+    Parameters
+    ----------
+    data : list of SplitData
+    task : TaskInfo
+    scorer : callable
+    classes : ndarray or None
+    verbose : int
+    n_threads : int or None
+        torch threads in a worker process (threads x workers <= cores).
+    """
+
+    def __init__(self, data, task, scorer, classes=None, verbose=0, n_threads=None):
+        self.data = data
+        self.task = task
+        self.scorer = scorer
+        self.classes = classes
+        self.verbose = verbose
+        self.n_threads = n_threads
+
+    def __call__(self, job: Job) -> TrialResult:
+        if self.n_threads is not None:
+            torch.set_num_threads(self.n_threads)
+        result = run_trial(
+            job.config, self.data, self.task, scorer=self.scorer,
+            classes=self.classes, device=job.device, seed=job.seed,
+            deadline=job.deadline, verbose=self.verbose, warm_nets=job.warm_nets,
+            pruning=job.pruning, prior_segments=job.prior_segments,
+        )
+        return replace(result, trial_id=job.trial_id, rung=job.rung,
+                       parent_id=job.parent_id)

@@ -11,15 +11,15 @@ from __future__ import annotations
 from skautodl.estimators import AutoDLClassifier, AutoDLRegressor
 
 #: settings that keep one fit well under a second on tiny data
-CHECK_PARAMS = dict(
-    time_budget=None,
-    n_trials=1,
-    search="random",
-    search_space={"max_epochs": 40, "batch_size": 32, "lr": 3e-3},
-    device="cpu",
-    verbose=0,
-    random_state=0,
-)
+CHECK_PARAMS = {
+    "time_budget": None,
+    "n_trials": 1,
+    "search": "random",
+    "search_space": {"max_epochs": 40, "batch_size": 32, "lr": 3e-3},
+    "device": "cpu",
+    "verbose": 0,
+    "random_state": 0,
+}
 
 
 def all_estimators():

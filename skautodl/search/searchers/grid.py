@@ -1,0 +1,190 @@
+"""Grid search: every point of a finite grid over the space, in a fixed order.
+
+Each family's subspace becomes the cartesian product of a few values per
+dimension: all categories of a ``Categorical``, up to ``n_points`` evenly
+spaced distinct integers of an ``Integer``, ``n_points`` evenly spaced values
+of a ``Real`` (geometrically spaced for ``prior="log-uniform"``). Families
+follow ``space.families``, dimensions follow ``space.names(family)``, and the
+product varies the last name fastest (as :func:`itertools.product` does).
+
+The grid grows as the product of the per-dimension counts, so the default
+space is far too large for it: narrow it through the estimator's
+``search_space`` (fix parameters, give short lists of choices), or lower
+``n_points``. A grid larger than ``max_candidates`` is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+
+import numpy as np
+from skopt.space import Categorical, Integer
+
+from skautodl._compat import to_python
+from skautodl.search.searchers.base import BaseSearcher
+
+
+def _check_count(name, value):
+    if (not isinstance(value, numbers.Integral) or isinstance(value, bool)
+            or value < 1):
+        raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
+    return int(value)
+
+
+def grid_values(dim, n_points):
+    """The grid values of one skopt dimension, as plain Python values.
+
+    Parameters
+    ----------
+    dim : skopt.space.Dimension
+        A ``Categorical``, ``Integer`` or ``Real`` dimension.
+    n_points : int
+        Values per numeric dimension; 1 gives the (geometric) midpoint.
+
+    Returns
+    -------
+    values : list
+        All categories of a ``Categorical``; up to ``n_points`` distinct,
+        increasing values from ``low`` to ``high`` otherwise, evenly spaced on
+        a log scale when the prior is ``"log-uniform"``.
+    """
+    if isinstance(dim, Categorical):
+        return [to_python(c) for c in dim.categories]
+    low, high = dim.low, dim.high
+    log = dim.prior == "log-uniform"
+    if n_points == 1:
+        values = np.array([np.sqrt(low * high) if log else (low + high) / 2])
+    elif log:
+        values = np.geomspace(low, high, n_points)
+    else:
+        values = np.linspace(low, high, n_points)
+    values = np.clip(values, low, high)
+    if isinstance(dim, Integer):
+        return list(dict.fromkeys(int(round(v)) for v in values))
+    return list(dict.fromkeys(float(v) for v in values))
+
+
+class GridSearcher(BaseSearcher):
+    """Exhaustive search over a finite grid, in a deterministic order.
+
+    ``ask(n)`` hands out the next ``n`` grid points; once the grid runs out it
+    returns fewer, then an empty list, and :attr:`exhausted` is True. The grid
+    size grows as the product of the per-dimension value counts: narrow the
+    space through ``search_space`` (fixed values, short lists of choices) or
+    lower ``n_points``.
+
+    Parameters
+    ----------
+    space : SearchSpace
+    random_state : int or None
+        Accepted for the common signature and stored; the order is
+        deterministic and does not use it.
+    n_points : int, default=3
+        Values per ``Integer`` or ``Real`` dimension (fewer for an ``Integer``
+        with fewer distinct integers in its range). ``Categorical``
+        dimensions contribute all their categories.
+    max_candidates : int, default=10_000
+        Largest grid accepted; a larger one raises ``ValueError``.
+
+    Attributes
+    ----------
+    n_candidates : int
+        Number of grid points (also ``len(searcher)``).
+    exhausted : bool
+        Whether every grid point has been asked.
+
+    Notes
+    -----
+    :meth:`state` records the position in the grid and the points asked but
+    not yet told; :meth:`from_state` asks those again first, so a search
+    resumed after a crash evaluates every grid point once.
+    """
+
+    def __init__(self, space, random_state=None, n_points=3, max_candidates=10_000):
+        super().__init__(space, random_state=random_state)
+        self.n_points = _check_count("n_points", n_points)
+        self.max_candidates = _check_count("max_candidates", max_candidates)
+        axes = {}
+        size = 0
+        for family in space.families:
+            axes[family] = [grid_values(d, self.n_points)
+                            for d in space.dimensions(family)]
+            size += math.prod(len(a) for a in axes[family])
+        if size > self.max_candidates:
+            counts = ", ".join(
+                f"{f}: " + (" x ".join(str(len(a)) for a in axes[f]) or "1")
+                for f in space.families
+            )
+            raise ValueError(
+                f"The grid has {size} candidates ({counts}), more than "
+                f"max_candidates={self.max_candidates}. Narrow the space through "
+                "search_space (fix parameters or give short lists of choices), "
+                "lower n_points, or raise max_candidates."
+            )
+        self._grid = [(family, list(point)) for family in space.families
+                      for point in itertools.product(*axes[family])]
+        self._position = 0
+        self._pending = {}  # grid index -> config, asked but not told
+        self._requeue = []  # grid indices to ask again first (after from_state)
+
+    @property
+    def n_candidates(self):
+        """Number of points in the grid."""
+        return len(self._grid)
+
+    def __len__(self):
+        return len(self._grid)
+
+    @property
+    def exhausted(self):
+        """True once every grid point has been asked."""
+        return not self._requeue and self._position >= len(self._grid)
+
+    def _config(self, index):
+        family, point = self._grid[index]
+        return self.space.to_config(family, point)
+
+    def ask(self, n=1):
+        """Return the next ``n`` grid points (fewer when the grid runs out)."""
+        n = max(0, int(n))
+        indices = self._requeue[:n]
+        self._requeue = self._requeue[len(indices):]
+        take = min(n - len(indices), len(self._grid) - self._position)
+        indices += list(range(self._position, self._position + take))
+        self._position += take
+        configs = []
+        for i in indices:
+            config = self._config(i)
+            self._pending[i] = config
+            configs.append(config)
+        return configs
+
+    def tell(self, configs, scores):
+        super().tell(configs, scores)
+        for config in configs:
+            for i, asked in self._pending.items():
+                if all(config.get(k) == v for k, v in asked.items()):
+                    del self._pending[i]
+                    break
+
+    def state(self):
+        """JSON-friendly state: history, RNG state, grid position, pending."""
+        state = super().state()
+        state["position"] = self._position
+        state["pending"] = sorted(set(self._pending) | set(self._requeue))
+        return state
+
+    @classmethod
+    def from_state(cls, state, space, **kwargs):
+        """Rebuild a searcher that continues where the saved one stopped.
+
+        Pass the same space and options as the saved searcher. Points that
+        were asked but never told are asked again first.
+        """
+        obj = super().from_state(state, space, **kwargs)
+        obj._position = min(int(state.get("position", 0)), len(obj._grid))
+        obj._requeue = [int(i) for i in state.get("pending", [])
+                        if 0 <= int(i) < len(obj._grid)]
+        return obj

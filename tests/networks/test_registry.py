@@ -1,0 +1,61 @@
+"""Tests of skautodl/networks/registry.py: family lookup and building."""
+
+import pytest
+import torch
+
+from skautodl.data.validation import TaskInfo
+from skautodl.networks import mlp
+from skautodl.networks.registry import (
+    FAMILIES,
+    PLANNED_FAMILIES,
+    Family,
+    families_for,
+    get_family,
+)
+
+
+def test_get_family_mlp():
+    family = get_family("mlp")
+    assert isinstance(family, Family)
+    assert family.name == "mlp"
+    assert family.module is mlp.MLP
+
+
+@pytest.mark.parametrize("name", ["nope", "MLP", None])
+def test_get_family_unknown_raises_naming_it(name):
+    with pytest.raises(ValueError, match="Unknown network family") as info:
+        get_family(name)
+    assert repr(name) in str(info.value)
+    assert "'mlp'" in str(info.value)  # lists the known families
+
+
+def test_build_uses_module_keys_only():
+    config = {"family": "mlp", "lr": 0.1, "module__n_layers": 1,
+              "module__n_units": 4, "module__norm": "layer"}
+    net = get_family("mlp").build(config, n_inputs=3, n_outputs=2)
+    assert isinstance(net, mlp.MLP)
+    assert net(torch.randn(5, 3)).shape == (5, 2)
+    assert any(isinstance(m, torch.nn.LayerNorm) for m in net.layers)
+
+
+def test_every_family_is_consistent():
+    task = TaskInfo("multiclass", 3)
+    for name, family in FAMILIES.items():
+        assert family.name == name
+        dims = family.space(task)
+        assert set(family.defaults) <= set(dims)
+        assert all(family.defaults[k] in dims[k] for k in family.defaults)
+        net = family.build({**family.defaults, "family": name}, 4, 3)
+        assert net(torch.randn(2, 4)).shape == (2, 3)
+
+
+def test_families_for_task():
+    assert families_for(TaskInfo("binary", 2)) == ["mlp"]
+    assert families_for(TaskInfo("binary", 2, input_kind="image")) == []
+
+
+def test_planned_families_are_not_registered():
+    assert not set(PLANNED_FAMILIES) & set(FAMILIES)
+    for name in PLANNED_FAMILIES:
+        with pytest.raises(ValueError):
+            get_family(name)

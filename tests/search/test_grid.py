@@ -1,0 +1,189 @@
+"""GridSearcher: a finite grid over the space, asked in a fixed order."""
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from skopt.space import Categorical, Integer, Real
+
+from skautodl.search.searchers import GridSearcher, make_searcher
+from skautodl.search.searchers.grid import grid_values
+from skautodl.search.space import SearchSpace
+
+#: fixes or narrows the training parameters so the grid stays small
+OVERRIDES = {
+    "lr": Real(1e-4, 1e-2, prior="log-uniform"),
+    "optimizer__weight_decay": 1e-4,
+    "batch_size": [32, 64],
+    "max_epochs": 20,
+}
+
+
+def small_space(families=("mlp",), overrides=OVERRIDES):
+    family_spaces = {
+        "mlp": {
+            "module__n_layers": Integer(1, 3),
+            "module__activation": Categorical(["relu", "gelu"]),
+        },
+        "resnet": {"module__dropout": Real(0.0, 0.4)},
+    }
+    return SearchSpace.build(
+        list(families), {f: family_spaces[f] for f in families},
+        {f: {} for f in families}, overrides,
+    )
+
+
+def expected_mlp_grid():
+    # names in sorted order: batch_size, lr, module__activation, module__n_layers
+    return [
+        {"family": "mlp", "optimizer__weight_decay": 1e-4, "max_epochs": 20,
+         "batch_size": b, "lr": lr, "module__activation": a, "module__n_layers": n}
+        for b, lr, a, n in itertools.product(
+            [32, 64], [1e-4, 1e-3, 1e-2], ["relu", "gelu"], [1, 2, 3])
+    ]
+
+
+def assert_same_configs(got, expected):
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert set(g) == set(e)
+        for key, value in e.items():
+            if isinstance(value, float):
+                assert g[key] == pytest.approx(value, rel=1e-9), key
+            else:
+                assert g[key] == value, key
+
+
+def test_order_is_the_cartesian_product_in_names_order():
+    searcher = GridSearcher(small_space())
+    got = searcher.ask(100)
+    assert_same_configs(got, expected_mlp_grid())
+    # plain Python values only
+    for config in got:
+        assert type(config["batch_size"]) is int
+        assert type(config["module__n_layers"]) is int
+        assert type(config["lr"]) is float
+        assert type(config["module__activation"]) is str
+
+
+def test_order_is_deterministic_and_ignores_random_state():
+    a = GridSearcher(small_space(), random_state=0)
+    b = GridSearcher(small_space(), random_state=123)
+    assert b.random_state == 123
+    assert a.ask(len(a)) == b.ask(len(b))
+
+
+def test_families_follow_space_order_and_grid_is_complete():
+    space = small_space(families=("mlp", "resnet"))
+    searcher = GridSearcher(space, n_points=3)
+    configs = searcher.ask(1000)
+    # mlp: 2 * 3 * 2 * 3 = 36; resnet: batch 2 x lr 3 x dropout 3 = 18
+    assert len(searcher) == searcher.n_candidates == 54 == len(configs)
+    families = [c["family"] for c in configs]
+    assert families == ["mlp"] * 36 + ["resnet"] * 18
+    assert all("module__n_layers" not in c for c in configs[36:])
+    dropouts = sorted({c["module__dropout"] for c in configs[36:]})
+    assert dropouts == pytest.approx([0.0, 0.2, 0.4])
+    unique = {json.dumps(c, sort_keys=True) for c in configs}
+    assert len(unique) == len(configs)
+
+
+def test_log_uniform_reals_are_spaced_geometrically():
+    values = grid_values(Real(1e-5, 1e-1, prior="log-uniform"), 5)
+    assert values == pytest.approx([1e-5, 1e-4, 1e-3, 1e-2, 1e-1], rel=1e-9)
+    ratios = np.diff(np.log(values))
+    assert np.allclose(ratios, ratios[0])
+    linear = grid_values(Real(0.0, 1.0), 5)
+    assert linear == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
+    assert all(type(v) is float for v in values + linear)
+
+
+def test_integer_values_are_distinct_and_within_bounds():
+    assert grid_values(Integer(0, 10), 3) == [0, 5, 10]
+    assert grid_values(Integer(0, 10), 4) == [0, 3, 7, 10]
+    assert grid_values(Integer(1, 2), 5) == [1, 2]
+    assert grid_values(Integer(1, 1000, prior="log-uniform"), 4) == [1, 10, 100, 1000]
+    assert all(type(v) is int for v in grid_values(Integer(0, 10), 3))
+    # one point: the (geometric) middle of the range
+    assert grid_values(Integer(0, 10), 1) == [5]
+    assert grid_values(Real(1e-4, 1e-2, prior="log-uniform"), 1) == pytest.approx(
+        [1e-3])
+
+
+def test_categorical_gives_all_categories_in_order():
+    assert grid_values(Categorical(["b", "a", "c"]), 2) == ["b", "a", "c"]
+
+
+def test_exhaustion():
+    searcher = GridSearcher(small_space())
+    assert not searcher.exhausted
+    first = searcher.ask(30)
+    assert len(first) == 30 and not searcher.exhausted
+    rest = searcher.ask(10)
+    assert len(rest) == 6
+    assert searcher.exhausted
+    assert searcher.ask(1) == []
+    assert searcher.ask() == []
+    assert_same_configs(first + rest, expected_mlp_grid())
+
+
+def test_fully_fixed_space_has_one_candidate():
+    fixed = {"lr": 1e-3, "optimizer__weight_decay": 1e-4, "batch_size": 64,
+             "max_epochs": 10, "module__n_layers": 2, "module__activation": "relu"}
+    searcher = GridSearcher(small_space(overrides=fixed))
+    assert len(searcher) == 1
+    assert searcher.ask(5) == [{"family": "mlp", **fixed}]
+    assert searcher.exhausted
+
+
+def test_size_guard_names_the_size():
+    overrides = {**OVERRIDES, "batch_size": list(range(1, 101)),
+                 "module__units": list(range(1, 101))}
+    with pytest.raises(ValueError, match=r"180000 candidates.*max_candidates=10000"):
+        GridSearcher(small_space(overrides=overrides))
+    with pytest.raises(ValueError, match=r"36 candidates.*search_space"):
+        GridSearcher(small_space(), max_candidates=35)
+    assert len(GridSearcher(small_space(), max_candidates=36)) == 36
+
+
+@pytest.mark.parametrize("name", ["n_points", "max_candidates"])
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "3"])
+def test_invalid_counts(name, value):
+    with pytest.raises(ValueError, match=name):
+        GridSearcher(small_space(), **{name: value})
+
+
+def test_state_round_trip():
+    searcher = GridSearcher(small_space())
+    configs = searcher.ask(7)
+    searcher.tell(configs, [float(i) for i in range(6)] + [math.nan])
+    state = json.loads(json.dumps(searcher.state()))
+    resumed = GridSearcher.from_state(state, small_space())
+    assert repr(resumed.history) == repr(searcher.history)
+    assert resumed.ask(10) == searcher.ask(10)
+    assert resumed.ask(100) == searcher.ask(100)
+    assert resumed.exhausted and searcher.exhausted
+
+
+def test_points_asked_but_not_told_are_asked_again_after_resume():
+    searcher = GridSearcher(small_space())
+    configs = searcher.ask(4)
+    searcher.tell(configs[1:2], [0.5])
+    state = json.loads(json.dumps(searcher.state()))
+    resumed = GridSearcher.from_state(state, small_space())
+    again = resumed.ask(4)
+    expected = expected_mlp_grid()
+    assert_same_configs(again, [expected[0], expected[2], expected[3], expected[4]])
+    # every grid point is asked exactly once after the resume
+    rest = resumed.ask(100)
+    assert resumed.exhausted
+    assert len(again) + len(rest) == 36 - 1
+
+
+def test_make_searcher_grid():
+    searcher = make_searcher("grid", small_space(), 0, n_points=2)
+    assert isinstance(searcher, GridSearcher)
+    assert searcher.n_points == 2
+    assert len(searcher) == 2 * 2 * 2 * 2

@@ -1,0 +1,219 @@
+"""Tests of skautodl/controller.py: the search loop, driven by fake trials."""
+
+import math
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from skautodl.controller import run_search
+from skautodl.exceptions import TrialFailedWarning
+from skautodl.search.fidelity import FullFidelity
+from skautodl.training.trial import TrialResult
+
+
+class ListSearcher:
+    """Proposes ``{"id": k}`` configs in order; records every ask and tell."""
+
+    def __init__(self, limit=None):
+        self.limit = limit
+        self.asked = 0
+        self.told = []
+
+    def ask(self, n=1):
+        if self.limit is not None:
+            n = min(n, self.limit - self.asked)
+        out = [{"family": "fake", "id": self.asked + i, "max_epochs": 3}
+               for i in range(n)]
+        self.asked += n
+        return out
+
+    def tell(self, configs, scores):
+        self.told.extend(zip(configs, scores, strict=True))
+
+
+class FakeEvaluator:
+    """Scores a config by ``score(config)``; no training at all."""
+
+    def __init__(self, score=lambda config: 0.1 * config.get("id", -1),
+                 fail=lambda config: False, sleep=0.0):
+        self.score = score
+        self.fail = fail
+        self.sleep = sleep
+        self.jobs = []
+
+    def __call__(self, job):
+        self.jobs.append(job)
+        if self.sleep:
+            time.sleep(self.sleep)
+        config = dict(job.config)
+        if self.fail(config):
+            return TrialResult(config=config, status="failed", score=float("nan"),
+                               error="ValueError: bad config", trial_id=job.trial_id,
+                               seed=job.seed)
+        score = self.score(config)
+        return TrialResult(config=config, status="ok", score=score,
+                           split_scores=[score], epochs=3, epochs_run=3,
+                           fit_time=0.01, nets=[f"net-{job.trial_id}"],
+                           valid_predictions=[np.zeros(2)], trial_id=job.trial_id,
+                           seed=job.seed)
+
+
+def search(searcher=None, evaluator=None, **kwargs):
+    kwargs.setdefault("seeds", np.random.RandomState(0))
+    kwargs.setdefault("scheduler", FullFidelity())
+    return run_search(searcher or ListSearcher(), evaluator or FakeEvaluator(),
+                      **kwargs)
+
+
+def test_stops_at_n_trials():
+    searcher, evaluator = ListSearcher(), FakeEvaluator()
+    outcome = search(searcher, evaluator, n_trials=5)
+    assert len(outcome.results) == 5
+    assert outcome.stop_reason == "n_trials"
+    assert searcher.asked == 5
+    assert [c["id"] for c, _ in searcher.told] == [0, 1, 2, 3, 4]
+    assert [s for _, s in searcher.told] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    assert [r.trial_id for r in outcome.results] == [0, 1, 2, 3, 4]
+    assert outcome.search_time >= 0
+
+
+def test_stops_at_end_time():
+    evaluator = FakeEvaluator(sleep=0.05)
+    start = time.time()
+    outcome = search(evaluator=evaluator, end_time=start + 0.3)
+    elapsed = time.time() - start
+    assert outcome.stop_reason == "time_budget"
+    assert 2 <= len(outcome.results) <= 8
+    assert elapsed < 0.3 + 0.2  # stops within about one trial of the end
+    # every trial is handed the deadline
+    assert all(job.deadline == pytest.approx(start + 0.3, abs=1e-6)
+               for job in evaluator.jobs)
+
+
+def test_end_time_in_the_past_runs_nothing():
+    evaluator = FakeEvaluator()
+    outcome = search(evaluator=evaluator, end_time=time.time() - 1, n_trials=10)
+    assert outcome.results == [] and evaluator.jobs == []
+    assert outcome.stop_reason == "time_budget"
+    assert outcome.best is None
+
+
+def test_reserve_moves_the_deadline_forward():
+    evaluator = FakeEvaluator()
+    end = time.time() + 100
+    seen = []
+
+    def reserve(best):
+        seen.append(best.trial_id)
+        return 30.0
+
+    search(evaluator=evaluator, n_trials=3, end_time=end, reserve=reserve)
+    deadlines = [job.deadline for job in evaluator.jobs]
+    assert deadlines[0] == pytest.approx(end)  # no best result yet: no reserve
+    assert deadlines[1] == pytest.approx(end - 30.0)
+    assert deadlines[2] == pytest.approx(end - 30.0)
+    assert seen == [0, 1]  # called with the best result so far
+
+
+def test_reserve_larger_than_the_budget_stops_the_search():
+    outcome = search(n_trials=10, end_time=time.time() + 60,
+                     reserve=lambda best: 120.0)
+    assert len(outcome.results) == 1
+    assert outcome.stop_reason == "time_budget"
+
+
+def test_portfolio_configs_come_first():
+    searcher, evaluator = ListSearcher(), FakeEvaluator()
+    portfolio = [{"family": "fake", "id": 100, "max_epochs": 3},
+                 {"family": "fake", "id": 101, "max_epochs": 3}]
+    outcome = search(searcher, evaluator, portfolio=portfolio, n_trials=4)
+    assert [r.config["id"] for r in outcome.results] == [100, 101, 0, 1]
+    assert searcher.asked == 2
+    # the searcher learns from the portfolio too
+    assert [c["id"] for c, _ in searcher.told] == [100, 101, 0, 1]
+    assert portfolio[0] == {"family": "fake", "id": 100, "max_epochs": 3}
+
+
+def test_portfolio_longer_than_n_trials():
+    searcher = ListSearcher()
+    portfolio = [{"family": "fake", "id": 100 + i, "max_epochs": 3} for i in range(3)]
+    outcome = search(searcher, portfolio=portfolio, n_trials=2)
+    assert [r.config["id"] for r in outcome.results] == [100, 101]
+    assert searcher.asked == 0
+
+
+def test_failed_trials_warn_and_the_search_goes_on():
+    searcher = ListSearcher()
+    evaluator = FakeEvaluator(fail=lambda config: config["id"] % 2 == 1)
+    with pytest.warns(TrialFailedWarning, match="bad config") as record:
+        outcome = search(searcher, evaluator, n_trials=5)
+    assert len([w for w in record if w.category is TrialFailedWarning]) == 2
+    assert [r.status for r in outcome.results] == ["ok", "failed", "ok", "failed",
+                                                   "ok"]
+    assert outcome.stop_reason == "n_trials"
+    # failures are told as nan: the searcher never gets a made-up score
+    told = [s for _, s in searcher.told]
+    assert math.isnan(told[1]) and math.isnan(told[3])
+    assert outcome.best.config["id"] == 4
+
+
+def test_all_failed_trials_leave_no_best():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrialFailedWarning)
+        outcome = search(evaluator=FakeEvaluator(fail=lambda c: True), n_trials=3)
+    assert len(outcome.results) == 3
+    assert outcome.best is None and outcome.best_index is None
+
+
+def test_best_result_and_only_its_nets_are_kept():
+    evaluator = FakeEvaluator(score=lambda c: [0.3, 0.9, 0.5, 0.9][c["id"]])
+    outcome = search(evaluator=evaluator, n_trials=4)
+    assert outcome.best_index == 1  # the first of two equal scores
+    assert outcome.best.score == 0.9
+    assert all(r.nets == [] and r.valid_predictions == [] for r in outcome.results)
+    assert outcome.nets == {1: ["net-1"]}
+
+
+def test_each_trial_gets_its_own_seed_from_the_root_rng():
+    a = FakeEvaluator()
+    search(evaluator=a, n_trials=4, seeds=np.random.RandomState(7))
+    b = FakeEvaluator()
+    search(evaluator=b, n_trials=4, seeds=np.random.RandomState(7))
+    c = FakeEvaluator()
+    search(evaluator=c, n_trials=4, seeds=np.random.RandomState(8))
+    seeds = [job.seed for job in a.jobs]
+    assert len(set(seeds)) == 4
+    assert seeds == [job.seed for job in b.jobs]
+    assert seeds != [job.seed for job in c.jobs]
+    assert all(isinstance(s, int) for s in seeds)
+
+
+def test_exhausted_searcher_ends_the_search():
+    outcome = search(ListSearcher(limit=3), n_trials=10)
+    assert len(outcome.results) == 3
+    assert outcome.stop_reason == "exhausted"
+
+
+def test_interrupt_keeps_finished_trials():
+    def score(config):
+        if config["id"] == 2:
+            raise KeyboardInterrupt
+        return 0.5
+
+    outcome = search(evaluator=FakeEvaluator(score=score), n_trials=10)
+    assert outcome.stop_reason == "interrupted"
+    assert len(outcome.results) == 2
+    assert outcome.best_index == 0
+
+
+def test_verbose_zero_prints_nothing(capsys):
+    search(n_trials=2, verbose=0)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_verbose_one_shows_progress(capsys):
+    search(n_trials=2, verbose=1)
+    assert "skautodl search" in capsys.readouterr().err

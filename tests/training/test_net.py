@@ -1,0 +1,260 @@
+"""Tests of skautodl/training/net.py: build_net, the skorch nets, the loader."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import Dataset
+
+from skautodl.data.validation import TaskInfo
+from skautodl.networks.mlp import MLP
+from skautodl.training.net import (
+    AutoNetClassifier,
+    AutoNetRegressor,
+    TensorBatchLoader,
+    build_net,
+    resolve_device,
+    standardized_valid_dataset,
+)
+
+FAST = {"family": "mlp", "max_epochs": 4, "lr": 1e-2, "batch_size": 16,
+        "module__n_units": 16, "module__dropout": 0.0}
+
+
+def _callbacks(net):
+    return dict(net.callbacks_)
+
+
+# ---------------------------------------------------------------- build_net
+def test_build_net_classifier(tiny_classification):
+    X, _, labels = tiny_classification
+    net = build_net(FAST, TaskInfo("binary", 2, n_samples=80), X.shape[1],
+                    classes=labels)
+    assert isinstance(net, AutoNetClassifier)
+    assert net.module is MLP
+    assert net.max_epochs == 4 and net.batch_size == 16 and net.lr == 1e-2
+    assert net.module__n_inputs == 4 and net.module__n_outputs == 2
+    assert net.module__n_units == 16
+    assert net.optimizer is torch.optim.AdamW
+    assert net.iterator_train is TensorBatchLoader
+
+
+def test_build_net_regressor():
+    task = TaskInfo("multioutput-regression", 3, n_samples=50)
+    net = build_net(FAST, task, 5)
+    assert isinstance(net, AutoNetRegressor)
+    assert net.module__n_outputs == 3
+    assert net.criterion is torch.nn.MSELoss
+
+
+def test_build_net_applies_defaults_and_routes_keys():
+    task = TaskInfo("regression", 1, n_samples=500)
+    net = build_net({"family": "mlp", "optimizer__weight_decay": 0.05}, task, 3)
+    assert net.max_epochs == 100 and net.batch_size == 128
+    assert net.optimizer__weight_decay == 0.05
+    net.initialize()
+    assert net.optimizer_.param_groups[0]["weight_decay"] == 0.05
+
+
+def test_batch_size_clipped_to_training_size():
+    net = build_net({**FAST, "batch_size": 256}, TaskInfo("regression", 1,
+                                                          n_samples=40), 3)
+    assert net.batch_size == 40
+
+
+def test_drop_last_avoids_a_batch_of_one():
+    task = TaskInfo("regression", 1, n_samples=33)
+    assert build_net({**FAST, "batch_size": 16}, task, 3).iterator_train__drop_last
+    task = TaskInfo("regression", 1, n_samples=34)
+    assert not build_net({**FAST, "batch_size": 16}, task, 3).iterator_train__drop_last
+
+
+def test_early_stopping_only_with_validation_data(tiny_regression):
+    X, y = tiny_regression
+    task = TaskInfo("regression", 1, n_samples=80)
+    valid = standardized_valid_dataset(AutoNetRegressor, X[:10], y[:10], y)
+    with_valid = build_net({**FAST, "callbacks__early_stopping__patience": 3}, task,
+                           3, valid=valid)
+    with_valid.initialize()
+    es = _callbacks(with_valid)["early_stopping"]
+    assert isinstance(es, EarlyStopping) and es.patience == 3
+    without = build_net(FAST, task, 3)
+    without.initialize()
+    assert "early_stopping" not in _callbacks(without)
+    assert without.train_split is None
+
+
+def test_unknown_family_raises():
+    with pytest.raises(ValueError, match="Unknown network family 'nope'"):
+        build_net({**FAST, "family": "nope"}, TaskInfo("regression", 1), 3)
+
+
+# ---------------------------------------------------------------- classifier
+@pytest.mark.parametrize("order", ["sorted", "reversed"])
+def test_classifier_predicts_user_labels(tiny_classification, order):
+    X, y_idx, labels = tiny_classification
+    if order == "reversed":  # index 0 now means "pos": columns follow classes
+        labels = labels[::-1]
+    y_true = labels[y_idx]
+    net = build_net(FAST, TaskInfo("binary", 2, n_samples=80), 4, classes=labels)
+    net.fit(X, y_idx)
+    pred = net.predict(X)
+    assert pred.dtype.kind == "U"
+    assert set(pred) <= set(labels)
+    assert np.mean(pred == y_true) > 0.8
+    proba = net.predict_proba(X)
+    assert proba.shape == (80, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(pred, labels[proba.argmax(axis=1)])
+    np.testing.assert_array_equal(net.classes_, labels)
+    # the column of the true label gets the higher probability on most rows
+    assert np.mean(proba[np.arange(80), y_idx] > 0.5) > 0.8
+
+
+def test_classifier_accepts_float64_and_int_labels(tiny_classification):
+    X, y_idx, _ = tiny_classification
+    net = build_net({**FAST, "max_epochs": 1}, TaskInfo("binary", 2, n_samples=80),
+                    4, classes=[10, 20])
+    net.fit(X.astype(np.float64), y_idx.astype(np.int32))
+    assert set(net.predict(X.astype(np.float64))) <= {10, 20}
+
+
+def test_multiclass_probabilities(tiny_classification):
+    X, _, _ = tiny_classification
+    y_idx = np.digitize(X[:, 0], [-0.5, 0.5]).astype(np.int64)
+    labels = np.array(["lo", "mid", "hi"])
+    net = build_net(FAST, TaskInfo("multiclass", 3, n_samples=80), 4, classes=labels)
+    net.fit(X, y_idx)
+    proba = net.predict_proba(X)
+    assert proba.shape == (80, 3) and (proba >= 0).all()
+    assert set(net.predict(X)) <= set(labels)
+
+
+# ---------------------------------------------------------------- regressor
+def test_regressor_standardizes_targets_internally(tiny_regression):
+    X, y = tiny_regression
+    net = build_net({**FAST, "max_epochs": 3}, TaskInfo("regression", 1,
+                                                        n_samples=80), 3)
+    net.fit(X, y)
+    np.testing.assert_allclose(net.target_mean_, [y.mean()], rtol=1e-5)
+    np.testing.assert_allclose(net.target_scale_, [y.std()], rtol=1e-4)
+    # the loss is computed on the standardized scale: about 1 for a poor
+    # model, where the raw targets (std ~ 50) would give a loss in the 1000s
+    assert net.history[-1, "train_loss"] < 5
+    pred = net.predict(X)
+    assert pred.shape == (80,) and pred.dtype == np.float64
+    # predictions come back in the user's units
+    assert abs(pred.mean() - y.mean()) < 0.5 * y.std()
+    raw = net.predict_proba(X)  # the network's own (standardized) outputs
+    np.testing.assert_allclose(pred, raw.ravel() * net.target_scale_[0]
+                               + net.target_mean_[0], rtol=1e-5)
+
+
+def test_regressor_output_dimensions(tiny_regression):
+    X, y = tiny_regression
+    y2 = np.column_stack([y, -3 * y])
+    cfg = {**FAST, "max_epochs": 1}
+    net = build_net(cfg, TaskInfo("multioutput-regression", 2, n_samples=80), 3)
+    net.fit(X, y2)
+    assert net.predict(X).shape == (80, 2)
+    assert net.target_mean_.shape == (2,)
+    column = build_net(cfg, TaskInfo("regression", 1, n_samples=80), 3)
+    column.fit(X, y.reshape(-1, 1))
+    assert column.predict(X).shape == (80, 1)
+    flat = build_net(cfg, TaskInfo("regression", 1, n_samples=80), 3)
+    flat.fit(X, y)
+    assert flat.predict(X).shape == (80,)
+
+
+def test_regressor_constant_target_does_not_divide_by_zero(tiny_regression):
+    X, _ = tiny_regression
+    net = build_net({**FAST, "max_epochs": 1}, TaskInfo("regression", 1,
+                                                        n_samples=80), 3)
+    net.fit(X, np.full(80, 7.0))
+    assert net.target_scale_[0] == 1.0
+    assert np.isfinite(net.predict(X)).all()
+
+
+def test_refit_learns_new_target_statistics(tiny_regression):
+    X, y = tiny_regression
+    net = build_net({**FAST, "max_epochs": 1}, TaskInfo("regression", 1,
+                                                        n_samples=80), 3)
+    net.fit(X, y)
+    net.fit(X, y + 1000.0)
+    np.testing.assert_allclose(net.target_mean_, [y.mean() + 1000.0], rtol=1e-5)
+
+
+def test_standardized_valid_dataset_uses_training_statistics():
+    y_train = np.array([0.0, 10.0, 20.0])
+    X_valid = np.zeros((2, 1))
+    ds = standardized_valid_dataset(AutoNetRegressor, X_valid, np.array([10.0, 30.0]),
+                                    y_train)
+    scale = y_train.std()
+    np.testing.assert_allclose(ds.y.ravel(), [0.0, 20.0 / scale], rtol=1e-6)
+    assert ds.X.dtype == np.float32 and ds.y.dtype == np.float32
+    cls_ds = standardized_valid_dataset(AutoNetClassifier, X_valid, np.array([1, 0]),
+                                        None)
+    assert cls_ds.y.dtype == np.int64
+
+
+# ---------------------------------------------------------------- loader
+def _loader(n=10, batch_size=4, **kwargs):
+    X = torch.arange(n, dtype=torch.float32).reshape(n, 1)
+    y = torch.arange(n)
+    return TensorBatchLoader(Dataset(X, y), batch_size=batch_size, **kwargs)
+
+
+def test_loader_batches_in_order():
+    loader = _loader()
+    batches = list(loader)
+    assert len(loader) == len(batches) == 3
+    assert [len(xb) for xb, _ in batches] == [4, 4, 2]
+    np.testing.assert_array_equal(torch.cat([yb for _, yb in batches]), np.arange(10))
+    for xb, yb in batches:
+        np.testing.assert_array_equal(xb.ravel().long(), yb)
+
+
+def test_loader_drop_last():
+    loader = _loader(drop_last=True)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 2
+    assert all(len(xb) == 4 for xb, _ in batches)
+
+
+def test_loader_shuffle_is_a_permutation_seeded_by_torch():
+    torch.manual_seed(1)
+    first = torch.cat([yb for _, yb in _loader(shuffle=True)])
+    torch.manual_seed(1)
+    again = torch.cat([yb for _, yb in _loader(shuffle=True)])
+    np.testing.assert_array_equal(np.sort(first.numpy()), np.arange(10))
+    assert not np.array_equal(first.numpy(), np.arange(10))
+    np.testing.assert_array_equal(first, again)
+
+
+def test_loader_without_targets_and_from_numpy():
+    loader = TensorBatchLoader(Dataset(np.ones((5, 2), dtype=np.float32), None),
+                               batch_size=2)
+    batches = list(loader)
+    assert [xb.shape[0] for xb, _ in batches] == [2, 2, 1]
+    assert all(yb is None for _, yb in batches)
+    assert isinstance(batches[0][0], torch.Tensor)
+
+
+# ---------------------------------------------------------------- callbacks
+def test_deadline_in_the_past_stops_after_one_batch(tiny_regression):
+    X, y = tiny_regression
+    net = build_net({**FAST, "max_epochs": 50}, TaskInfo("regression", 1,
+                                                         n_samples=80), 3,
+                    deadline=time.time() - 1)
+    net.fit(X, y)
+    assert len(net.history) == 1
+    assert len(net.history[-1, "batches"]) == 1
+    assert _callbacks(net)["time_limit"].stopped_
+
+
+def test_resolve_device():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto") == expected
+    assert resolve_device("cpu") == "cpu"

@@ -1,0 +1,172 @@
+"""Tests of skautodl/training/trial.py: run_trial and TrialResult."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import get_scorer
+
+from skautodl.data.featurize import prepare_splits
+from skautodl.data.splits import make_splits
+from skautodl.data.validation import TaskInfo
+from skautodl.networks import registry
+from skautodl.networks.registry import Family
+from skautodl.training.trial import TrialResult, run_trial
+
+FAST = {"family": "mlp", "max_epochs": 3, "lr": 1e-2, "batch_size": 16,
+        "module__n_units": 16, "module__n_layers": 1, "module__dropout": 0.0}
+
+ACCURACY = get_scorer("accuracy")
+R2 = get_scorer("r2")
+
+
+@pytest.fixture(scope="module")
+def clf_data(tiny_classification):
+    X, y_idx, labels = tiny_classification
+    y = labels[y_idx]
+    splits = make_splits(X, y, cv=None, validation_fraction=0.25,
+                         classification=True, seed=0)
+    task = TaskInfo("binary", 2, n_samples=len(y))
+    return prepare_splits(X, y_idx, y, splits), task, labels
+
+
+@pytest.fixture(scope="module")
+def reg_data(tiny_regression):
+    X, y = tiny_regression
+    splits = make_splits(X, y, cv=2, validation_fraction=0.25, classification=False,
+                         seed=0)
+    return prepare_splits(X, y, y, splits), TaskInfo("regression", 1, n_samples=80)
+
+
+def _run_clf(clf_data, config, **kwargs):
+    data, task, labels = clf_data
+    return run_trial(config, data, task, scorer=ACCURACY, classes=labels, **kwargs)
+
+
+def test_ok_trial_on_tiny_classification(clf_data):
+    result = _run_clf(clf_data, FAST, seed=0)
+    assert isinstance(result, TrialResult)
+    assert result.status == "ok" and result.ok
+    assert result.error is None
+    assert math.isfinite(result.score) and 0.6 <= result.score <= 1.0
+    assert result.split_scores == [result.score]
+    assert 1 <= result.epochs <= 3
+    assert result.epochs_run == 3  # no early stop within 3 epochs at patience 10
+    assert result.fit_time > 0 and result.score_time > 0
+    assert not result.stopped_by_budget
+    assert len(result.nets) == 1
+    (proba,) = result.valid_predictions
+    assert proba.shape == (20, 2)
+    np.testing.assert_array_equal(result.nets[0].classes_, clf_data[2])
+    assert result.config == FAST and result.config is not FAST
+
+
+def test_ok_trial_on_two_folds_of_regression(reg_data):
+    data, task = reg_data
+    result = run_trial(FAST, data, task, scorer=R2, seed=0)
+    assert result.ok
+    assert len(result.split_scores) == 2 and len(result.nets) == 2
+    assert result.score == pytest.approx(np.mean(result.split_scores))
+    assert result.epochs_run == 6
+    assert [p.shape for p in result.valid_predictions] == [(40,), (40,)]
+
+
+def test_same_seed_same_result_other_seed_other_result(clf_data):
+    a = _run_clf(clf_data, FAST, seed=3)
+    b = _run_clf(clf_data, FAST, seed=3)
+    c = _run_clf(clf_data, FAST, seed=4)
+    np.testing.assert_array_equal(a.valid_predictions[0], b.valid_predictions[0])
+    assert a.score == b.score and a.seed == 3
+    assert not np.array_equal(a.valid_predictions[0], c.valid_predictions[0])
+
+
+def test_config_that_raises_becomes_a_failed_result(clf_data):
+    result = _run_clf(clf_data, {**FAST, "module__norm": "bogus"})
+    assert result.status == "failed" and not result.ok
+    assert math.isnan(result.score)
+    assert result.error.startswith("ValueError: ")
+    assert "norm must be one of" in result.error and "'bogus'" in result.error
+    assert result.nets == [] and result.valid_predictions == []
+    assert result.config["module__norm"] == "bogus"
+
+
+def test_unknown_skorch_parameter_becomes_a_failed_result(clf_data):
+    result = _run_clf(clf_data, {**FAST, "optimizer__momentumm": 0.9})
+    assert result.status == "failed"
+    assert "momentumm" in result.error
+
+
+class _Exploding(torch.nn.Module):
+    """A network whose outputs (and so its loss) are not finite."""
+
+    def __init__(self, n_inputs, n_outputs, value=float("nan")):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_inputs, n_outputs)
+        self.value = value
+
+    def forward(self, X):
+        return self.linear(X) * self.value
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_diverging_trial_fails_with_trial_diverged(clf_data, reg_data, monkeypatch,
+                                                   value):
+    family = Family("exploding", _Exploding, lambda task: {}, lambda task: True, {})
+    monkeypatch.setitem(registry.FAMILIES, "exploding", family)
+    config = {"family": "exploding", "max_epochs": 5, "lr": 1e-3, "batch_size": 16,
+              "module__value": value}
+    for result in (_run_clf(clf_data, config),
+                   run_trial(config, reg_data[0], reg_data[1], scorer=R2)):
+        assert result.status == "failed"
+        assert result.error.startswith("TrialDiverged: training loss became")
+        assert "epoch 1" in result.error
+        assert result.epochs_run == 0
+
+
+def test_non_finite_score_fails(clf_data):
+    data, task, labels = clf_data
+    result = run_trial(FAST, data, task, scorer=lambda net, X, y: float("nan"),
+                       classes=labels)
+    assert result.status == "failed"
+    assert "FloatingPointError" in result.error
+
+
+def test_deadline_in_the_past_stops_training_early(clf_data):
+    result = _run_clf(clf_data, {**FAST, "max_epochs": 50}, deadline=time.time() - 1)
+    assert result.stopped_by_budget
+    assert result.epochs_run == 1
+    # the trial still scores the model it has
+    assert result.status == "ok" and math.isfinite(result.score)
+
+
+def test_memory_error_becomes_a_failed_result(clf_data, monkeypatch):
+    from skautodl.training import trial
+
+    def boom(*args, **kwargs):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(trial, "build_net", boom)
+    result = _run_clf(clf_data, FAST)
+    assert result.status == "failed"
+    assert result.error == "MemoryError: out of memory"
+
+
+def test_without_models_drops_nets_and_predictions(clf_data):
+    result = _run_clf(clf_data, FAST)
+    light = result.without_models()
+    assert light.nets == [] and light.valid_predictions == []
+    assert light.score == result.score and light.config == result.config
+    assert len(result.nets) == 1  # the original is untouched
+
+
+def test_record_round_trip():
+    result = TrialResult(config={"family": "mlp", "lr": 0.01}, status="failed",
+                         score=float("nan"), error="boom", segments=[(3, 5)])
+    record = result.to_record()
+    assert record["score"] is None
+    back = TrialResult.from_record(record)
+    assert back.status == "failed" and math.isnan(back.score)
+    assert back.error == "boom" and back.config == result.config
+    assert back.segments == [(3, 5)]

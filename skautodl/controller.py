@@ -349,6 +349,7 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                         prior_segments=prior, pruning=p.pruning,
                         device=devices[(done + i) % len(devices)],
                     ))
+                _show_running(bar, outcome, proposals, end_time)
                 results = execute(evaluator, jobs, n_jobs)
                 for p, _job, result in zip(proposals, jobs, results, strict=True):
                     # n_resources: epochs the config has been trained for
@@ -431,11 +432,20 @@ def _record(outcome, result, nets):
     )
 
 
-def _report_progress(bar, outcome, result, end_time):
-    bar.update(1)
+def _postfix(outcome, end_time, running):
     best = outcome.best
-    postfix = {"best": f"{best.score:.4f}" if best else "-",
-               "epochs": result.config.get("max_epochs")}
+    postfix = {"best": f"{best.score:.4f}" if best else "-", "running": running}
     if end_time is not None:
         postfix["left"] = f"{max(0.0, end_time - time.time()):.0f}s"
-    bar.set_postfix(postfix, refresh=True)
+    return postfix
+
+
+def _show_running(bar, outcome, proposals, end_time):
+    """Show the fidelity (epochs, rung) of the trials about to run."""
+    running = ",".join(sorted({f"{p.total_epochs}ep/r{p.rung}" for p in proposals}))
+    bar.set_postfix(_postfix(outcome, end_time, running), refresh=True)
+
+
+def _report_progress(bar, outcome, result, end_time):
+    bar.update(1)
+    bar.set_postfix(_postfix(outcome, end_time, "-"), refresh=False)

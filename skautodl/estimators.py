@@ -70,7 +70,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         search="bayes",
         search_space=None,
         families="auto",
-        fidelity=None,
+        fidelity="hyperband",
         cv=None,
         validation_fraction=0.2,
         scoring=None,
@@ -307,6 +307,11 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         if best is None:
             if outcome.stop_reason == "interrupted":
                 raise KeyboardInterrupt
+            if not results:
+                raise AllTrialsFailedError(
+                    f"No trial could run within time_budget={self.time_budget}s "
+                    "(data preparation used it up); raise time_budget."
+                )
             first = next((r for r in results if r.error), None)
             raise AllTrialsFailedError(
                 f"All {len(results)} trials of {type(self).__name__} failed; the "
@@ -369,10 +374,41 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             return int(max(value))
         return int(value)
 
+    def _check_routed_names(self, overrides, families):
+        """Catch typos behind a valid prefix (``module__n_unit``) before any trial."""
+        import difflib
+        import inspect
+
+        import torch
+
+        targets = {
+            "module__": [FAMILIES[f].module for f in families],
+            "optimizer__": [torch.optim.AdamW],
+        }
+        for name in overrides:
+            for prefix, classes in targets.items():
+                if not name.startswith(prefix):
+                    continue
+                arg = name[len(prefix):]
+                allowed = set()
+                for cls in classes:
+                    allowed |= set(inspect.signature(cls).parameters)
+                allowed -= {"self", "params", "n_inputs", "n_outputs", "args",
+                            "kwargs"}
+                if arg not in allowed:
+                    close = difflib.get_close_matches(arg, sorted(allowed), n=1)
+                    hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
+                    raise ValueError(
+                        f"search_space has {name!r}, but no network family in "
+                        f"{list(families)} takes a parameter '{arg}' ({prefix[:-2]} "
+                        f"parameters: {sorted(allowed)}).{hint}"
+                    )
+
     def _make_space(self, families, task):
         if families == "auto":
             families = families_for(task)
         overrides = dict(self.search_space or {})
+        self._check_routed_names(overrides, families)
         if self.fidelity is not None:
             # epochs are the fidelity resource, no longer a searched parameter
             overrides["max_epochs"] = self._max_epochs()
@@ -484,19 +520,25 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
         within ``1.1 * time_budget + 5`` seconds.
     n_trials : int or None, default=None
         Most trials to run; None runs as many as the budget allows.
-    search : {"bayes", "random"} or searcher object, default="bayes"
-        Search strategy. An object with ``ask(n)`` and ``tell(configs,
-        scores)`` methods is used as is. ``"grid"`` and ``"evolution"``
-        arrive in a later release.
+    search : {"bayes", "random", "grid", "evolution"}, SearchSpec or searcher, \
+            default="bayes"
+        Search strategy: Bayesian optimization (scikit-optimize, a Gaussian
+        process surrogate), random search, a finite grid, or a genetic
+        algorithm. ``SearchSpec("bayes", surrogate="RF")`` passes options to
+        a built-in strategy. An object with ``ask(n)`` and ``tell(configs,
+        scores)`` methods (and optionally ``setup(space, random_state)``)
+        is used as well; ``fit`` works on a copy (``searcher_``).
     search_space : dict or None, default=None
         Overrides or extends the default space: skopt dimensions, lists of
         choices, ``(low, high)`` tuples, or fixed values, keyed by skorch
         parameter names (``"lr"``, ``"module__n_units"``...).
     families : "auto" or list of str, default="auto"
         Network families to search (``"mlp"``).
-    fidelity : None, default=None
-        Multi-fidelity schedule over epochs; ``"hyperband"`` and
-        ``"halving"`` arrive in a later release.
+    fidelity : {"hyperband", "halving"} or None, default="hyperband"
+        Multi-fidelity schedule over epochs: many cheap short trials, the
+        best ``1/3`` of each rung continued (from their weights) for 3x the
+        epochs. ``"halving"`` repeats Hyperband's most aggressive bracket;
+        None trains every trial for its full ``max_epochs``.
     cv : None, int, CV splitter or iterable, default=None
         None holds out ``validation_fraction`` of the data once; an int
         gives that many stratified folds.
@@ -508,10 +550,14 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
         Members of the final ensemble (1 = the best single model).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
         Where networks train; "auto" uses CUDA when present.
-    n_jobs : int, default=1
-        Trials run at once (only 1 in this release).
-    checkpoint_dir : None, default=None
-        Directory for search checkpoints (a later release).
+    n_jobs : int or None, default=1
+        Trials run at once through joblib; -1 uses every core (or every Dask
+        worker inside ``joblib.parallel_backend("dask")``). Each worker gets
+        ``cores // n_jobs`` torch threads.
+    checkpoint_dir : str, path-like or None, default=None
+        Directory where the search state is saved after every trial; a new
+        ``fit`` with the same directory, data and search parameters resumes
+        without repeating finished trials.
     random_state : int, RandomState instance or None, default=None
         Seeds the splits, the search and every trial.
     verbose : int, default=1
@@ -546,6 +592,11 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
         Seconds spent searching.
     fit_time_ : float
         Seconds spent in ``fit``.
+    searcher_ : object
+        The searcher that ran (its ``history`` holds every tell).
+    stop_reason_ : str
+        Why the search ended: ``"time_budget"``, ``"n_trials"``,
+        ``"exhausted"`` or ``"interrupted"``.
 
     See Also
     --------
@@ -570,7 +621,7 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
         search="bayes",
         search_space=None,
         families="auto",
-        fidelity=None,
+        fidelity="hyperband",
         cv=None,
         validation_fraction=0.2,
         scoring=None,
@@ -636,14 +687,15 @@ class AutoDLRegressor(RegressorMixin, _BaseAutoDL):
         within ``1.1 * time_budget + 5`` seconds.
     n_trials : int or None, default=None
         Most trials to run; None runs as many as the budget allows.
-    search : {"bayes", "random"} or searcher object, default="bayes"
-        Search strategy.
+    search : {"bayes", "random", "grid", "evolution"}, SearchSpec or searcher, \
+            default="bayes"
+        Search strategy (see ``AutoDLClassifier``).
     search_space : dict or None, default=None
         Overrides or extends the default space (see ``AutoDLClassifier``).
     families : "auto" or list of str, default="auto"
         Network families to search (``"mlp"``).
-    fidelity : None, default=None
-        Multi-fidelity schedule over epochs (a later release).
+    fidelity : {"hyperband", "halving"} or None, default="hyperband"
+        Multi-fidelity schedule over epochs (see ``AutoDLClassifier``).
     cv : None, int, CV splitter or iterable, default=None
         None holds out ``validation_fraction`` once; an int gives k folds.
     validation_fraction : float, default=0.2
@@ -654,10 +706,14 @@ class AutoDLRegressor(RegressorMixin, _BaseAutoDL):
         Members of the final ensemble (1 = the best single model).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
         Where networks train.
-    n_jobs : int, default=1
-        Trials run at once (only 1 in this release).
-    checkpoint_dir : None, default=None
-        Directory for search checkpoints (a later release).
+    n_jobs : int or None, default=1
+        Trials run at once through joblib; -1 uses every core (or every Dask
+        worker inside ``joblib.parallel_backend("dask")``). Each worker gets
+        ``cores // n_jobs`` torch threads.
+    checkpoint_dir : str, path-like or None, default=None
+        Directory where the search state is saved after every trial; a new
+        ``fit`` with the same directory, data and search parameters resumes
+        without repeating finished trials.
     random_state : int, RandomState instance or None, default=None
         Seeds the splits, the search and every trial.
     verbose : int, default=1
@@ -689,6 +745,11 @@ class AutoDLRegressor(RegressorMixin, _BaseAutoDL):
         Seconds spent searching.
     fit_time_ : float
         Seconds spent in ``fit``.
+    searcher_ : object
+        The searcher that ran (its ``history`` holds every tell).
+    stop_reason_ : str
+        Why the search ended: ``"time_budget"``, ``"n_trials"``,
+        ``"exhausted"`` or ``"interrupted"``.
 
     See Also
     --------
@@ -713,7 +774,7 @@ class AutoDLRegressor(RegressorMixin, _BaseAutoDL):
         search="bayes",
         search_space=None,
         families="auto",
-        fidelity=None,
+        fidelity="hyperband",
         cv=None,
         validation_fraction=0.2,
         scoring=None,

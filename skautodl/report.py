@@ -84,3 +84,81 @@ def leaderboard(results):
     df.insert(0, "rank", rankdata(-df["score"].fillna(-np.inf), method="min")
               .astype(int))
     return df.sort_values(["rank", "trial"], kind="stable").reset_index(drop=True)
+
+
+def plot_search(estimator, params=None, max_params=4):
+    """Plot a fitted estimator's search: best score over time, and scores by parameter.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator.
+    params : list of str, optional
+        Numeric parameters to plot scores against; by default the searched
+        numeric ones (up to ``max_params``).
+    max_params : int, default=4
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        First panel: the running best validation score against cumulative
+        training seconds (trials in the order they ran; failed trials are
+        marked with an x). Other panels: each trial's score against one
+        parameter (log axes for learning rate and weight decay).
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "plot_search needs matplotlib: pip install 'skautodl[bench]' or "
+            "pip install matplotlib"
+        ) from exc
+    res = estimator.cv_results_
+    scores = np.asarray(res["mean_test_score"], dtype=float)
+    seconds = np.cumsum(np.asarray(res["mean_fit_time"]) *
+                        np.maximum(1, _n_splits(res)))
+    if params is None:
+        params = []
+        for key in sorted(res):
+            if not key.startswith("param_"):
+                continue
+            values = [v for v in np.ma.getdata(res[key]) if v is not None]
+            numeric = all(isinstance(v, int | float) and not isinstance(v, bool)
+                          for v in values)
+            if numeric and len(set(values)) > 1:
+                params.append(key[len("param_"):])
+        params = params[:max_params]
+    fig, axes = plt.subplots(1, 1 + len(params),
+                             figsize=(4.5 * (1 + len(params)), 3.6), squeeze=False)
+    ax = axes[0, 0]
+    best = np.fmax.accumulate(np.where(np.isnan(scores), -np.inf, scores))
+    best = np.where(np.isinf(best), np.nan, best)
+    ax.step(seconds, best, where="post", label="best so far")
+    ok = ~np.isnan(scores)
+    ax.scatter(seconds[ok], scores[ok], s=12, alpha=0.6, label="trial")
+    if (~ok).any():
+        low = np.nanmin(scores) if ok.any() else 0.0
+        ax.scatter(seconds[~ok], np.full((~ok).sum(), low), marker="x",
+                   color="red", label="failed")
+    ax.set_xlabel("cumulative training seconds")
+    ax.set_ylabel("validation score")
+    ax.set_title(f"{type(estimator).__name__}: {len(scores)} trials")
+    ax.legend(loc="lower right", fontsize=8)
+    for ax, name in zip(axes[0, 1:], params, strict=True):
+        values = np.array([np.nan if v is None else v
+                           for v in np.ma.filled(res[f"param_{name}"], None)],
+                          dtype=float)
+        ax.scatter(values[ok], scores[ok], s=14, alpha=0.7)
+        if name in ("lr", "optimizer__weight_decay"):
+            ax.set_xscale("log")
+        ax.set_xlabel(name)
+        ax.set_ylabel("validation score")
+    fig.tight_layout()
+    return fig
+
+
+def _n_splits(res):
+    return sum(1 for k in res if k.startswith("split") and k.endswith("_test_score"))

@@ -294,6 +294,7 @@ def test_verbose_progress_bar(clf_data, capsys):
     AutoDLClassifier(**{**FAST, "verbose": 1}).fit(X, y)
     err = capsys.readouterr().err
     assert "skautodl search" in err and "2/2" in err and "best=" in err
+    assert "running=8ep/r0" in err  # the fidelity of the trial being run
     AutoDLClassifier(**{**FAST, "verbose": 1, "n_trials": None,
                         "time_budget": 5}).fit(X, y)
     assert "left=" in capsys.readouterr().err
@@ -368,6 +369,23 @@ def test_unknown_search_space_entry(clf_data):
     clf = AutoDLClassifier(**{**FAST, "search_space": {"learning_rate": 0.1}})
     with pytest.raises(ValueError, match="learning_rate"):
         clf.fit(X, y)
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("module__n_unit", "module__n_units"),
+    ("optimizer__weight_decy", "optimizer__weight_decay"),
+])
+def test_typo_behind_valid_prefix(clf_data, name, hint):
+    X, y = clf_data
+    clf = AutoDLClassifier(**{**FAST, "search_space": {name: [1, 2]}})
+    with pytest.raises(ValueError, match=f"{name}.*Did you mean '{hint}'"):
+        clf.fit(X, y)
+
+
+def test_budget_too_small_for_any_trial(clf_data):
+    X, y = clf_data
+    with pytest.raises(AllTrialsFailedError, match="No trial could run"):
+        AutoDLClassifier(time_budget=1e-6, verbose=0).fit(X, y)
 
 
 def test_cuda_device_without_cuda(clf_data):

@@ -15,6 +15,8 @@ CHECK_PARAMS = {
     "time_budget": None,
     "n_trials": 1,
     "search": "random",
+    # full-fidelity trials: one deterministic, well-trained net per fit
+    "fidelity": None,
     "search_space": {"max_epochs": 40, "batch_size": 32, "lr": 3e-3},
     "device": "cpu",
     "verbose": 0,

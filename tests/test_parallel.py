@@ -1,0 +1,118 @@
+"""Parallel and distributed trials (joblib processes, a Dask cluster), and
+Ctrl-C during fit."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from skautodl import AutoDLClassifier
+from skautodl.exceptions import SearchInterruptedWarning
+
+FAST = {"time_budget": None, "search_space": {"max_epochs": 4}, "verbose": 0,
+            "random_state": 0, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_classification(n_samples=120, n_features=5, random_state=0)
+
+
+def _workers(est):
+    return set(est.leaderboard_["worker"])
+
+
+def test_n_jobs_runs_trials_in_worker_processes(data):
+    X, y = data
+    clf = AutoDLClassifier(**FAST, n_trials=4, n_jobs=2).fit(X, y)
+    assert clf.n_trials_ == 4
+    pids = {int(w.rsplit(":", 1)[1]) for w in _workers(clf)}
+    assert os.getpid() not in pids
+    assert (clf.leaderboard_["status"] == "ok").all()
+    assert clf.score(X, y) > 0.6
+
+
+def test_n_jobs_results_match_sequential_configs(data):
+    X, y = data
+    par = AutoDLClassifier(**FAST, n_trials=4, n_jobs=2, search="random").fit(X, y)
+    seq = AutoDLClassifier(**FAST, n_trials=4, n_jobs=1, search="random").fit(X, y)
+    # same seeds per trial, so the same configs and scores
+    assert par.cv_results_["params"] == seq.cv_results_["params"]
+    np.testing.assert_allclose(par.cv_results_["mean_test_score"],
+                               seq.cv_results_["mean_test_score"])
+
+
+def test_dask_local_cluster(data):
+    distributed = pytest.importorskip("distributed")
+    from joblib import parallel_backend
+
+    X, y = data
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                  processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        worker_pids = set(client.run(os.getpid).values())
+        with parallel_backend("dask"):
+            clf = AutoDLClassifier(**FAST, n_trials=4, n_jobs=2).fit(X, y)
+    assert clf.n_trials_ == 4
+    assert (clf.leaderboard_["status"] == "ok").all()
+    pids = {int(w.rsplit(":", 1)[1]) for w in _workers(clf)}
+    assert pids <= worker_pids and os.getpid() not in pids
+    assert clf.score(X, y) > 0.6
+
+
+class _InterruptingSearcher:
+    """Raises KeyboardInterrupt (as Ctrl-C would) on its third ask."""
+
+    def setup(self, space, random_state):
+        self.space = space
+        self.n = 0
+
+    def ask(self, n=1):
+        self.n += 1
+        if self.n == 3:
+            raise KeyboardInterrupt
+        return [{**self.space.default_config("mlp"), "lr": 0.001 * (1 + self.n)}]
+
+    def tell(self, configs, scores):
+        pass
+
+
+def test_keyboard_interrupt_keeps_best_model_and_checkpoint(data, tmp_path):
+    X, y = data
+    clf = AutoDLClassifier(**FAST, n_trials=10, search=_InterruptingSearcher(),
+                           checkpoint_dir=tmp_path)
+    with pytest.warns(SearchInterruptedWarning, match="interrupted after 3 trials"):
+        clf.fit(X, y)
+    assert clf.n_trials_ == 3  # the portfolio config and two asks
+    assert clf.stop_reason_ == "interrupted"
+    assert clf.predict(X).shape == (len(X),)
+    assert (tmp_path / "search_state.json").exists()
+
+
+def test_sigint_during_training_stops_the_search(data):
+    X, y = data
+    clf = AutoDLClassifier(time_budget=None, n_trials=50, verbose=0, random_state=0,
+                           device="cpu",
+                           search_space={"max_epochs": 100000, "batch_size": 8,
+                                         "callbacks__early_stopping__patience":
+                                             10**6})
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
+    t0 = time.time()
+    timer.start()
+    try:
+        with pytest.warns(SearchInterruptedWarning):
+            clf.fit(X, y)
+    finally:
+        timer.cancel()
+    # skorch swallows KeyboardInterrupt inside training; the search still
+    # stops right after that trial instead of running 49 more
+    assert clf.n_trials_ == 1
+    assert time.time() - t0 < 30
+    assert clf.predict(X).shape == (len(X),)
+    # the previous SIGINT handler is back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -206,6 +206,18 @@ def execute(evaluator, jobs, n_jobs):
     from sklearn.utils.parallel import Parallel, delayed
 
     crash_types = _worker_crash_types()
+    client = _dask_client()
+    if client is not None:
+        # one future per trial: a killed worker fails only its own future
+        # (joblib's Parallel would wait on the lost batch)
+        futures = [client.submit(evaluator, job, pure=False) for job in jobs]
+        out = []
+        for job, future in zip(jobs, futures, strict=True):
+            try:
+                out.append(future.result())
+            except crash_types as exc:
+                out.append(_crashed(job, exc))
+        return out
     try:
         return Parallel(n_jobs=n_jobs)(delayed(evaluator)(job) for job in jobs)
     except crash_types as exc:
@@ -218,6 +230,16 @@ def execute(evaluator, jobs, n_jobs):
         except crash_types as exc:
             out.append(_crashed(job, exc))
     return out
+
+
+def _dask_client():
+    """The Dask client of an active ``joblib.parallel_backend("dask")``, if any."""
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    if type(backend).__name__ != "DaskDistributedBackend":
+        return None
+    return getattr(backend, "client", None)
 
 
 class _Interrupt:

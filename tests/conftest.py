@@ -49,3 +49,16 @@ def tiny_regression():
     X = rng.randn(80, 3).astype(np.float32)
     y = 100.0 + 50.0 * X[:, 0] - 20.0 * X[:, 1]
     return X, y
+
+
+@pytest.fixture
+def default_portfolio_only(monkeypatch):
+    """Make the known-good portfolio just the default config.
+
+    For tests that script the searcher's proposals and expect them right
+    after the first trial.
+    """
+    import skautodl.estimators
+
+    monkeypatch.setattr(skautodl.estimators, "portfolio",
+                        lambda space: [space.default_config(f) for f in space.families])

@@ -3,20 +3,15 @@ recorded and the search goes on; memory stays flat over many trials."""
 
 import gc
 import os
-import sys
 
-import cloudpickle
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_classification
-from sklearn.metrics import accuracy_score
+from tests_helpers import ScriptedSearcher, crash_on_lr, scorer_failing_on
 
 from skautodl import AutoDLClassifier
 from skautodl.exceptions import AllTrialsFailedError, TrialFailedWarning
-
-# scorers below run inside worker processes: ship them by value
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 FAST = {"time_budget": None, "search_space": {"max_epochs": 4}, "verbose": 0,
             "random_state": 0, "device": "cpu"}
@@ -27,34 +22,7 @@ def data():
     return make_classification(n_samples=120, n_features=5, random_state=0)
 
 
-class ScriptedSearcher:
-    """Proposes the default config with the given learning rates, in order."""
-
-    def __init__(self, lrs):
-        self.lrs = list(lrs)
-
-    def setup(self, space, random_state):
-        self.space = space
-
-    def ask(self, n=1):
-        out = []
-        for _ in range(n):
-            if not self.lrs:
-                break
-            out.append({**self.space.default_config("mlp"), "lr": self.lrs.pop(0)})
-        return out
-
-    def tell(self, configs, scores):
-        pass
-
-
-def _scorer_failing_on(lr, exc_factory):
-    def scorer(est, X, y):
-        if est.lr == lr:
-            raise exc_factory()
-        return accuracy_score(y, est.predict(X))
-
-    return scorer
+pytestmark = pytest.mark.usefixtures("default_portfolio_only")
 
 
 @pytest.mark.parametrize("exc_factory, expected", [
@@ -67,7 +35,7 @@ def test_raising_trial_is_recorded_and_search_goes_on(data, exc_factory, expecte
     X, y = data
     clf = AutoDLClassifier(**FAST, n_trials=4,
                            search=ScriptedSearcher([0.002, 0.003, 0.004]),
-                           scoring=_scorer_failing_on(0.003, exc_factory))
+                           scoring=scorer_failing_on(0.003, exc_factory))
     with pytest.warns(TrialFailedWarning, match="Trial 3 failed"):
         clf.fit(X, y)
     lb = clf.leaderboard_.set_index("trial")
@@ -110,7 +78,7 @@ def test_bayes_surrogate_never_sees_non_finite_scores(data):
 def test_all_failing_quotes_first_failure(data):
     X, y = data
     clf = AutoDLClassifier(**FAST, n_trials=2,
-                           scoring=_scorer_failing_on(0.001,
+                           scoring=scorer_failing_on(0.001,
                                                       lambda: ValueError("first")))
     clf.search = ScriptedSearcher([0.001])
     with pytest.warns(TrialFailedWarning):
@@ -129,20 +97,11 @@ def test_trial_over_its_budget_stops_between_batches(data):
     assert clf.fit_time_ <= 1.1 * 3 + 5
 
 
-def _crash_on_lr(lr):
-    def scorer(est, X, y):
-        if est.lr == lr:
-            os._exit(13)  # the worker process dies
-        return accuracy_score(y, est.predict(X))
-
-    return scorer
-
-
 def test_dead_worker_takes_only_its_trial(data):
     X, y = data
     clf = AutoDLClassifier(**FAST, n_trials=4, n_jobs=2,
                            search=ScriptedSearcher([0.0042, 0.002, 0.003]),
-                           scoring=_crash_on_lr(0.0042))
+                           scoring=crash_on_lr(0.0042))
     with pytest.warns(TrialFailedWarning, match="worker process died"):
         clf.fit(X, y)
     lb = clf.leaderboard_.set_index("trial")

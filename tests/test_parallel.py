@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+from tests_helpers import ScriptedSearcher, crash_on_lr
 
 from skautodl import AutoDLClassifier
 from skautodl.exceptions import SearchInterruptedWarning
@@ -82,6 +83,7 @@ class _InterruptingSearcher:
         pass
 
 
+@pytest.mark.usefixtures("default_portfolio_only")
 def test_keyboard_interrupt_keeps_best_model_and_checkpoint(data, tmp_path):
     X, y = data
     clf = AutoDLClassifier(**FAST, n_trials=10, search=_InterruptingSearcher(),
@@ -116,3 +118,62 @@ def test_sigint_during_training_stops_the_search(data):
     assert clf.predict(X).shape == (len(X),)
     # the previous SIGINT handler is back
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_devices_round_robin_over_gpus(monkeypatch):
+    import torch
+
+    from skautodl.estimators import _BaseAutoDL
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    assert _BaseAutoDL._devices("cuda", 2) == ["cuda:0", "cuda:1", "cuda:2"]
+    assert _BaseAutoDL._devices("cuda", 1) == ["cuda"]
+    assert _BaseAutoDL._devices("cuda:1", 4) == ["cuda:1"]
+    assert _BaseAutoDL._devices("cpu", 4) == ["cpu"]
+
+
+def test_jobs_get_devices_round_robin():
+    from skautodl.controller import run_search
+    from skautodl.search.fidelity import FullFidelity
+    from skautodl.training.trial import TrialResult
+
+    seen = []
+
+    class Searcher:
+        def ask(self, n=1):
+            return [{"family": "mlp", "max_epochs": 1} for _ in range(n)]
+
+        def tell(self, configs, scores):
+            pass
+
+    def evaluator(job):
+        seen.append(job.device)
+        return TrialResult(config=job.config, status="ok", score=0.5,
+                           split_scores=[0.5], trial_id=job.trial_id)
+
+    run_search(Searcher(), evaluator, scheduler=FullFidelity(), n_trials=5,
+               seeds=np.random.RandomState(0), devices=["cuda:0", "cuda:1"])
+    assert seen == ["cuda:0", "cuda:1", "cuda:0", "cuda:1", "cuda:0"]
+
+
+@pytest.mark.usefixtures("default_portfolio_only")
+def test_dask_dead_worker_takes_only_its_trial(data):
+    distributed = pytest.importorskip("distributed")
+    import dask
+    from joblib import parallel_backend
+
+    X, y = data
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                     processes=True, host="127.0.0.1",
+                                     dashboard_address=None) as cluster, \
+            distributed.Client(cluster), parallel_backend("dask"):
+        clf = AutoDLClassifier(**FAST, n_trials=4, n_jobs=2,
+                               search=ScriptedSearcher([0.0042, 0.002, 0.003]),
+                               scoring=crash_on_lr(0.0042))
+        with pytest.warns(UserWarning, match="worker process died"):
+            clf.fit(X, y)
+    lb = clf.leaderboard_.set_index("trial")
+    assert lb.loc[1, "status"] == "failed"
+    assert "KilledWorker" in lb.loc[1, "error"]
+    assert (lb.drop(index=1)["status"] == "ok").all()

@@ -86,6 +86,35 @@ def _float32(X):
     return np.ascontiguousarray(X, dtype=np.float32)
 
 
+def _forward64(net, X):
+    """Network outputs computed in float64 on the CPU, or None on a GPU.
+
+    Predictions must not depend on which other rows share a batch (float32
+    matrix products sum in an order that depends on the batch's shape, which
+    moves results by ~1e-7). The module is cast to float64 for the forward
+    pass and back afterwards (exact for float32 weights).
+    """
+    if str(net.device).startswith("cuda"):
+        return None
+    net.check_is_fitted()
+    X = _float32(X)
+    if isinstance(X, Dataset):
+        return None
+    module = net.module_
+    was_training = module.training
+    module.double()
+    module.eval()
+    try:
+        X = torch.as_tensor(X)
+        with torch.no_grad():
+            bs = max(1, int(net.batch_size))
+            outs = [module(X[i:i + bs].double()) for i in range(0, len(X), bs)]
+        return torch.cat(outs) if outs else torch.empty((0,), dtype=torch.float64)
+    finally:
+        module.float()
+        module.train(was_training)
+
+
 class AutoNetClassifier(NeuralNetClassifier):
     """skorch classifier that trains on class indices and predicts labels.
 
@@ -101,9 +130,11 @@ class AutoNetClassifier(NeuralNetClassifier):
         return super().partial_fit(_float32(X), y, classes=classes, **fit_params)
 
     def predict_proba(self, X):
-        proba = super().predict_proba(_float32(X)).astype(np.float64)
-        # renormalize in float64 so rows sum to 1 to double precision
-        return proba / proba.sum(axis=1, keepdims=True)
+        logits = _forward64(self, X)
+        if logits is None:  # on a GPU: float32 through skorch
+            proba = super().predict_proba(_float32(X)).astype(np.float64)
+            return proba / proba.sum(axis=1, keepdims=True)
+        return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, X):
         idx = self.predict_proba(X).argmax(axis=1)
@@ -144,12 +175,14 @@ class AutoNetRegressor(NeuralNetRegressor):
                                    classes=classes, **fit_params)
 
     def predict_proba(self, X):
-        return super().predict_proba(_float32(X))
+        out = _forward64(self, X)
+        if out is None:  # on a GPU: float32 through skorch
+            return super().predict_proba(_float32(X)).astype(np.float64)
+        return out.numpy()
 
     def predict(self, X):
-        out = (self.predict_proba(X) * self.target_scale_ + self.target_mean_).astype(
-            np.float64
-        )
+        out = self.predict_proba(X) * self.target_scale_.astype(np.float64) + \
+            self.target_mean_.astype(np.float64)
         return out.ravel() if self.target_ndim_ == 1 else out
 
 

@@ -1,0 +1,56 @@
+"""Helpers shared by tests whose objects travel to worker processes.
+
+Registered with cloudpickle by value, so joblib and Dask workers can run
+them without importing the tests folder.
+"""
+
+import os
+import sys
+
+import cloudpickle
+from sklearn.metrics import accuracy_score
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+class ScriptedSearcher:
+    """Proposes the default config with the given learning rates, in order."""
+
+    def __init__(self, lrs):
+        self.lrs = list(lrs)
+
+    def setup(self, space, random_state):
+        self.space = space
+
+    def ask(self, n=1):
+        out = []
+        for _ in range(n):
+            if not self.lrs:
+                break
+            out.append({**self.space.default_config("mlp"), "lr": self.lrs.pop(0)})
+        return out
+
+    def tell(self, configs, scores):
+        pass
+
+
+def scorer_failing_on(lr, exc_factory):
+    """Accuracy, but raises ``exc_factory()`` for the net trained with ``lr``."""
+
+    def scorer(est, X, y):
+        if est.lr == lr:
+            raise exc_factory()
+        return accuracy_score(y, est.predict(X))
+
+    return scorer
+
+
+def crash_on_lr(lr):
+    """Accuracy, but the worker process dies for the net trained with ``lr``."""
+
+    def scorer(est, X, y):
+        if est.lr == lr:
+            os._exit(13)
+        return accuracy_score(y, est.predict(X))
+
+    return scorer

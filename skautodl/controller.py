@@ -23,7 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
-from skautodl.exceptions import SkautodlError, TrialFailedWarning
+from skautodl.exceptions import CheckpointError, TrialFailedWarning
 from skautodl.training.trial import Job, TrialResult
 
 logger = logging.getLogger("skautodl")
@@ -57,10 +57,6 @@ class SearchOutcome:
 
 
 # ---------------------------------------------------------------------- checkpoint
-class CheckpointError(SkautodlError, ValueError):
-    """A checkpoint cannot be used: corrupted, truncated, or from another search."""
-
-
 class Checkpoint:
     """Search state in ``directory/search_state.json``, written atomically.
 

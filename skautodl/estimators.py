@@ -21,7 +21,13 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from skautodl.controller import Checkpoint, fingerprint, run_search, set_rng_state
+from skautodl.controller import (
+    Checkpoint,
+    _dask_client,
+    fingerprint,
+    run_search,
+    set_rng_state,
+)
 from skautodl.data.featurize import TabularFeaturizer, prepare_splits
 from skautodl.data.splits import make_splits
 from skautodl.data.validation import check_X, check_y, detect_task
@@ -36,7 +42,7 @@ from skautodl.search.fidelity import make_scheduler
 from skautodl.search.portfolio import portfolio
 from skautodl.search.searchers.base import SearchSpec, make_searcher
 from skautodl.search.space import TRAINING_SPACE, SearchSpace
-from skautodl.training.net import build_net, resolve_device
+from skautodl.training.net import build_net, resolve_device, restart_lr
 from skautodl.training.trial import Evaluator
 
 _SEARCHES = ("bayes", "random", "grid", "evolution")
@@ -274,16 +280,20 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         if restored and restored.get("searcher") is not None and hasattr(
             type(searcher), "from_state"
         ):
+            options = self.search.options if isinstance(self.search, SearchSpec) \
+                else {}
             searcher = type(searcher).from_state(restored["searcher"], space,
-                                                 random_state=search_seed)
+                                                 random_state=search_seed, **options)
         if restored:
             scheduler.load_state(restored["scheduler"])
         classes = getattr(self, "classes_", None)
         n_workers = self._n_workers()
         evaluator = Evaluator(
             data, task, settings["scorer"], classes=classes, verbose=int(self.verbose),
-            n_threads=None if n_workers == 1 else max(1, (os.cpu_count() or 1)
-                                                      // n_workers),
+            # local workers share this machine's cores; Dask workers keep
+            # their own thread settings
+            n_threads=None if n_workers == 1 or _dask_client() is not None
+            else max(1, (os.cpu_count() or 1) // n_workers),
         )
         end_time = None if self.time_budget is None else start + float(self.time_budget)
         n_train = len(data[0].X_train)
@@ -347,9 +357,14 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------------ helpers
     def _n_workers(self):
+        """Trials run at once: ``n_jobs`` itself, or all workers for -1."""
         from joblib import effective_n_jobs
 
-        return max(1, int(effective_n_jobs(1 if self.n_jobs is None else self.n_jobs)))
+        if self.n_jobs is None or self.n_jobs == 1:
+            return 1
+        if self.n_jobs > 1:
+            return int(self.n_jobs)
+        return max(1, int(effective_n_jobs(self.n_jobs)))
 
     @staticmethod
     def _devices(device, n_workers):
@@ -386,6 +401,8 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             "optimizer__": [torch.optim.AdamW],
         }
         for name in overrides:
+            if not isinstance(name, str):
+                continue  # SearchSpace.build names the bad key
             for prefix, classes in targets.items():
                 if not name.startswith(prefix):
                     continue
@@ -473,6 +490,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             else:
                 net.set_params(max_epochs=int(kept),
                                callbacks__lr_schedule__T_max=int(length))
+                restart_lr(net)
                 net.partial_fit(X_all, y_fit)
         return Pipeline([("featurize", featurizer), ("net", net)])
 

@@ -30,3 +30,7 @@ class TrialDiverged(SkautodlError, FloatingPointError):
 
 class SearchInterruptedWarning(UserWarning):
     """``fit`` was interrupted (Ctrl-C); the best model so far was kept."""
+
+
+class CheckpointError(SkautodlError, ValueError):
+    """A checkpoint cannot be used: corrupted, truncated, or from another search."""

@@ -147,3 +147,16 @@ def test_sigkill_mid_search_then_resume(data, tmp_path):
         assert old == new
     configs = [json.dumps(r["config"], sort_keys=True) for r in final]
     assert len(set(configs)) == 8
+
+
+def test_resume_keeps_searchspec_options(data, tmp_path):
+    from skautodl.search import SearchSpec
+
+    X, y = data
+    params = dict(FAST, search=SearchSpec("evolution", population_size=3),
+                  checkpoint_dir=tmp_path)
+    AutoDLClassifier(**params, n_trials=2).fit(X, y)
+    resumed = AutoDLClassifier(**params, n_trials=4).fit(X, y)
+    assert resumed.searcher_.population_size == 3
+    fresh = AutoDLClassifier(**{**params, "checkpoint_dir": None}, n_trials=4).fit(X, y)
+    assert _configs(fresh) == _configs(resumed)

@@ -146,7 +146,8 @@ def test_mixed_pandas_input_with_missing_values():
     df.loc[rng.rand(n) < 0.1, "num"] = np.nan
     df.loc[rng.rand(n) < 0.1, "color"] = None
     df.loc[rng.rand(n) < 0.1, "int_nullable"] = pd.NA
-    clf = AutoDLClassifier(**{**FAST, "search_space": {"max_epochs": 30}}).fit(df, y)
+    clf = AutoDLClassifier(**{**FAST, "fidelity": None,
+                              "search_space": {"max_epochs": 30}}).fit(df, y)
     np.testing.assert_array_equal(clf.feature_names_in_, df.columns)
     assert clf.score(df, y) > 0.7
     # unseen category and new missing values at predict time are fine
@@ -162,7 +163,8 @@ def test_numpy_object_array_with_strings():
     X[:, 0] = rng.normal(size=100)
     X[:, 1] = rng.choice(["a", "b"], 100)
     y = (X[:, 1] == "a").astype(int)
-    clf = AutoDLClassifier(**{**FAST, "search_space": {"max_epochs": 30}}).fit(X, y)
+    clf = AutoDLClassifier(**{**FAST, "fidelity": None,
+                              "search_space": {"max_epochs": 30}}).fit(X, y)
     assert clf.score(X, y) > 0.9
 
 
@@ -199,6 +201,7 @@ def test_searchers_run(clf_data, search):
     assert len({tuple(sorted(c.items())) for c in configs}) == 4
 
 
+@pytest.mark.usefixtures("default_portfolio_only")
 def test_user_searcher_object(clf_data):
     class Fixed:
         def __init__(self):
@@ -272,6 +275,7 @@ def test_all_trials_failing_raises_with_first_error(clf_data):
             clf.fit(X, y)
 
 
+@pytest.mark.usefixtures("default_portfolio_only")
 def test_failed_trial_does_not_stop_search(clf_data):
     X, y = clf_data
     clf = AutoDLClassifier(**{**FAST, "n_trials": 4,

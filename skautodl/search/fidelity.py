@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: epochs of a config that does not set max_epochs (skorch nets' default here)
+DEFAULT_MAX_EPOCHS = 100
+
 
 @dataclass
 class Proposal:
@@ -48,9 +51,13 @@ class FullFidelity:
     """``fidelity=None``: each config trains for its own ``max_epochs``."""
 
     def propose(self, n, ask):
-        return [Proposal(config=c, epochs=int(c["max_epochs"]),
-                         total_epochs=int(c["max_epochs"]), base_config=c)
-                for c in ask(n)]
+        out = []
+        for c in ask(n):
+            # a user's searcher may leave max_epochs to the training default
+            epochs = int(c.get("max_epochs", DEFAULT_MAX_EPOCHS))
+            out.append(Proposal(config={**c, "max_epochs": epochs}, epochs=epochs,
+                                total_epochs=epochs, base_config=c))
+        return out
 
     def report(self, proposal, result):
         pass
@@ -74,7 +81,8 @@ class Hyperband:
     max_epochs : int
         Largest number of epochs a config is trained for (``R``).
     min_epochs : int or None
-        Smallest rung; None uses ``max(1, max_epochs // eta**3)``.
+        Smallest rung; None uses ``max_epochs // eta**3``, but at least 3
+        (never more than ``max_epochs``).
     eta : int, default=3
         Promotion ratio: the best ``1/eta`` of a rung go on with ``eta``
         times the epochs.
@@ -119,7 +127,7 @@ class Hyperband:
         n0 = int(math.ceil((self.s_max + 1) / (s + 1) * self.eta**s))
         plan = []
         for i in range(s + 1):
-            n_i = max(1, int(n0 * self.eta ** (-i)))
+            n_i = max(1, n0 // self.eta**i)  # exact: no float rounding down
             r_i = max(1, int(round(self.max_epochs * self.eta ** (i - s))))
             plan.append((n_i, min(r_i, self.max_epochs)))
         return plan
@@ -136,15 +144,21 @@ class Hyperband:
         pending = self._to_ask if self._rung == 0 else len(self._todo)
         return pending == 0 and len(self._results) >= self._dispatched
 
+    def _candidates(self):
+        """Finished, unpruned results of this rung, best first."""
+        candidates = [r for r in self._results
+                      if r[1] is not None and math.isfinite(r[1]) and not r[3]]
+        candidates.sort(key=lambda r: -r[1])
+        return candidates
+
     def _advance(self):
         """Move to the next rung (promoting) or the next bracket."""
         plan = self.rung_plan()
         if self._rung + 1 < len(plan):
             n_next, _ = plan[self._rung + 1]
-            candidates = [r for r in self._results
-                          if r[1] is not None and math.isfinite(r[1]) and not r[3]]
-            candidates.sort(key=lambda r: -r[1])
-            promoted = candidates[:n_next]
+            # a rung cut short (the searcher ran out) promotes its top 1/eta
+            n_next = min(n_next, max(1, len(self._results) // self.eta))
+            promoted = self._candidates()[:n_next]
             if promoted:
                 r_now = plan[self._rung][1]
                 self._rung += 1
@@ -156,7 +170,12 @@ class Hyperband:
         self._bracket += 1
         self._start_bracket()
 
-    def _thresholds(self):
+    def _thresholds(self, until=None):
+        """Median peer loss per epoch, for epochs 3 .. ``until - 1``.
+
+        The rung's last epoch is left out: there the trial's own score
+        decides (a top score must stay promotable).
+        """
         if not self.prune or len(self._curves) < max(3, self.eta):
             return None
         length = max(len(c) for c in self._curves)
@@ -167,7 +186,8 @@ class Hyperband:
             if len(values) >= max(3, self.eta):
                 out[e] = float(np.median(values))
         # never prune in the first two epochs: early curves are noisy
-        return {e: v for e, v in out.items() if e > 2} or None
+        return {e: v for e, v in out.items()
+                if e > 2 and (until is None or e < until)} or None
 
     # -------------------------------------------------------------- protocol
     def propose(self, n, ask):
@@ -182,11 +202,16 @@ class Hyperband:
             if self._rung == 0:
                 k = min(n - len(out), self._to_ask)
                 if k:
-                    for c in ask(k):
+                    configs = ask(k)
+                    if len(configs) < k and self._dispatched + len(configs) > 0:
+                        # the searcher is exhausted: close the rung with the
+                        # configs it has instead of waiting forever
+                        self._to_ask = len(configs)
+                    for c in configs:
                         c = dict(c)
                         out.append(Proposal(
                             config={**c, "max_epochs": r_i}, epochs=r_i,
-                            total_epochs=r_i, rung=0, pruning=self._thresholds(),
+                            total_epochs=r_i, rung=0, pruning=self._thresholds(r_i),
                             base_config=c))
                         self._to_ask -= 1
                         self._dispatched += 1
@@ -197,7 +222,7 @@ class Hyperband:
                     out.append(Proposal(
                         config={**config, "max_epochs": r_i}, epochs=r_i - before,
                         total_epochs=r_i, rung=self._rung, parent_id=trial_id,
-                        pruning=self._thresholds(), base_config=config))
+                        pruning=self._thresholds(r_i), base_config=config))
                     self._dispatched += 1
                 continue
             if not self._rung_done():
@@ -213,7 +238,12 @@ class Hyperband:
 
     def alive(self):
         """Trial ids that a later rung of this bracket may continue."""
-        return {r[0] for r in self._results} | {t[0] for t in self._todo}
+        plan = self.rung_plan()
+        keep = set()
+        if self._rung + 1 < len(plan):
+            # only the current top n_next can still be promoted
+            keep = {r[0] for r in self._candidates()[:plan[self._rung + 1][0]]}
+        return keep | {t[0] for t in self._todo}
 
     def state(self):
         return {
@@ -228,7 +258,9 @@ class Hyperband:
         self._todo = [list(t) for t in state["todo"]]
         self._to_ask = state["to_ask"]
         self._results = [list(r) for r in state["results"]]
-        self._dispatched = state["dispatched"]
+        # trials dispatched but not reported when the state was saved were
+        # lost with the process: do not wait for them
+        self._dispatched = min(state["dispatched"], len(self._results))
         self._curves = [list(c) for c in state["curves"]]
 
 

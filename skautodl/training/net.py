@@ -204,6 +204,20 @@ def standardized_valid_dataset(net_cls, X_valid, y_valid, y_train):
                                                  .astype(np.float32)))
 
 
+def restart_lr(net):
+    """Reset the learning rate before a continued training (``partial_fit``).
+
+    The cosine schedule ends near zero and torch's scheduler continues from
+    the optimizer's current rate, so without this a promoted trial would
+    train its new epochs at a rate near zero. Each stretch of training is
+    one cosine cycle from the config's ``lr`` (a warm restart, as in SGDR).
+    """
+    if getattr(net, "optimizer_", None) is None:
+        return
+    for group in net.optimizer_.param_groups:
+        group["lr"] = group.get("initial_lr", net.lr)
+
+
 def resolve_device(device):
     """Map ``"auto"`` to CUDA when present, else CPU; validate explicit devices."""
     if device == "auto":

@@ -28,6 +28,7 @@ from skautodl.training.net import (
     AutoNetClassifier,
     AutoNetRegressor,
     build_net,
+    restart_lr,
     standardized_valid_dataset,
 )
 
@@ -214,6 +215,7 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                 )
                 if net.device != device:
                     net.set_params(device=device)
+                restart_lr(net)
                 torch.manual_seed(seed)
                 t0 = time.perf_counter()
                 net.partial_fit(split.X_train, split.y_train)

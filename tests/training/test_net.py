@@ -258,3 +258,25 @@ def test_resolve_device():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto") == expected
     assert resolve_device("cpu") == "cpu"
+
+
+def test_restart_lr_gives_continued_training_a_full_cosine_cycle():
+    from skautodl.data.validation import TaskInfo
+    from skautodl.training.net import build_net, restart_lr
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    task = TaskInfo("binary", 2, n_samples=64)
+    net = build_net({"family": "mlp", "lr": 0.01, "max_epochs": 3,
+                     "module__n_units": 8}, task, 3, classes=[0, 1])
+    net.fit(X, y)
+    assert net.optimizer_.param_groups[0]["lr"] < 1e-6  # end of the cosine
+    net.set_params(max_epochs=4, callbacks__lr_schedule__T_max=4)
+    restart_lr(net)
+    assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01)
+    net.partial_fit(X, y)
+    lrs = net.history[-4:, "event_lr"] if "event_lr" in net.history[-1] else None
+    # the continued stretch trains at real learning rates, not near zero
+    assert net.optimizer_.param_groups[0]["lr"] < 0.01
+    assert lrs is None or max(lrs) > 1e-3

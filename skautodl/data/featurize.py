@@ -89,7 +89,7 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
     >>> from skautodl.data.featurize import TabularFeaturizer
     >>> X = pd.DataFrame({"age": [30, None, 50], "city": ["a", "b", None]})
     >>> TabularFeaturizer().fit_transform(X).shape
-    (3, 6)
+    (3, 5)
     """
 
     def __init__(self, numeric_scaling="standard", max_categories=64):

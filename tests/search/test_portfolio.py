@@ -1,0 +1,150 @@
+"""Tests of skautodl/search/portfolio.py: the known-good configs tried first."""
+
+import pytest
+from skopt.space import Categorical, Integer, Real
+
+from skautodl.data.validation import TaskInfo
+from skautodl.networks.registry import FAMILIES
+from skautodl.search.portfolio import MLP_PORTFOLIO, adapt, portfolio
+from skautodl.search.searchers import BayesSearcher
+from skautodl.search.space import TRAINING_DEFAULTS, SearchSpace
+
+TASK = TaskInfo("binary", 2)
+
+NARROWED = {
+    "lr": Real(1e-2, 1e-1, prior="log-uniform"),   # every entry's lr outside
+    "module__dropout": (0.15, 0.25),               # only 0.2 inside
+    "module__n_layers": (2, 3),                    # the 1-layer entry outside
+    "module__n_units": [128, 64],                  # 256 and 512 outside
+    "batch_size": [32, 64],                        # 128 outside
+}
+
+
+def build(overrides=None, families=("mlp",)):
+    families = list(families)
+    return SearchSpace.build(
+        families,
+        {f: FAMILIES[f].space(TASK) for f in families},
+        {f: FAMILIES[f].defaults for f in families},
+        overrides,
+    )
+
+
+def assert_inside(config, space):
+    family = config["family"]
+    assert set(config) == {"family", *space.names(family), *space.fixed[family]}
+    for name in space.names(family):
+        assert config[name] in space.subspaces[family][name], (name, config[name])
+    for name, value in space.fixed[family].items():
+        assert config[name] == value, name
+
+
+SPACES = {
+    "default": None,
+    "fidelity": {"max_epochs": 120},  # what fit does with fidelity="hyperband"
+    "fixed": {"module__norm": "layer", "lr": 0.004, "max_epochs": 5},
+    "narrowed": NARROWED,
+    "extended": {"callbacks__early_stopping__patience": (5, 20),
+                 "module__activation": ["silu", "relu"]},
+}
+
+
+def test_first_entry_is_the_family_defaults():
+    # the shipped list starts with the defaults, so it cannot drift from them
+    assert MLP_PORTFOLIO[0] == {**TRAINING_DEFAULTS, **FAMILIES["mlp"].defaults}
+    assert 3 <= len(MLP_PORTFOLIO) <= 5
+
+
+@pytest.mark.parametrize("key", list(SPACES))
+def test_configs_are_points_of_the_space(key):
+    space = build(SPACES[key])
+    configs = portfolio(space)
+    assert configs[0] == space.default_config("mlp")
+    for config in configs:
+        assert_inside(config, space)
+    assert len({tuple(sorted(c.items())) for c in configs}) == len(configs)
+
+
+def test_default_space_runs_every_entry_as_written():
+    configs = portfolio(build())
+    assert configs == [{"family": "mlp", **entry} for entry in MLP_PORTFOLIO]
+
+
+def test_fixed_values_override_the_portfolio():
+    space = build(SPACES["fixed"])
+    configs = portfolio(space)
+    assert len(configs) == len(MLP_PORTFOLIO)
+    for config in configs:
+        assert config["module__norm"] == "layer"
+        assert config["lr"] == 0.004
+        assert config["max_epochs"] == 5
+    # the other entries' own values survive
+    assert {c["module__activation"] for c in configs} == {
+        e["module__activation"] for e in MLP_PORTFOLIO}
+
+
+def test_fidelity_fixes_max_epochs():
+    configs = portfolio(build(SPACES["fidelity"]))
+    assert {c["max_epochs"] for c in configs} == {120}
+    assert len(configs) == len(MLP_PORTFOLIO)
+
+
+def test_narrowed_ranges_move_values_inside():
+    space = build(NARROWED)
+    default = space.default_config("mlp")
+    configs = portfolio(space)
+    for config in configs:
+        assert config["lr"] == default["lr"]  # no entry's lr is inside
+        assert config["module__n_units"] in (128, 64)
+        assert config["batch_size"] in (32, 64)
+    # values inside the narrowed dimensions are kept
+    assert any(c["module__dropout"] == 0.2 for c in configs)
+    assert any(c["module__n_units"] == 128 for c in configs)
+
+
+def test_size_caps_configs_per_family():
+    space = build()
+    assert portfolio(space, size=1) == [space.default_config("mlp")]
+    assert portfolio(space, size=2) == portfolio(space)[:2]
+
+
+def test_entries_that_coincide_are_dropped():
+    space = build({name: MLP_PORTFOLIO[0][name] for name in MLP_PORTFOLIO[0]})
+    assert space.names("mlp") == []
+    assert portfolio(space) == [space.default_config("mlp")]
+
+
+def test_integer_dimension_needs_an_integer():
+    # 2.5 lies within Integer(1, 4)'s bounds but is no point of it
+    space = build()
+    assert adapt(space, "mlp", {"module__n_layers": 2.5}) == space.default_config(
+        "mlp")
+    assert adapt(space, "mlp", {"module__n_layers": 3})["module__n_layers"] == 3
+    assert adapt(space, "mlp", {"module__norm": 3, "lr": "x", "unknown": 1}) == (
+        space.default_config("mlp"))
+
+
+def test_families_are_interleaved_defaults_first():
+    space = SearchSpace.build(
+        ["mlp", "other"],
+        {"mlp": FAMILIES["mlp"].space(TASK),
+         "other": {"module__depth": Integer(1, 3),
+                   "module__kind": Categorical(["a", "b"])}},
+        {"mlp": FAMILIES["mlp"].defaults, "other": {"module__depth": 2}},
+    )
+    configs = portfolio(space)
+    assert configs[0] == space.default_config("mlp")
+    assert configs[1] == space.default_config("other")
+    assert [c["family"] for c in configs].count("other") == 1
+    for config in configs:
+        assert_inside(config, space)
+
+
+@pytest.mark.parametrize("key", list(SPACES))
+def test_bayes_searcher_can_be_told_all_of_them(key):
+    space = build(SPACES[key])
+    configs = portfolio(space)
+    searcher = BayesSearcher(space, random_state=0, n_initial_points=2)
+    searcher.tell(configs, [0.5 + 0.01 * i for i in range(len(configs))])
+    assert len(searcher.history) == len(configs)
+    assert_inside(searcher.ask(1)[0], space)

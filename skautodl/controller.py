@@ -24,6 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from skautodl.exceptions import CheckpointError, TrialFailedWarning
+from skautodl.search.fidelity import DEFAULT_MAX_EPOCHS, Proposal
 from skautodl.training.trial import Job, TrialResult
 
 logger = logging.getLogger("skautodl")
@@ -320,16 +321,23 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
     exhausted = [False]
 
     def ask(k):
+        more = searcher.ask(k)
+        if len(more) < k:
+            exhausted[0] = True
+        return more
+
+    def from_portfolio(k):
+        """Known-good configs run first, at full fidelity: a strong result
+        early, and a fair score to tell the searcher (not a 4-epoch one)."""
         nonlocal portfolio_done
         out = []
         while queue and len(out) < k:
-            out.append(queue.pop(0))
+            c = queue.pop(0)
             portfolio_done += 1
-        if len(out) < k:
-            more = searcher.ask(k - len(out))
-            if len(more) < k - len(out):
-                exhausted[0] = True
-            out.extend(more)
+            epochs = int(c.get("max_epochs", DEFAULT_MAX_EPOCHS))
+            c = {**c, "max_epochs": epochs}
+            out.append(Proposal(config=c, epochs=epochs, total_epochs=epochs,
+                                base_config=c, from_portfolio=True))
         return out
 
     with _Interrupt() as interrupt:
@@ -348,7 +356,7 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                         outcome.stop_reason = "time_budget"
                         break
                 k = n_jobs if n_trials is None else min(n_jobs, n_trials - done)
-                proposals = scheduler.propose(k, ask)
+                proposals = from_portfolio(k) if queue else scheduler.propose(k, ask)
                 if not proposals:
                     outcome.stop_reason = "exhausted"
                     break
@@ -376,7 +384,8 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                     if p.is_new:
                         searcher.tell([p.base_config],
                                       [result.score if result.ok else math.nan])
-                    scheduler.report(p, result)
+                    if not p.from_portfolio:
+                        scheduler.report(p, result)
                     _record(outcome, result, nets)
                     if checkpoint is not None:
                         checkpoint.save({

@@ -478,7 +478,9 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         X_all = featurizer.fit_transform(X)
         segments = best.segments or [(best.epochs, best.epochs)]
         net = None
-        torch.manual_seed(int(rng.randint(2**31 - 1)))
+        # the best trial's own seed: the same initial weights as the trial
+        # whose training is replayed (a fresh seed made tiny budgets a lottery)
+        torch.manual_seed(int(best.seed))
         for kept, length in segments:
             if net is None:
                 config = {**best.config, "max_epochs": int(kept),

@@ -41,6 +41,7 @@ class Proposal:
     parent_id: int | None = None
     pruning: dict | None = None
     base_config: dict = field(default_factory=dict)  # what the searcher asked
+    from_portfolio: bool = False  # a known-good config, run at full fidelity
 
     @property
     def is_new(self):

@@ -675,8 +675,10 @@ def small_clf_data():
     return make_classification(n_samples=150, n_features=6, random_state=0)
 
 
+# rung-0 epochs: the searcher's new configs start at 3; the portfolio's
+# known-good configs run first at full fidelity (9)
 @pytest.mark.parametrize("fidelity, rung0_epochs", [("hyperband", {3, 9}),
-                                                    ("halving", {3})])
+                                                    ("halving", {3, 9})])
 def test_autodl_classifier_continues_promoted_trials(small_clf_data, fidelity,
                                                      rung0_epochs, one_torch_thread):
     X, y = small_clf_data

@@ -1,0 +1,64 @@
+"""Smoke test of benchmarks/search_efficiency.py: it runs end to end and
+prints a table with both methods (tiny budget, digits only)."""
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "search_efficiency.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("search_efficiency", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the class is built
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+@pytest.mark.timeout(120)
+def test_search_efficiency_smoke(bench, capsys):
+    start = time.perf_counter()
+    # a small epoch cap bounds the baseline's uninterruptible iterations; one
+    # torch thread keeps the run short when other jobs share the cores
+    rows = bench.main(["--budget", "3", "--datasets", "digits",
+                       "--max-epochs", "12", "--threads", "1"])
+    elapsed = time.perf_counter() - start
+    out = capsys.readouterr().out
+    table = out[out.index("dataset "):]
+    assert "skautodl" in table and "baseline" in table
+    assert "ratio skautodl time" in table
+    assert len(rows) == 1 and rows[0]["dataset"] == "digits"
+    for run in (rows[0]["auto"], rows[0]["base"]):
+        assert run.n_trials >= 1
+        assert 0.0 <= run.final_best <= 1.0
+        assert 0.0 <= run.test_score <= 1.0
+        assert len(run.times) == len(run.scores) >= 1
+    assert rows[0]["auto"].note == "split identical: yes"
+    assert elapsed < 60, f"smoke benchmark took {elapsed:.0f}s"
+
+
+def test_parse_args_quick_and_budget(bench):
+    assert bench.parse_args(["--quick"]).budget == bench.QUICK_BUDGET
+    assert bench.parse_args([]).budget == bench.DEFAULT_BUDGET
+    args = bench.parse_args(["--quick", "--budget", "5", "--datasets", "friedman1"])
+    assert args.budget == 5 and args.datasets == ["friedman1"]
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--datasets", "iris"])
+
+
+def test_time_to_reach(bench):
+    run = bench.Run("x", times=[1.0, 2.0, 3.0], scores=[0.5, float("nan"), 0.7])
+    assert list(run.best_curve) == [0.5, 0.5, 0.7]
+    assert run.final_best == 0.7
+    assert run.time_to_reach(0.5) == 1.0
+    assert run.time_to_reach(0.6) == 3.0
+    assert run.time_to_reach(0.8) != run.time_to_reach(0.8)  # nan: never

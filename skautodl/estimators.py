@@ -67,7 +67,8 @@ def _is_searcher_object(obj):
 class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
     """Shared parameters, validation and orchestration of the AutoDL estimators."""
 
-    @abstractmethod
+    # the subclasses inherit this signature (scikit-learn reads the
+    # parameters from it), so it is written once
     def __init__(
         self,
         *,
@@ -633,32 +634,6 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
     True
     """
 
-    def __init__(
-        self,
-        *,
-        time_budget=120,
-        n_trials=None,
-        search="bayes",
-        search_space=None,
-        families="auto",
-        fidelity="hyperband",
-        cv=None,
-        validation_fraction=0.2,
-        scoring=None,
-        ensemble_size=1,
-        device="auto",
-        n_jobs=1,
-        checkpoint_dir=None,
-        random_state=None,
-        verbose=1,
-    ):
-        super().__init__(
-            time_budget=time_budget, n_trials=n_trials, search=search,
-            search_space=search_space, families=families, fidelity=fidelity, cv=cv,
-            validation_fraction=validation_fraction, scoring=scoring,
-            ensemble_size=ensemble_size, device=device, n_jobs=n_jobs,
-            checkpoint_dir=checkpoint_dir, random_state=random_state, verbose=verbose,
-        )
 
     _is_classifier = True
     _default_scoring = "accuracy"
@@ -786,32 +761,6 @@ class AutoDLRegressor(RegressorMixin, _BaseAutoDL):
     (3,)
     """
 
-    def __init__(
-        self,
-        *,
-        time_budget=120,
-        n_trials=None,
-        search="bayes",
-        search_space=None,
-        families="auto",
-        fidelity="hyperband",
-        cv=None,
-        validation_fraction=0.2,
-        scoring=None,
-        ensemble_size=1,
-        device="auto",
-        n_jobs=1,
-        checkpoint_dir=None,
-        random_state=None,
-        verbose=1,
-    ):
-        super().__init__(
-            time_budget=time_budget, n_trials=n_trials, search=search,
-            search_space=search_space, families=families, fidelity=fidelity, cv=cv,
-            validation_fraction=validation_fraction, scoring=scoring,
-            ensemble_size=ensemble_size, device=device, n_jobs=n_jobs,
-            checkpoint_dir=checkpoint_dir, random_state=random_state, verbose=verbose,
-        )
 
     _is_classifier = False
     _default_scoring = "r2"

@@ -487,7 +487,10 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                 config = {**best.config, "max_epochs": int(kept),
                           "callbacks__lr_schedule__T_max": int(length)}
                 net = build_net(config, task, X_all.shape[1], classes=classes,
-                                device=device, valid=None, deadline=hard_end,
+                                device=device, valid=None,
+                                # a second kept for wrapping up after training
+                                deadline=None if hard_end is None
+                                else hard_end - 1.0,
                                 verbose=int(self.verbose))
                 net.fit(X_all, y_fit)
             else:
@@ -495,6 +498,14 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                                callbacks__lr_schedule__T_max=int(length))
                 restart_lr(net)
                 net.partial_fit(X_all, y_fit)
+            if dict(net.callbacks_)["time_limit"].stopped_:
+                warnings.warn(
+                    f"The time budget ran out during the refit on all data; "
+                    f"{type(self).__name__} keeps the partly retrained model. "
+                    "Raise time_budget for a complete refit.", BudgetWarning,
+                    stacklevel=3,
+                )
+                break
         return Pipeline([("featurize", featurizer), ("net", net)])
 
     # ------------------------------------------------------------------ predict

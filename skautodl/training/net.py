@@ -17,6 +17,7 @@ from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
 from skorch.dataset import Dataset
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
+from skautodl.data.loaders import TensorBatchLoader  # noqa: F401 (re-exported)
 from skautodl.networks.registry import get_family
 from skautodl.training.callbacks import DivergenceGuard, PruningReporter, TimeLimit
 
@@ -28,54 +29,6 @@ TRAINING_DEFAULTS = {
     "optimizer__weight_decay": 1e-4,
     "callbacks__early_stopping__patience": 10,
 }
-
-
-class TensorBatchLoader:
-    """Mini-batches sliced straight out of whole tensors.
-
-    A drop-in for ``torch.utils.data.DataLoader`` in skorch's
-    ``iterator_train`` / ``iterator_valid`` slots: instead of collating one
-    row at a time it indexes the full tensors once per batch, which removes
-    most of the per-batch overhead on small tabular data. Shuffling draws
-    from torch's global generator, which each trial seeds.
-    """
-
-    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False,
-                 **kwargs):
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-
-    @staticmethod
-    def _as_tensor(a):
-        if a is None or isinstance(a, torch.Tensor):
-            return a
-        return torch.as_tensor(np.asarray(a))
-
-    def __len__(self):
-        n = len(self.dataset)
-        if self.drop_last:
-            return n // self.batch_size
-        return (n + self.batch_size - 1) // self.batch_size
-
-    def __iter__(self):
-        ds = self.dataset
-        X = self._as_tensor(ds.X)
-        y = None if getattr(ds, "y", None) is None else self._as_tensor(ds.y)
-        n = X.shape[0]
-        bs = self.batch_size
-        if self.shuffle:
-            order = torch.randperm(n)
-            stop = n - n % bs if self.drop_last else n
-            for start in range(0, stop, bs):
-                idx = order[start:start + bs]
-                yield X[idx], (None if y is None else y[idx])
-        else:
-            stop = n - n % bs if self.drop_last else n
-            for start in range(0, stop, bs):
-                yield (X[start:start + bs],
-                       None if y is None else y[start:start + bs])
 
 
 def _float32(X):

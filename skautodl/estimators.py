@@ -12,6 +12,7 @@ import os
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -28,9 +29,16 @@ from skautodl.controller import (
     run_search,
     set_rng_state,
 )
-from skautodl.data.featurize import TabularFeaturizer, prepare_splits
+from skautodl.data.featurize import make_featurizer, prepare_splits
 from skautodl.data.splits import make_splits
-from skautodl.data.validation import check_X, check_y, detect_task
+from skautodl.data.validation import (
+    check_image_X,
+    check_X,
+    check_y,
+    detect_task,
+    is_image_input,
+    normalize_image_shape,
+)
 from skautodl.exceptions import (
     AllTrialsFailedError,
     BudgetWarning,
@@ -77,6 +85,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         search="bayes",
         search_space=None,
         families="auto",
+        image_shape=None,
         fidelity="hyperband",
         cv=None,
         validation_fraction=0.2,
@@ -93,6 +102,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         self.search = search
         self.search_space = search_space
         self.families = families
+        self.image_shape = image_shape
         self.fidelity = fidelity
         self.cv = cv
         self.validation_fraction = validation_fraction
@@ -159,6 +169,11 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                 if fam not in FAMILIES:
                     self._fail("families", f"'auto' or a list drawn from "
                                f"{sorted(FAMILIES) + list(PLANNED_FAMILIES)}", fam)
+        if self.image_shape is not None:
+            if not isinstance(self.image_shape, tuple | list):
+                self._fail("image_shape", "None or a tuple (H, W) / (C, H, W) of "
+                           "positive ints", self.image_shape)
+            normalize_image_shape(self.image_shape)
         if self.fidelity is not None and self.fidelity not in _FIDELITIES:
             self._fail("fidelity", f"one of {_FIDELITIES} or None", self.fidelity)
         cv = self.cv
@@ -255,9 +270,16 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         """
         start = time.time()
         settings = self._check_params()
-        X = check_X(self, X, reset=True)
+        if is_image_input(X, self.image_shape):
+            X, shape = check_image_X(self, X, reset=True, image_shape=self.image_shape)
+            self.image_shape_ = shape
+        else:
+            self.__dict__.pop("image_shape_", None)
+            X = check_X(self, X, reset=True)
         y = check_y(self, y, X.shape[0], classifier=self._is_classifier)
         y_fit, y_score, task = self._encode_y(y)
+        if hasattr(self, "image_shape_"):
+            task = replace(task, input_kind="image", image_shape=self.image_shape_)
         if task.n_samples < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 samples to hold out "
@@ -274,7 +296,8 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         splits = make_splits(X, y_score, cv=self.cv,
                              validation_fraction=self.validation_fraction,
                              classification=task.is_classification, seed=split_seed)
-        data = prepare_splits(X, y_fit, y_score, splits)
+        data = prepare_splits(X, y_fit, y_score, splits,
+                              featurizer=make_featurizer(task))
 
         space, scheduler = self._make_space(settings["families"], task)
         searcher = make_searcher(self.search, space, search_seed)
@@ -412,6 +435,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                 for cls in classes:
                     allowed |= set(inspect.signature(cls).parameters)
                 allowed -= {"self", "params", "n_inputs", "n_outputs", "args",
+                            "image_shape",
                             "kwargs"}
                 if arg not in allowed:
                     close = difflib.get_close_matches(arg, sorted(allowed), n=1)
@@ -475,7 +499,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                              ("net", best_nets[0])])
         import torch
 
-        featurizer = TabularFeaturizer()
+        featurizer = make_featurizer(task)
         X_all = featurizer.fit_transform(X)
         segments = best.segments or [(best.epochs, best.epochs)]
         net = None
@@ -510,6 +534,11 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------------ predict
     def _predict_input(self, X):
+        if hasattr(self, "image_shape_"):
+            flat_rows = getattr(X, "ndim", np.ndim(X)) == 2
+            return check_image_X(self, X, reset=False,
+                                 image_shape=self.image_shape_ if flat_rows
+                                 else None)[0]
         return check_X(self, X, reset=False)
 
     def predict(self, X):
@@ -565,7 +594,14 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
         choices, ``(low, high)`` tuples, or fixed values, keyed by skorch
         parameter names (``"lr"``, ``"module__n_units"``...).
     families : "auto" or list of str, default="auto"
-        Network families to search (``"mlp"``).
+        Network families to search: ``"mlp"``, ``"resnet"``,
+        ``"ensemble_mlp"`` (tabular), ``"cnn"`` (images). ``"auto"`` uses
+        ``"mlp"`` for tabular data and ``"cnn"`` for images.
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(C, H, W)``: treat the rows of a 2-D ``X`` as flat
+        images of this shape (so image models work after 2-D pipeline
+        steps). Arrays of shape ``(n, H, W)`` or ``(n, C, H, W)`` are images
+        without it.
     fidelity : {"hyperband", "halving"} or None, default="hyperband"
         Multi-fidelity schedule over epochs: many cheap short trials, the
         best ``1/3`` of each rung continued (from their weights) for 3x the
@@ -599,6 +635,8 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+    image_shape_ : tuple of int
+        ``(C, H, W)`` of image input (only set for images).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -699,7 +737,14 @@ class AutoDLRegressor(RegressorMixin, _BaseAutoDL):
     search_space : dict or None, default=None
         Overrides or extends the default space (see ``AutoDLClassifier``).
     families : "auto" or list of str, default="auto"
-        Network families to search (``"mlp"``).
+        Network families to search: ``"mlp"``, ``"resnet"``,
+        ``"ensemble_mlp"`` (tabular), ``"cnn"`` (images). ``"auto"`` uses
+        ``"mlp"`` for tabular data and ``"cnn"`` for images.
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(C, H, W)``: treat the rows of a 2-D ``X`` as flat
+        images of this shape (so image models work after 2-D pipeline
+        steps). Arrays of shape ``(n, H, W)`` or ``(n, C, H, W)`` are images
+        without it.
     fidelity : {"hyperband", "halving"} or None, default="hyperband"
         Multi-fidelity schedule over epochs (see ``AutoDLClassifier``).
     cv : None, int, CV splitter or iterable, default=None

@@ -358,8 +358,8 @@ def test_no_stopping_rule(clf_data):
 
 @pytest.mark.parametrize("param, value", [
     ("ensemble_size", 5),
-    ("families", ["resnet"]),
-    ("families", ["mlp", "cnn"]),
+    ("families", ["embed"]),
+    ("families", ["mlp", "embed"]),
 ])
 def test_later_features_raise_not_implemented(clf_data, param, value):
     X, y = clf_data

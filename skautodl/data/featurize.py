@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -198,6 +198,73 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
             self._numeric_set = set(state["numeric_columns_"])
 
 
+class ImageFeaturizer(TransformerMixin, BaseEstimator):
+    """Per-channel standardization of images, output as flat float32 rows.
+
+    The mean and standard deviation of each channel are computed on the
+    data ``fit`` sees (the training split), then applied everywhere.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(C, H, W)``; inputs may be ``(n, C, H, W)``, ``(n, H, W)`` (one
+        channel) or flat rows of ``C*H*W`` values.
+
+    Attributes
+    ----------
+    mean_, scale_ : ndarray of shape (C,)
+        Per-channel statistics.
+    n_features_out_ : int
+        ``C * H * W``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodl.data.featurize import ImageFeaturizer
+    >>> X = np.arange(2 * 3 * 4 * 4, dtype=np.uint8).reshape(2, 3, 4, 4)
+    >>> Xt = ImageFeaturizer((3, 4, 4)).fit_transform(X)
+    >>> Xt.shape, Xt.dtype
+    ((2, 48), dtype('float32'))
+    """
+
+    def __init__(self, image_shape):
+        self.image_shape = image_shape
+
+    def _as_images(self, X):
+        shape = tuple(self.image_shape)
+        X = np.asarray(X, dtype=np.float32)
+        try:
+            return X.reshape(X.shape[0], *shape)
+        except ValueError:
+            raise ValueError(
+                f"X of shape {X.shape} does not hold images of shape {shape}."
+            ) from None
+
+    def fit(self, X, y=None):
+        """Learn each channel's mean and standard deviation."""
+        images = self._as_images(X)
+        self.mean_ = images.mean(axis=(0, 2, 3)).astype(np.float32)
+        std = images.std(axis=(0, 2, 3)).astype(np.float32)
+        self.scale_ = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+        self.n_features_out_ = int(np.prod(self.image_shape))
+        return self
+
+    def transform(self, X):
+        """Standardized images, flattened to C-contiguous float32 rows."""
+        check_is_fitted(self, "mean_")
+        images = self._as_images(X)
+        out = (images - self.mean_[None, :, None, None]) / self.scale_[
+            None, :, None, None]
+        return np.ascontiguousarray(out.reshape(len(out), -1), dtype=np.float32)
+
+
+def make_featurizer(task):
+    """The featurizer for ``task``: images or tabular data."""
+    if task.input_kind == "image":
+        return ImageFeaturizer(task.image_shape)
+    return TabularFeaturizer()
+
+
 @dataclass
 class SplitData:
     """The cached, featurized tensors of one train/validation split.
@@ -222,7 +289,8 @@ def _take(X, idx):
     return X[idx]
 
 
-def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard"):
+def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard",
+                   featurizer=None):
     """Fit one featurizer per split and cache float32 train/valid matrices.
 
     Parameters
@@ -234,6 +302,11 @@ def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard"):
     y_score : ndarray
         Targets as the scorer sees them (the user's labels).
     splits : list of (train_index, valid_index)
+    numeric_scaling : {"standard", "quantile"}
+        Scaling of the default :class:`TabularFeaturizer`.
+    featurizer : estimator, optional
+        Unfitted featurizer cloned for every split (for example an
+        :class:`ImageFeaturizer`); default a :class:`TabularFeaturizer`.
 
     Returns
     -------
@@ -244,7 +317,8 @@ def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard"):
     """
     out = []
     for train_idx, valid_idx in splits:
-        feat = TabularFeaturizer(numeric_scaling=numeric_scaling)
+        feat = (TabularFeaturizer(numeric_scaling=numeric_scaling)
+                if featurizer is None else clone(featurizer))
         X_train = feat.fit_transform(_take(X, train_idx))
         X_valid = feat.transform(_take(X, valid_idx))
         out.append(SplitData(

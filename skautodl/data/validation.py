@@ -6,6 +6,7 @@ expected) so that a user can fix the input instead of guessing.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,15 +33,18 @@ class TaskInfo:
         Number of network outputs: classes for a classifier, target columns
         for a regressor.
     input_kind : str
-        ``"tabular"`` (images arrive in a later release).
+        ``"tabular"`` or ``"image"``.
     n_samples : int
         Number of training samples.
+    image_shape : tuple of int or None
+        ``(C, H, W)`` of image inputs (which travel as flat rows).
     """
 
     kind: str
     n_outputs: int
     input_kind: str = "tabular"
     n_samples: int = 0
+    image_shape: tuple | None = None
 
     @property
     def is_classification(self) -> bool:
@@ -179,6 +183,86 @@ def check_X(estimator, X, *, reset):
     )
 
 
+def normalize_image_shape(image_shape):
+    """``(H, W)`` or ``(C, H, W)`` of positive ints -> ``(C, H, W)``."""
+    shape = tuple(image_shape)
+    if len(shape) not in (2, 3) or not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+        for v in shape
+    ):
+        raise ValueError(
+            "image_shape must be (height, width) or (channels, height, width) of "
+            f"positive ints; got {image_shape!r}."
+        )
+    return tuple(int(v) for v in ((1, *shape) if len(shape) == 2 else shape))
+
+
+def is_image_input(X, image_shape=None):
+    """Whether ``X`` is image data: a 3-D/4-D array, or rows with ``image_shape``."""
+    if image_shape is not None:
+        return True
+    if _is_dataframe(X) or sp.issparse(X):
+        return False
+    ndim = getattr(X, "ndim", None)
+    if ndim is None:
+        try:
+            ndim = np.asarray(X).ndim
+        except (TypeError, ValueError):
+            return False
+    return ndim in (3, 4)
+
+
+def check_image_X(estimator, X, *, reset, image_shape=None):
+    """Validate image input and return it as flat float64 rows and its shape.
+
+    Accepts ``(n, H, W)`` (one channel), ``(n, C, H, W)`` (uint8 or float),
+    or flat rows ``(n, C*H*W)`` when ``image_shape`` is given. At ``predict``
+    (``reset=False``) the shape must equal the one seen in ``fit``.
+
+    Returns
+    -------
+    X_flat : ndarray of shape (n_samples, C*H*W)
+    shape : tuple ``(C, H, W)``
+    """
+    name = type(estimator).__name__
+    if sp.issparse(X):
+        raise TypeError(
+            f"Sparse data was passed to {name}, but dense data is required."
+        )
+    arr = np.asarray(X)
+    if arr.dtype.kind in "c":
+        raise ValueError("Complex data not supported in image input.")
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    if arr.ndim == 4:
+        shape = tuple(int(v) for v in arr.shape[1:])
+        if image_shape is not None and normalize_image_shape(image_shape) != shape:
+            raise ValueError(
+                f"X has images of shape {shape} (C, H, W), but image_shape="
+                f"{tuple(image_shape)} was given."
+            )
+    elif arr.ndim == 2 and image_shape is not None:
+        shape = normalize_image_shape(image_shape)
+        if arr.shape[1] != int(np.prod(shape)):
+            raise ValueError(
+                f"X has {arr.shape[1]} columns, but image_shape={tuple(image_shape)} "
+                f"needs {int(np.prod(shape))} (C*H*W) values per row."
+            )
+    else:
+        raise ValueError(
+            f"{name} expects images as an array of shape (n, H, W) or (n, C, H, W), "
+            f"or flat rows with image_shape=...; got an array of shape {arr.shape}."
+        )
+    if not reset and shape != estimator.image_shape_:
+        raise ValueError(
+            f"X has images of shape {shape} (C, H, W), but {name} was fitted on "
+            f"images of shape {estimator.image_shape_}."
+        )
+    flat = arr.reshape(arr.shape[0], -1)
+    flat = validate_data(estimator, flat, reset=reset, dtype=np.float64)
+    return flat, shape
+
+
 def check_y(estimator, y, n_samples, *, classifier):
     """Validate ``y`` and return it as a numpy array.
 
@@ -230,17 +314,18 @@ def check_y(estimator, y, n_samples, *, classifier):
     return y_arr
 
 
-def detect_task(y, *, classifier, n_classes=None, input_kind="tabular") -> TaskInfo:
+def detect_task(y, *, classifier, n_classes=None, input_kind="tabular",
+                image_shape=None) -> TaskInfo:
     """Describe the learning task from an already validated ``y``."""
     n = len(y)
+    common = {"input_kind": input_kind, "n_samples": n, "image_shape": image_shape}
     if classifier:
         kind = "binary" if n_classes == 2 else "multiclass"
-        return TaskInfo(kind=kind, n_outputs=int(n_classes), input_kind=input_kind,
-                        n_samples=n)
+        return TaskInfo(kind=kind, n_outputs=int(n_classes), **common)
     if y.ndim == 2:
         return TaskInfo(kind="multioutput-regression", n_outputs=y.shape[1],
-                        input_kind=input_kind, n_samples=n)
-    return TaskInfo(kind="regression", n_outputs=1, input_kind=input_kind, n_samples=n)
+                        **common)
+    return TaskInfo(kind="regression", n_outputs=1, **common)
 
 
 __all__ = ["TaskInfo", "check_X", "check_y", "detect_task", "type_of_target"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from skautodl.networks import mlp
+from skautodl.networks import cnn, ensemble_mlp, mlp, resnet
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,13 @@ class Family:
     space : callable
         ``space(task) -> dict`` of skopt dimensions keyed by skorch names.
     applies : callable
-        ``applies(task) -> bool``: whether ``"auto"`` picks this family.
+        ``applies(task) -> bool``: whether the family fits the task.
     defaults : dict
         A known-good point of the family's space.
+    in_auto : bool, default=True
+        Whether ``families="auto"`` uses the family (for the tasks it
+        applies to). Families whose quality is not benchmarked yet are
+        registered with ``in_auto=False``: users opt in by naming them.
     """
 
     name: str
@@ -34,20 +38,32 @@ class Family:
     space: Callable
     applies: Callable
     defaults: dict
+    in_auto: bool = True
 
-    def build(self, config, n_inputs, n_outputs):
-        """Build the module from the ``module__*`` keys of a trial config."""
+    def build(self, config, n_inputs, n_outputs, **data_params):
+        """Build the module from the ``module__*`` keys of a trial config.
+
+        ``data_params`` are the data-dependent arguments some families need
+        (the CNN's ``image_shape``).
+        """
         kwargs = {k[len("module__"):]: v for k, v in config.items()
                   if k.startswith("module__")}
-        return self.module(n_inputs=n_inputs, n_outputs=n_outputs, **kwargs)
+        return self.module(n_inputs=n_inputs, n_outputs=n_outputs, **data_params,
+                           **kwargs)
 
 
 FAMILIES = {
     "mlp": Family("mlp", mlp.MLP, mlp.space, mlp.applies, mlp.DEFAULTS),
+    "resnet": Family("resnet", resnet.ResNet, resnet.space, resnet.applies,
+                     resnet.DEFAULTS, in_auto=False),
+    "ensemble_mlp": Family("ensemble_mlp", ensemble_mlp.EnsembleMLP,
+                           ensemble_mlp.space, ensemble_mlp.applies,
+                           ensemble_mlp.DEFAULTS, in_auto=False),
+    "cnn": Family("cnn", cnn.ResidualCNN, cnn.space, cnn.applies, cnn.DEFAULTS),
 }
 
 #: families the design names that arrive in a later release
-PLANNED_FAMILIES = ("resnet", "embed", "ensemble_mlp", "cnn")
+PLANNED_FAMILIES = ("embed",)
 
 
 def get_family(name) -> Family:
@@ -60,5 +76,16 @@ def get_family(name) -> Family:
 
 
 def families_for(task):
-    """Names of the families that ``families="auto"`` uses for ``task``."""
-    return [name for name, fam in FAMILIES.items() if fam.applies(task)]
+    """Names of the families that ``families="auto"`` uses for ``task``.
+
+    Parameters
+    ----------
+    task : TaskInfo
+
+    Returns
+    -------
+    list of str
+        The registered families with ``in_auto`` that apply to ``task``.
+    """
+    return [name for name, fam in FAMILIES.items()
+            if fam.in_auto and fam.applies(task)]

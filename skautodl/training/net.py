@@ -10,6 +10,8 @@ rate schedule, gradient clipping, early stopping on the validation split.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
@@ -229,7 +231,12 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
     if valid is not None:
         callbacks.append(("early_stopping", EarlyStopping(
             monitor="valid_loss", patience=int(patience), load_best=True)))
-    common = {
+    common = {}
+    if task.image_shape is not None and "image_shape" in inspect.signature(
+        family.module
+    ).parameters:
+        common["module__image_shape"] = tuple(task.image_shape)
+    common |= {
         "module": family.module,
         "module__n_inputs": int(n_inputs),
         "module__n_outputs": int(n_outputs),

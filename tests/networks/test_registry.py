@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from skautodl.data.validation import TaskInfo
-from skautodl.networks import mlp
+from skautodl.networks import ensemble_mlp, mlp, resnet
 from skautodl.networks.registry import (
     FAMILIES,
     PLANNED_FAMILIES,
@@ -45,13 +45,26 @@ def test_every_family_is_consistent():
         dims = family.space(task)
         assert set(family.defaults) <= set(dims)
         assert all(family.defaults[k] in dims[k] for k in family.defaults)
-        net = family.build({**family.defaults, "family": name}, 4, 3)
+        extra = {"image_shape": (1, 2, 2)} if name == "cnn" else {}
+        net = family.build({**family.defaults, "family": name}, 4, 3, **extra)
         assert net(torch.randn(2, 4)).shape == (2, 3)
 
 
 def test_families_for_task():
     assert families_for(TaskInfo("binary", 2)) == ["mlp"]
-    assert families_for(TaskInfo("binary", 2, input_kind="image")) == []
+    assert families_for(TaskInfo("binary", 2, input_kind="image",
+                                 image_shape=(1, 8, 8))) == ["cnn"]
+
+
+@pytest.mark.parametrize("name, cls", [("resnet", resnet.ResNet),
+                                       ("ensemble_mlp", ensemble_mlp.EnsembleMLP)])
+def test_opt_in_families_are_registered_but_not_auto(name, cls):
+    family = get_family(name)
+    assert family.module is cls
+    assert family.in_auto is False
+    assert family.applies(TaskInfo("binary", 2))
+    assert name not in families_for(TaskInfo("binary", 2))
+    assert get_family("mlp").in_auto is True
 
 
 def test_planned_families_are_not_registered():

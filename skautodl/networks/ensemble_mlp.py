@@ -1,0 +1,218 @@
+"""The parameter-efficient ensemble MLP family (BatchEnsemble / TabM style).
+
+References: Y. Wen, D. Tran, J. Ba, "BatchEnsemble: an Alternative Approach to
+Efficient Ensemble and Lifelong Learning", ICLR 2020; Y. Gorishniy,
+A. Kotelnikov, A. Babenko, "TabM: Advancing Tabular Deep Learning with
+Parameter-Efficient Ensembling", ICLR 2025.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from skopt.space import Categorical, Integer, Real
+from torch import nn
+
+from skautodl.networks.mlp import ACTIVATIONS
+
+
+class LinearBatchEnsemble(nn.Module):
+    """A linear layer shared by ``k`` members with rank-1 member adapters.
+
+    Member ``i`` computes ``y_i = ((x_i * r_i) @ W.T) * s_i + b_i``: the weight
+    ``W`` is shared, the input adapter ``r_i``, the output adapter ``s_i`` and
+    the bias ``b_i`` are the member's own. Inputs and outputs have shape
+    ``(batch, k, width)``; all members run in one batched product.
+
+    Parameters
+    ----------
+    in_features : int
+    out_features : int
+    k : int
+        Ensemble members.
+    random_signs : bool, default=False
+        Initialize ``r`` with random signs (+-1) instead of ones. As in TabM,
+        the first layer uses random signs, which makes the members differ from
+        the start; ``s`` starts at ones.
+    """
+
+    def __init__(self, in_features, out_features, k, random_signs=False):
+        super().__init__()
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.k = int(k)
+        self.random_signs = bool(random_signs)
+        self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
+        self.r = nn.Parameter(torch.empty(self.k, self.in_features))
+        self.s = nn.Parameter(torch.empty(self.k, self.out_features))
+        self.bias = nn.Parameter(torch.empty(self.k, self.out_features))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """``W`` and ``b`` as in ``nn.Linear`` (same bias for every member);
+        ``r`` random signs or ones, ``s`` ones."""
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+        with torch.no_grad():
+            self.bias[0].uniform_(-bound, bound)
+            self.bias.copy_(self.bias[0].expand_as(self.bias))
+            if self.random_signs:
+                self.r.copy_(torch.randint(0, 2, self.r.shape) * 2.0 - 1.0)
+            else:
+                self.r.fill_(1.0)
+            self.s.fill_(1.0)
+
+    def forward(self, x):
+        return (x * self.r) @ self.weight.T * self.s + self.bias
+
+
+class LinearHeads(nn.Module):
+    """``k`` independent linear heads applied member-wise.
+
+    Maps ``(batch, k, in_features)`` to ``(batch, k, out_features)`` with a
+    ``(k, in_features, out_features)`` weight; each head is initialized
+    independently like ``nn.Linear``.
+
+    Parameters
+    ----------
+    in_features : int
+    out_features : int
+    k : int
+    """
+
+    def __init__(self, in_features, out_features, k):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(int(k), int(in_features),
+                                               int(out_features)))
+        self.bias = nn.Parameter(torch.empty(int(k), int(out_features)))
+        bound = 1 / math.sqrt(in_features) if in_features > 0 else 0
+        with torch.no_grad():
+            # nn.Linear's default init is U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+            self.weight.uniform_(-bound, bound)
+            self.bias.uniform_(-bound, bound)
+
+    def forward(self, x):
+        return torch.einsum("bki,kio->bko", x, self.weight) + self.bias
+
+
+class EnsembleMLP(nn.Module):
+    """MLP ensemble of ``k`` members sharing their hidden weights (TabM style).
+
+    Each hidden block is a :class:`LinearBatchEnsemble` (shared weight ``W``,
+    per-member adapters ``r_i``, ``s_i`` and bias ``b_i``) followed by the
+    activation and dropout, computed on tensors of shape
+    ``(batch, k, width)``. The input is broadcast to the ``k`` members at
+    the first layer, whose input adapters start as random signs so the
+    members differ from initialization; the output layer is ``k`` separate
+    linear heads. ``forward`` returns the mean over members of their outputs
+    (logits for classification, values for regression), so the usual skorch
+    losses apply unchanged.
+
+    This averages the members' logits and then applies the loss, a
+    simplification of TabM, which trains on the mean of the per-member losses
+    (each member optimized separately) and averages the members'
+    probabilities at prediction time. :meth:`forward_members` gives the
+    per-member outputs.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Width of the featurized input.
+    n_outputs : int
+        Classes (logits) or regression targets.
+    k : int, default=8
+        Ensemble members.
+    n_layers : int, default=2
+        Hidden blocks (0 gives ``k`` linear models on the input).
+    n_units : int, default=256
+        Width of every hidden block.
+    dropout : float, default=0.1
+        Dropout probability after each activation (independent masks per
+        member).
+    activation : {"relu", "gelu", "silu"}, default="relu"
+    """
+
+    def __init__(self, n_inputs, n_outputs, k=8, n_layers=2, n_units=256,
+                 dropout=0.1, activation="relu"):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}."
+            )
+        if int(k) < 1:
+            raise ValueError(f"k must be a positive integer; got {k!r}.")
+        self.k = int(k)
+        layers = []
+        width = int(n_inputs)
+        for i in range(int(n_layers)):
+            layers.append(LinearBatchEnsemble(width, int(n_units), self.k,
+                                              random_signs=i == 0))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(nn.Dropout(float(dropout)))
+            width = int(n_units)
+        self.layers = nn.Sequential(*layers)
+        self.head = LinearHeads(width, n_outputs, self.k)
+
+    def forward_members(self, X):
+        """Per-member outputs.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, n_inputs)
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, k, n_outputs)
+        """
+        x = X.unsqueeze(1).expand(-1, self.k, -1)
+        return self.head(self.layers(x))
+
+    def forward(self, X):
+        return self.forward_members(X).mean(dim=1)
+
+
+def space(task):
+    """The ensemble MLP's own hyperparameters (architecture search dimensions).
+
+    Parameters
+    ----------
+    task : TaskInfo
+
+    Returns
+    -------
+    dict
+        skopt dimensions keyed by skorch parameter names.
+    """
+    return {
+        "module__k": Categorical([4, 8, 16]),
+        "module__n_layers": Integer(1, 3),
+        "module__n_units": Categorical([128, 256, 512]),
+        "module__dropout": Real(0.0, 0.5),
+        "module__activation": Categorical(sorted(ACTIVATIONS)),
+    }
+
+
+#: values the ensemble MLP's space starts from
+DEFAULTS = {
+    "module__k": 8,
+    "module__n_layers": 2,
+    "module__n_units": 256,
+    "module__dropout": 0.1,
+    "module__activation": "relu",
+}
+
+
+def applies(task):
+    """Whether the ensemble MLP fits ``task`` (every tabular task).
+
+    Parameters
+    ----------
+    task : TaskInfo
+
+    Returns
+    -------
+    bool
+    """
+    return task.input_kind == "tabular"

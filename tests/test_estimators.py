@@ -436,3 +436,10 @@ def test_unfitted_predict_raises():
         AutoDLClassifier().predict_proba(np.zeros((2, 3)))
     with pytest.raises(NotFittedError):
         AutoDLRegressor().predict(np.zeros((2, 3)))
+
+
+def test_verbose_two_adds_skorch_epoch_log(clf_data, capsys):
+    X, y = clf_data
+    AutoDLClassifier(**{**FAST, "verbose": 2, "n_trials": 1}).fit(X, y)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "valid_loss" in out

@@ -252,6 +252,9 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         "callbacks": callbacks,
         "device": device,
         "verbose": int(verbose >= 2),
+        # skorch's PrintLog formats a table every epoch even when silent
+        # (about 1 % of an epoch on small data): drop it unless shown
+        **({} if verbose >= 2 else {"callbacks__print_log": None}),
     }
     common.update(params)
     if task.is_classification:

@@ -683,7 +683,6 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
     True
     """
 
-
     _is_classifier = True
     _default_scoring = "accuracy"
 
@@ -816,7 +815,6 @@ class AutoDLRegressor(RegressorMixin, _BaseAutoDL):
     >>> reg.fit(X, y).predict(X[:3]).shape
     (3,)
     """
-
 
     _is_classifier = False
     _default_scoring = "r2"

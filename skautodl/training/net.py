@@ -10,6 +10,8 @@ rate schedule, gradient clipping, early stopping on the validation split.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 
 import numpy as np
@@ -139,6 +141,30 @@ class AutoNetRegressor(NeuralNetRegressor):
         out = self.predict_proba(X) * self.target_scale_.astype(np.float64) + \
             self.target_mean_.astype(np.float64)
         return out.ravel() if self.target_ndim_ == 1 else out
+
+
+@contextlib.contextmanager
+def reuse_outputs(net, X):
+    """Compute ``net``'s outputs on ``X`` once and reuse them inside the block.
+
+    A trial scores its net (the scorer calls ``predict`` or
+    ``predict_proba``) and keeps its validation predictions; both need the
+    same forward pass, which for a CNN on a CPU is a noticeable share of a
+    short trial. Only calls with this very ``X`` object are served from the
+    cache; the instance is left as it was afterwards.
+    """
+    outputs = net.predict_proba(X)
+    method = type(net).predict_proba
+
+    @functools.wraps(method)  # scikit-learn's scorers look up __name__
+    def cached(X_other):
+        return outputs if X_other is X else method(net, X_other)
+
+    net.predict_proba = cached
+    try:
+        yield outputs
+    finally:
+        del net.predict_proba
 
 
 def standardized_valid_dataset(net_cls, X_valid, y_valid, y_train):

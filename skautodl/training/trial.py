@@ -29,6 +29,7 @@ from skautodl.training.net import (
     AutoNetRegressor,
     build_net,
     restart_lr,
+    reuse_outputs,
     standardized_valid_dataset,
 )
 
@@ -240,11 +241,10 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                 # an epoch cut short by the time limit has no valid_loss
                 curve = [float(h.get("valid_loss", np.nan)) for h in net.history]
             t0 = time.perf_counter()
-            score = float(scorer(net, split.X_valid, split.y_valid))
-            if task.is_classification:
-                preds.append(net.predict_proba(split.X_valid))
-            else:
-                preds.append(net.predict(split.X_valid))
+            with reuse_outputs(net, split.X_valid) as outputs:
+                score = float(scorer(net, split.X_valid, split.y_valid))
+                preds.append(outputs if task.is_classification
+                             else net.predict(split.X_valid))
             score_time += time.perf_counter() - t0
             if not np.isfinite(score):
                 raise FloatingPointError(f"validation score is {score}")

@@ -280,3 +280,26 @@ def test_restart_lr_gives_continued_training_a_full_cosine_cycle():
     # the continued stretch trains at real learning rates, not near zero
     assert net.optimizer_.param_groups[0]["lr"] < 0.01
     assert lrs is None or max(lrs) > 1e-3
+
+
+def test_reuse_outputs_runs_one_forward_pass():
+    from skautodl.data.validation import TaskInfo
+    from skautodl.training.net import build_net, reuse_outputs
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = build_net({"family": "mlp", "max_epochs": 2, "module__n_units": 8},
+                    TaskInfo("binary", 2, n_samples=40), 3, classes=["a", "b"])
+    net.fit(X, y)
+    calls = []
+    net.module_.register_forward_hook(lambda *args: calls.append(1))
+    expected = net.predict_proba(X)
+    calls.clear()
+    with reuse_outputs(net, X) as out:
+        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(net.predict_proba(X), expected)
+        assert list(net.predict(X)) == list(np.array(["a", "b"])[out.argmax(1)])
+        net.predict_proba(X[:5])  # another array: computed, not cached
+    assert len(calls) == 2  # one pass for X (batch 40 <= batch_size), one for X[:5]
+    assert "predict_proba" not in net.__dict__

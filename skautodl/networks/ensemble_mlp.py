@@ -15,6 +15,7 @@ from skopt.space import Categorical, Integer, Real
 from torch import nn
 
 from skautodl.networks.mlp import ACTIVATIONS
+from skautodl.networks.mlp import applies as applies  # every tabular task
 
 
 class LinearBatchEnsemble(nn.Module):
@@ -202,17 +203,3 @@ DEFAULTS = {
     "module__dropout": 0.1,
     "module__activation": "relu",
 }
-
-
-def applies(task):
-    """Whether the ensemble MLP fits ``task`` (every tabular task).
-
-    Parameters
-    ----------
-    task : TaskInfo
-
-    Returns
-    -------
-    bool
-    """
-    return task.input_kind == "tabular"

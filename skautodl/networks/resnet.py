@@ -10,6 +10,7 @@ from skopt.space import Categorical, Integer, Real
 from torch import nn
 
 from skautodl.networks.mlp import ACTIVATIONS
+from skautodl.networks.mlp import applies as applies  # every tabular task
 
 NORMS = ("batch", "layer")
 
@@ -150,17 +151,3 @@ DEFAULTS = {
     "module__norm": "batch",
     "module__activation": "relu",
 }
-
-
-def applies(task):
-    """Whether the ResNet fits ``task`` (every tabular task).
-
-    Parameters
-    ----------
-    task : TaskInfo
-
-    Returns
-    -------
-    bool
-    """
-    return task.input_kind == "tabular"

@@ -1,27 +1,16 @@
 """Smoke test of benchmarks/search_efficiency.py: it runs end to end and
 prints a table with both methods (tiny budget, digits only)."""
 
-import importlib.util
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "search_efficiency.py"
+from tests_helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("search_efficiency", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look their module up in sys.modules while the class is built
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_module("search_efficiency.py", "search_efficiency") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.mark.timeout(120)

@@ -1,26 +1,16 @@
 """Smoke test of benchmarks/overhead.py: it runs end to end on a tiny setting
 and prints a table with the three training paths and positive ratios."""
 
-import importlib.util
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "overhead.py"
+from tests_helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("overhead_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_module("overhead.py", "overhead_bench") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.mark.timeout(60)

@@ -4,8 +4,11 @@ Registered with cloudpickle by value, so joblib and Dask workers can run
 them without importing the tests folder.
 """
 
+import contextlib
+import importlib.util
 import os
 import sys
+from pathlib import Path
 
 import cloudpickle
 from sklearn.metrics import accuracy_score
@@ -54,3 +57,21 @@ def crash_on_lr(lr):
         return accuracy_score(y, est.predict(X))
 
     return scorer
+
+
+@contextlib.contextmanager
+def benchmark_module(script, module_name):
+    """Import ``benchmarks/<script>`` as ``module_name`` for the block's length.
+
+    The module is registered in ``sys.modules`` while it runs, because
+    dataclasses look their module up there while the class is built.
+    """
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / script
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(module_name, None)

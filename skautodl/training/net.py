@@ -98,6 +98,17 @@ class AutoNetClassifier(NeuralNetClassifier):
         return np.asarray(self.classes_)[idx]
 
 
+def target_stats(y2):
+    """Per-column mean and scale (std, 1 where constant) of 2-D float32 targets.
+
+    One definition for the regressor's training scale and the validation
+    targets, which must be standardized the same way.
+    """
+    mean = y2.mean(axis=0).astype(np.float32)
+    scale = y2.std(axis=0).astype(np.float32)
+    return mean, np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+
+
 class AutoNetRegressor(NeuralNetRegressor):
     """skorch regressor with internal target standardization and 1-D targets.
 
@@ -123,10 +134,7 @@ class AutoNetRegressor(NeuralNetRegressor):
         y2 = y.reshape(len(y), -1)
         if not hasattr(self, "target_mean_"):
             self.target_ndim_ = y.ndim
-            self.target_mean_ = y2.mean(axis=0).astype(np.float32)
-            scale = y2.std(axis=0).astype(np.float32)
-            self.target_scale_ = np.where(scale > 1e-12, scale, 1.0).astype(
-                np.float32)
+            self.target_mean_, self.target_scale_ = target_stats(y2)
         y_std = (y2 - self.target_mean_) / self.target_scale_
         return super().partial_fit(_float32(X), np.ascontiguousarray(y_std),
                                    classes=classes, **fit_params)
@@ -176,10 +184,8 @@ def standardized_valid_dataset(net_cls, X_valid, y_valid, y_train):
     X_valid = _float32(X_valid)
     if net_cls is AutoNetClassifier:
         return Dataset(X_valid, np.asarray(y_valid, dtype=np.int64))
-    y_train = np.asarray(y_train, dtype=np.float32).reshape(len(y_train), -1)
-    mean = y_train.mean(axis=0)
-    scale = y_train.std(axis=0)
-    scale = np.where(scale > 1e-12, scale, 1.0)
+    mean, scale = target_stats(
+        np.asarray(y_train, dtype=np.float32).reshape(len(y_train), -1))
     y_v = np.asarray(y_valid, dtype=np.float32).reshape(len(y_valid), -1)
     return Dataset(X_valid, np.ascontiguousarray(((y_v - mean) / scale)
                                                  .astype(np.float32)))
@@ -251,7 +257,10 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         ("divergence_guard", DivergenceGuard()),
         ("time_limit", TimeLimit(deadline)),
         ("grad_clip", GradientNormClipping(gradient_clip_value=1.0)),
-        ("lr_schedule", LRScheduler(policy=CosineAnnealingLR, T_max=t_max)),
+        # last_epoch=-1: every (partial_)fit is one full cosine cycle; skorch
+        # would otherwise continue the old cycle from the history's length
+        ("lr_schedule", LRScheduler(policy=CosineAnnealingLR, T_max=t_max,
+                                    last_epoch=-1)),
         ("pruning", PruningReporter(pruning)),
     ]
     if valid is not None:

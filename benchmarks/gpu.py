@@ -22,15 +22,30 @@ the same images flattened to 784 columns):
   ``60 * n_trials_ / search_time_`` (Hyperband promotions count as trials);
 * **GPU memory** (``torch.cuda.memory_allocated``) before and after each GPU
   search, and the peak (``torch.cuda.max_memory_allocated`` after
-  ``reset_peak_memory_stats`` at the start of the search), in MiB.
+  ``reset_peak_memory_stats`` at the start of the search), in MiB; plus what
+  the CUDA caching allocator still reserved after the search
+  (``torch.cuda.memory_reserved``) and after
+  ``skautodl.training.device_data.release_cuda_memory()``;
+* **mixed precision and device-resident data** (GPU only), side by side, on
+  the same rows as the GPU throughput: float32 with host numpy inputs (the
+  ``gpu samples/s`` column), mixed precision (``precision="auto"``: bf16
+  where the GPU has it natively, else fp16 with a gradient scaler) with host
+  numpy inputs, and mixed precision with the inputs already on the GPU
+  (``DeviceSplitCache``: the float32 matrix copied once, each batch sliced on
+  the device; ``on host`` when it does not fit in half the free memory), each
+  with its peak GPU memory. The nets are ``build_net``'s with the
+  ``MixedPrecisionMixin`` (``skautodl.training.precision``) put before their
+  class when the package does not do it yet. The searches' header says
+  whether the package's nets and trials use these features (``wired``) or
+  not yet.
 
 On the CPU, the epoch is timed on a subset sized so that one epoch takes
 about ``--cpu-epoch-seconds`` (estimated from the warm-up): the CNN on 60,000
 images would take minutes per epoch on a few cores. The rows each device
 trained on are printed; samples/s is comparable across sizes.
 
-Without CUDA the script still runs: the CPU numbers are measured and every
-GPU column reads ``n/a (no CUDA)``.
+Without CUDA the script still runs: the CPU numbers are measured, every
+GPU column reads ``n/a (no CUDA)`` and the mixed-precision table ``n/a``.
 
 Usage::
 
@@ -38,8 +53,9 @@ Usage::
     python benchmarks/gpu.py --quick    # 10,000 images, 2 epochs, 10 s searches
     python benchmarks/gpu.py --n-samples 20000 --epochs 2 --budget 30
 
-A full run takes about 3 minutes on a machine with a GPU (four searches of
-``--budget`` seconds, plus the throughput runs), and under 2 minutes on a
+A full run takes about 3 to 4 minutes on a machine with a GPU (four searches
+of ``--budget`` seconds, plus the throughput runs: three per family on the
+GPU), and under 2 minutes on a
 2-core machine without one. Wall-clock timings: the load average is printed
 before and after, with a warning above the core count.
 """
@@ -48,12 +64,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import os
 import statistics
 import sys
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -65,7 +83,16 @@ if str(ROOT) not in sys.path:
 from skautodl import AutoDLClassifier  # noqa: E402
 from skautodl.data.featurize import ImageFeaturizer  # noqa: E402
 from skautodl.data.validation import TaskInfo  # noqa: E402
-from skautodl.training.net import build_net  # noqa: E402
+from skautodl.training import trial as trial_module  # noqa: E402
+from skautodl.training.device_data import (  # noqa: E402
+    DeviceSplitCache,
+    release_cuda_memory,
+)
+from skautodl.training.net import AutoNetClassifier, build_net  # noqa: E402
+from skautodl.training.precision import (  # noqa: E402
+    MixedPrecisionMixin,
+    resolve_precision,
+)
 
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 28 * 28
@@ -103,11 +130,47 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def train_epochs(family, X, y, device, epochs, batch_size, seed=0):
-    """Fit through ``build_net`` for ``epochs`` epochs; per-epoch seconds."""
+_AMP_CLASSES = {}
+
+
+def with_precision(net, precision):
+    """``net`` set to ``precision``; rebuilt with the mixin if it lacks it.
+
+    Until ``net.py`` puts :class:`MixedPrecisionMixin` into its nets, the
+    benchmark adds it to a subclass made here (same parameters).
+    """
+    if isinstance(net, MixedPrecisionMixin):
+        return net.set_params(precision=precision)
+    cls = type(net)
+    if cls not in _AMP_CLASSES:
+        _AMP_CLASSES[cls] = type(f"MixedPrecision{cls.__name__}",
+                                 (MixedPrecisionMixin, cls), {})
+    return _AMP_CLASSES[cls](**net.get_params(deep=False), precision=precision)
+
+
+def precision_name(device):
+    """What ``precision="auto"`` trains with on ``device``."""
+    return resolve_precision("auto", device).name
+
+
+def wiring():
+    """Whether the package's nets use the precision mixin and its trials the
+    device cache (``Evaluator(..., device_cache=...)``), or not yet."""
+    nets = issubclass(AutoNetClassifier, MixedPrecisionMixin)
+    trials = "device_cache" in inspect.signature(
+        trial_module.Evaluator.__init__).parameters
+    return nets, trials
+
+
+def train_epochs(family, X, y, device, epochs, batch_size, seed=0, precision="fp32"):
+    """Fit through ``build_net`` for ``epochs`` epochs; per-epoch seconds.
+
+    ``X`` may be a numpy array or a float32 tensor already on ``device``.
+    """
     config = {"family": family, "max_epochs": epochs, "batch_size": batch_size}
     net = build_net(config, _task(family, len(X)), N_PIXELS,
                     classes=list(range(N_CLASSES)), device=device)
+    net = with_precision(net, precision)
     torch.manual_seed(seed)
     _sync(device)
     t0 = time.perf_counter()
@@ -124,19 +187,48 @@ def train_epochs(family, X, y, device, epochs, batch_size, seed=0):
     return durs
 
 
-def throughput(family, X, y, device, args):
+def throughput(family, X, y, device, args, precision="fp32"):
     """Samples/s of one device: warm-up, size the CPU subset, timed fit."""
     n_warm = min(len(X), 1024)
-    warm = train_epochs(family, X[:n_warm], y[:n_warm], device, 1, args.batch_size)
+    warm = train_epochs(family, X[:n_warm], y[:n_warm], device, 1, args.batch_size,
+                        precision=precision)
     n_rows = len(X)
     if device == "cpu":
         rate = n_warm / warm[0]
         n_rows = int(min(len(X), max(n_warm, rate * args.cpu_epoch_seconds)))
+    cuda = device.startswith("cuda")
+    if cuda:
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats()
     durs = train_epochs(family, X[:n_rows], y[:n_rows], device, args.epochs,
-                        args.batch_size, seed=args.seed)
+                        args.batch_size, seed=args.seed, precision=precision)
     epoch_s = statistics.median(durs)
-    return {"rows": n_rows, "epoch_s": epoch_s, "samples_s": n_rows / epoch_s,
-            "durs": durs}
+    row = {"rows": n_rows, "epoch_s": epoch_s, "samples_s": n_rows / epoch_s,
+           "durs": durs}
+    if cuda:
+        row["mem_peak"] = torch.cuda.max_memory_allocated() / MIB
+    return row
+
+
+def amp_throughput(family, X, y, device, args):
+    """GPU samples/s with mixed precision: host numpy vs device-resident inputs.
+
+    Returns ``{"precision", "host", "resident", "placed"}``; ``placed`` says
+    whether the inputs fit on the device (else ``resident`` trained on the
+    host arrays too).
+    """
+    out = {"precision": precision_name(device)}
+    out["host"] = throughput(family, X, y, device, args, precision="auto")
+    cache = DeviceSplitCache()
+    split = SimpleNamespace(X_train=X, y_train=y, X_valid=None, y_valid_fit=None)
+    (placed,) = cache.get([split], device)
+    out["placed"] = bool(cache.on_device(device))
+    out["resident"] = throughput(family, placed.X_train, y, device, args,
+                                 precision="auto")
+    del placed
+    cache.clear()
+    release_cuda_memory()
+    return out
 
 
 # ----------------------------------------------------------------- search
@@ -175,6 +267,10 @@ def search(family, X_img, y, device, args):
         row["mem_peak"] = torch.cuda.max_memory_allocated() / MIB
     del clf
     gc.collect()
+    if cuda:
+        released = release_cuda_memory()
+        row["reserved_after"] = released.reserved_before / MIB
+        row["reserved_released"] = released.reserved_after / MIB
     return row
 
 
@@ -228,18 +324,32 @@ def format_table(rows, args, gpu_name):
             f"{label:<7} {cpu['rows']:>9} {cpu['samples_s']:>{w}.0f} {g_rows:>{w}} "
             f"{g_sps:>{w}} {speed:>{w}} {_fmt(s_cpu['trials_min'], '.1f'):>{w}} "
             f"{g_tpm:>{w}}")
-    lines += ["", f"{'search':<7} {'device':>9} {'trials':>{w}} {'search_s':>{w}} "
-              f"{'fit_s':>{w}} {'gpu MiB before':>{w}} {'gpu MiB after':>{w}} "
-              f"{'gpu MiB peak':>{w}}"]
+    nets_wired, trials_wired = wiring()
+    amp = precision_name("cuda") if gpu_name else None
+    if amp is None:
+        setup = "no GPU"
+    else:
+        setup = (f"on the GPU, precision {amp if nets_wired else 'fp32'} ("
+                 f"{'wired' if nets_wired else 'mixed precision not wired yet'}), "
+                 f"inputs {'device-resident' if trials_wired else 'copied per batch'}"
+                 f" ({'wired' if trials_wired else 'DeviceSplitCache not wired yet'})")
+    lines += [
+        "",
+        f"searches: {setup}; reserved = the CUDA allocator's cache after the "
+        "search / after release_cuda_memory()",
+        f"{'search':<7} {'device':>9} {'trials':>{w}} {'search_s':>{w}} "
+        f"{'fit_s':>{w}} {'gpu MiB before':>{w}} {'gpu MiB after':>{w}} "
+        f"{'gpu MiB peak':>{w}} {'reserved':>{w}} {'after release':>{w}}"]
     for label, _ in FAMILIES:
         for dev in ("cpu", "gpu"):
             s = rows[label].get(f"search_{dev}")
             if s is None:
                 lines.append(f"{label:<7} {dev:>9} " + " ".join(
-                    f"{NA:>{w}}" for _ in range(6)))
+                    f"{NA:>{w}}" for _ in range(8)))
                 continue
             mem = [f"{s[k]:.1f}" if k in s else "-" for k in
-                   ("mem_before", "mem_after", "mem_peak")]
+                   ("mem_before", "mem_after", "mem_peak", "reserved_after",
+                    "reserved_released")]
             lines.append(
                 f"{label:<7} {dev:>9} {_fmt(s['n_trials'], 'd'):>{w}} "
                 f"{_fmt(s['search_s'], '.1f'):>{w}} {s['fit_s']:>{w}.1f} "
@@ -250,6 +360,36 @@ def format_table(rows, args, gpu_name):
               and rows[label][f"search_{dev}"]["error"]]
     for label, dev, err in errors:
         lines.append(f"search {label} on {dev} failed: {err}")
+    lines += ["", _amp_table(rows, w)]
+    return "\n".join(lines)
+
+
+def _amp_table(rows, w):
+    """GPU samples/s: fp32 vs mixed precision, host vs device-resident inputs."""
+    lines = [
+        "mixed precision and device-resident inputs on the GPU (same rows as "
+        "'gpu rows'; peak = max GPU memory allocated during the timed fit)",
+        f"{'family':<7} {'precision':>9} {'fp32 host/s':>{w}} {'amp host/s':>{w}} "
+        f"{'amp resident/s':>{w}} {'amp speedup':>{w}} {'resident gain':>{w}} "
+        f"{'peak MiB f/a/r':>{w + 4}}",
+    ]
+    for label, _ in FAMILIES:
+        gpu, amp = rows[label].get("gpu"), rows[label].get("amp")
+        if gpu is None or amp is None:
+            lines.append(f"{label:<7} " + " ".join(
+                [f"{'n/a':>9}"] + [f"{'n/a':>{w}}"] * 5 + [f"{'n/a':>{w + 4}}"]))
+            continue
+        host, res = amp["host"], amp["resident"]
+        where = "" if amp["placed"] else " (on host)"
+        peaks = "/".join(f"{r.get('mem_peak', float('nan')):.0f}"
+                         for r in (gpu, host, res))
+        res_s = f"{res['samples_s']:.0f}{where}"
+        lines.append(
+            f"{label:<7} {amp['precision']:>9} {gpu['samples_s']:>{w}.0f} "
+            f"{host['samples_s']:>{w}.0f} {res_s:>{w}} "
+            f"{host['samples_s'] / gpu['samples_s']:>{w - 1}.2f}x "
+            f"{res['samples_s'] / host['samples_s']:>{w - 1}.2f}x "
+            f"{peaks:>{w + 4}}")
     return "\n".join(lines)
 
 
@@ -310,6 +450,13 @@ def main(argv=None):
             print(f"  {label} {key}: {row[key]['rows']} rows, "
                   f"{row[key]['epoch_s']:.3f} s/epoch, "
                   f"{row[key]['samples_s']:.0f} samples/s", flush=True)
+        if cuda:
+            amp = row["amp"] = amp_throughput(family, X_flat, y, "cuda", args)
+            print(f"  {label} gpu {amp['precision']}: "
+                  f"{amp['host']['samples_s']:.0f} samples/s (host inputs), "
+                  f"{amp['resident']['samples_s']:.0f} samples/s ("
+                  f"{'device-resident' if amp['placed'] else 'did not fit: host'}"
+                  " inputs)", flush=True)
     del X_flat
     X_s, y_s = X_img[:args.search_samples], y[:args.search_samples]
     for label, family in FAMILIES:

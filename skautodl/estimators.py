@@ -29,7 +29,7 @@ from skautodl.controller import (
     run_search,
     set_rng_state,
 )
-from skautodl.data.featurize import make_featurizer, prepare_splits
+from skautodl.data.featurize import make_featurizer, prepare_feature_sets
 from skautodl.data.splits import make_splits
 from skautodl.data.validation import (
     check_image_X,
@@ -50,8 +50,14 @@ from skautodl.search.fidelity import make_scheduler
 from skautodl.search.portfolio import portfolio
 from skautodl.search.searchers.base import SearchSpec, make_searcher
 from skautodl.search.space import TRAINING_SPACE, SearchSpace
-from skautodl.training.net import build_net, resolve_device, restart_lr
-from skautodl.training.trial import Evaluator
+from skautodl.training.device_data import DeviceSplitCache
+from skautodl.training.net import (
+    build_net,
+    resolve_device,
+    restart_lr,
+    set_cycle_length,
+)
+from skautodl.training.trial import Evaluator, feature_key, select_splits
 
 _SEARCHES = ("bayes", "random", "grid", "evolution")
 _FIDELITIES = ("hyperband", "halving")
@@ -296,10 +302,10 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         splits = make_splits(X, y_score, cv=self.cv,
                              validation_fraction=self.validation_fraction,
                              classification=task.is_classification, seed=split_seed)
-        data = prepare_splits(X, y_fit, y_score, splits,
-                              featurizer=make_featurizer(task))
-
         space, scheduler = self._make_space(settings["families"], task)
+        # every featurization the space can ask for, prepared once up front
+        data = prepare_feature_sets(X, y_fit, y_score, splits, task,
+                                    self._feature_keys(space, task))
         searcher = make_searcher(self.search, space, search_seed)
         if restored and restored.get("searcher") is not None and hasattr(
             type(searcher), "from_state"
@@ -314,13 +320,14 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         n_workers = self._n_workers()
         evaluator = Evaluator(
             data, task, settings["scorer"], classes=classes, verbose=int(self.verbose),
+            device_cache=DeviceSplitCache(),
             # local workers share this machine's cores; Dask workers keep
             # their own thread settings
             n_threads=None if n_workers == 1 or _dask_client() is not None
             else max(1, (os.cpu_count() or 1) // n_workers),
         )
         end_time = None if self.time_budget is None else start + float(self.time_budget)
-        n_train = len(data[0].X_train)
+        n_train = len(next(iter(data.values()))[0].X_train)
 
         def reserve(best):
             # time kept for refitting ``best`` on all data (20 % safety)
@@ -336,6 +343,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             checkpoint=checkpoint, restored=restored,
             extra_state=[split_seed, search_seed], verbose=int(self.verbose),
         )
+        evaluator.device_cache.clear()
         results = outcome.results
         best = outcome.best
         if best is None:
@@ -420,10 +428,19 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
 
         import torch
 
+        from skautodl.data.augment import Augmentation
+        from skautodl.data.featurize import TabularFeaturizer
+
         targets = {
             "module__": [FAMILIES[f].module for f in families],
             "optimizer__": [torch.optim.AdamW],
+            "augment__": [Augmentation],
+            "featurize__": [TabularFeaturizer],
         }
+        # filled from the data, never searched
+        data_params = {"image_shape"}
+        for f in families:
+            data_params |= set(getattr(FAMILIES[f], "data_params", ()))
         for name in overrides:
             if not isinstance(name, str):
                 continue  # SearchSpace.build names the bad key
@@ -435,8 +452,9 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                 for cls in classes:
                     allowed |= set(inspect.signature(cls).parameters)
                 allowed -= {"self", "params", "n_inputs", "n_outputs", "args",
-                            "image_shape",
-                            "kwargs"}
+                            "kwargs", "max_categories"} | data_params
+                if prefix == "featurize__":
+                    allowed = {"numeric_scaling"}
                 if arg not in allowed:
                     close = difflib.get_close_matches(arg, sorted(allowed), n=1)
                     hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
@@ -458,9 +476,28 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             list(families),
             {f: FAMILIES[f].space(task) for f in families},
             {f: FAMILIES[f].defaults for f in families},
-            overrides,
+            overrides, task=task,
         )
         return space, make_scheduler(self.fidelity, self._max_epochs())
+
+    @staticmethod
+    def _feature_keys(space, task):
+        """Featurization keys of every config ``space`` can produce."""
+        from skopt.space import Categorical
+
+        name = "featurize__numeric_scaling"
+        keys = []
+        for f in space.families:
+            dim = space.subspaces[f].get(name)
+            if isinstance(dim, Categorical):
+                scalings = list(dim.categories)
+            else:
+                scalings = [space.fixed[f].get(name, "standard")]
+            for scaling in scalings:
+                key = feature_key(task, {"family": f, name: scaling})
+                if key not in keys:
+                    keys.append(key)
+        return keys
 
     def _open_checkpoint(self, X, y):
         if self.checkpoint_dir is None:
@@ -495,11 +532,12 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                     "trial's model, trained on the training split only. Raise "
                     "time_budget to refit.", BudgetWarning, stacklevel=3,
                 )
-            return Pipeline([("featurize", data[0].featurizer),
+            return Pipeline([("featurize",
+                              select_splits(data, task, best.config)[0].featurizer),
                              ("net", best_nets[0])])
         import torch
 
-        featurizer = make_featurizer(task)
+        featurizer = make_featurizer(task, feature_key(task, best.config))
         X_all = featurizer.fit_transform(X)
         segments = best.segments or [(best.epochs, best.epochs)]
         net = None
@@ -512,14 +550,16 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                           "callbacks__lr_schedule__T_max": int(length)}
                 net = build_net(config, task, X_all.shape[1], classes=classes,
                                 device=device, valid=None,
+                                data_params=getattr(featurizer, "module_params_",
+                                                    None),
                                 # a second kept for wrapping up after training
                                 deadline=None if hard_end is None
                                 else hard_end - 1.0,
                                 verbose=int(self.verbose))
                 net.fit(X_all, y_fit)
             else:
-                net.set_params(max_epochs=int(kept),
-                               callbacks__lr_schedule__T_max=int(length))
+                net.set_params(max_epochs=int(kept))
+                set_cycle_length(net, length)
                 restart_lr(net)
                 net.partial_fit(X_all, y_fit)
             if dict(net.callbacks_)["time_limit"].stopped_:

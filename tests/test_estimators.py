@@ -358,8 +358,6 @@ def test_no_stopping_rule(clf_data):
 
 @pytest.mark.parametrize("param, value", [
     ("ensemble_size", 5),
-    ("families", ["embed"]),
-    ("families", ["mlp", "embed"]),
 ])
 def test_later_features_raise_not_implemented(clf_data, param, value):
     X, y = clf_data

@@ -1,27 +1,42 @@
 """The featurizer: raw tabular input -> float32 matrix for the networks.
 
 Built from scikit-learn parts (``ColumnTransformer``, ``SimpleImputer`` with
-missing-value indicators, ``OneHotEncoder``, ``StandardScaler`` or
-``QuantileTransformer``) so that it pickles, clones and nests like any other
-transformer. It is fitted once per split and its output is cached by
+missing-value indicators, ``OneHotEncoder``, ``StandardScaler``,
+``QuantileTransformer`` or ``RobustScaler`` with a smooth clip) so that it
+pickles, clones and nests like any other transformer. With
+``categorical_encoding="codes"`` it lays the matrix out for the ``embed``
+network family (numeric, binary and integer-code blocks) and describes that
+layout in ``module_params_``. It is fitted once per split and its output is cached by
 :func:`prepare_splits`, so every trial reuses the same tensors.
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
+from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, QuantileTransformer, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    QuantileTransformer,
+    RobustScaler,
+    StandardScaler,
+)
 from sklearn.utils.validation import check_is_fitted
 
 _MISSING = "__missing__"
-_SCALINGS = ("standard", "quantile")
+_SCALINGS = ("standard", "quantile", "robust")
+_ENCODINGS = ("onehot", "codes")
+#: most piecewise-linear bins per numeric column in ``module_params_["bins"]``
+_N_BINS = 16
+#: the bound of the smooth clip after robust scaling
+_CLIP = 3.0
 
 
 def _column_kind(series: pd.Series) -> str:
@@ -53,6 +68,97 @@ def _to_frame(X) -> pd.DataFrame:
     return pd.DataFrame(X)
 
 
+def _bin_edges(values, n_bins=_N_BINS):
+    """Sorted bin edges of ``values`` for piecewise-linear encoding.
+
+    Quantiles at ``n_bins + 1`` evenly spaced levels; edges closer than a
+    thousandth of the range to the previous one are dropped, so no bin is
+    nearly zero wide. Always at least 2 edges (``v - 1, v + 1`` for a
+    constant column).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return [-1.0, 1.0]
+    q = np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1))
+    low, high = float(q[0]), float(q[-1])
+    if not high - low > 10 * np.finfo(np.float32).eps * max(1.0, abs(low)):
+        return [low - 1.0, low + 1.0]
+    tol = 1e-3 * (high - low)
+    edges = [low]
+    for edge in q[1:-1]:
+        if edge - edges[-1] > tol and high - edge > tol:
+            edges.append(float(edge))
+    edges.append(high)
+    return edges
+
+
+def _smooth_clip(X):
+    """``x / sqrt(1 + (x / 3) ** 2)``: identity near 0, bounded to +-3.
+
+    The smooth clipping of RealMLP (Holzmueller et al., NeurIPS 2024), written
+    as ``3 t / hypot(1, t)`` with ``t = x / 3`` so huge values do not overflow.
+    """
+    t = np.asarray(X, dtype=np.float64) / _CLIP
+    with np.errstate(invalid="ignore"):
+        out = _CLIP * t / np.hypot(1.0, t)
+    return np.where(np.isinf(t), np.sign(t) * _CLIP, out)
+
+
+class _RobustScaler(RobustScaler):
+    """``RobustScaler`` (median / interquartile range) whose zero-IQR columns
+    are scaled by their standard deviation instead (or by 1 when constant).
+
+    scikit-learn's scaler divides such columns by 1, which leaves a mostly
+    constant column with rare large values (a sparse count) unscaled.
+    """
+
+    def fit(self, X, y=None):
+        super().fit(X, y)
+        X = np.asarray(X, dtype=np.float64)
+        if self.with_scaling and X.shape[0]:
+            low, high = np.nanpercentile(X, self.quantile_range, axis=0)
+            std = np.nanstd(X, axis=0)
+            tiny = 10 * np.finfo(np.float64).eps
+            self.scale_ = np.where(high - low < tiny,
+                                   np.where(std < tiny, 1.0, std), self.scale_)
+        return self
+
+
+class _CodeEncoder(TransformerMixin, BaseEstimator):
+    """Integer codes of categorical columns, as floats.
+
+    Per column, the ``max_levels`` most frequent levels seen at fit get codes
+    ``1..k`` (in sorted order); code 0 is left for levels unseen at fit and for
+    the rarer levels beyond ``max_levels``. Missing values must be imputed (as
+    their own level) beforehand.
+    """
+
+    def __init__(self, max_levels=None):
+        self.max_levels = max_levels
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=object)
+        self.categories_ = []
+        for j in range(X.shape[1]):
+            levels, counts = np.unique(X[:, j].astype(str), return_counts=True)
+            if self.max_levels is not None and len(levels) > self.max_levels:
+                # most frequent first; ties by level, for determinism
+                order = sorted(range(len(levels)), key=lambda i: (-counts[i], i))
+                levels = np.sort(levels[order[:self.max_levels]])
+            self.categories_.append(levels)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "categories_")
+        X = np.asarray(X, dtype=object)
+        out = np.empty(X.shape, dtype=np.float64)
+        for j, levels in enumerate(self.categories_):
+            # levels outside ``levels`` index to -1, hence 0 after the +1
+            out[:, j] = pd.Index(levels).get_indexer(X[:, j].astype(str)) + 1
+        return out
+
+
 class TabularFeaturizer(TransformerMixin, BaseEstimator):
     """Impute, encode and scale mixed tabular data into a float32 matrix.
 
@@ -62,15 +168,43 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
     are imputed with a constant and one-hot encoded, ignoring categories
     unseen at fit time.
 
+    With ``categorical_encoding="codes"`` (for the ``embed`` network family)
+    the output is laid out in three blocks::
+
+        [n_numeric scaled numeric columns]
+        [n_binary 0/1 columns: missing-value indicators of the numeric
+         columns, then the one-hot columns of the categorical columns with
+         at most ``max_onehot`` levels]
+        [one integer code (as a float) per other categorical column]
+
+    In the code block, 0 stands for a level unseen at fit time (or too rare,
+    see ``max_categories``) and ``1..k`` for the levels seen at fit time;
+    missing values are a level of their own. ``module_params_`` describes the
+    layout.
+
     Parameters
     ----------
-    numeric_scaling : {"standard", "quantile"}, default="standard"
+    numeric_scaling : {"standard", "quantile", "robust"}, default="standard"
         ``"standard"`` centres and scales each numeric column;
         ``"quantile"`` maps it to a normal distribution through its
-        quantiles, which tames skewed columns and outliers.
+        quantiles, which tames skewed columns and outliers; ``"robust"``
+        centres on the median, divides by the interquartile range (by the
+        standard deviation where that range is zero, by 1 for constant
+        columns) and then clips smoothly with ``x / sqrt(1 + (x / 3) ** 2)``,
+        as in RealMLP (Holzmueller et al., NeurIPS 2024): the identity near 0,
+        bounded to +-3.
     max_categories : int, default=64
         Most one-hot columns per categorical column; rarer levels share one
-        "infrequent" column.
+        "infrequent" column. In the code block, most codes per column
+        including code 0: at most ``max_categories - 1`` levels (the most
+        frequent) get their own code, the rarer ones share code 0.
+    categorical_encoding : {"onehot", "codes"}, default="onehot"
+        ``"onehot"`` one-hot encodes every categorical column; ``"codes"``
+        one-hot encodes only the low-cardinality ones and gives the others an
+        integer code, to be embedded by the network.
+    max_onehot : int, default=4
+        With ``"codes"``: categorical columns with at most this many levels
+        at fit time (the missing level included) are one-hot encoded.
 
     Attributes
     ----------
@@ -82,6 +216,14 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         The fitted scikit-learn transformer doing the work.
     n_features_out_ : int
         Width of the output matrix.
+    module_params_ : dict
+        ``{}`` with ``"onehot"``. With ``"codes"``, the layout as the
+        ``embed`` family's module arguments: ``"n_numeric"`` (int),
+        ``"n_binary"`` (int), ``"cardinalities"`` (list of int, ``k + 1`` per
+        code column: its ``k`` levels and code 0) and ``"bins"`` (one sorted
+        list of at least 2 bin edges per numeric column: deduplicated
+        quantiles of its scaled training values, at most 16 bins, for
+        piecewise-linear encoding).
 
     Examples
     --------
@@ -90,11 +232,19 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
     >>> X = pd.DataFrame({"age": [30, None, 50], "city": ["a", "b", None]})
     >>> TabularFeaturizer().fit_transform(X).shape
     (3, 5)
+    >>> feat = TabularFeaturizer(categorical_encoding="codes", max_onehot=2)
+    >>> feat.fit_transform(X).shape
+    (3, 3)
+    >>> {k: v for k, v in feat.module_params_.items() if k != "bins"}
+    {'n_numeric': 1, 'n_binary': 1, 'cardinalities': [4]}
     """
 
-    def __init__(self, numeric_scaling="standard", max_categories=64):
+    def __init__(self, numeric_scaling="standard", max_categories=64,
+                 categorical_encoding="onehot", max_onehot=4):
         self.numeric_scaling = numeric_scaling
         self.max_categories = max_categories
+        self.categorical_encoding = categorical_encoding
+        self.max_onehot = max_onehot
 
     def _coerce(self, frame):
         out = {}
@@ -114,13 +264,102 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
                 ).astype(object)
         return pd.DataFrame(out, index=frame.index)
 
-    def fit(self, X, y=None):
-        """Learn column kinds, imputation values, encodings and scalings."""
+    def _validate_params(self):
         if self.numeric_scaling not in _SCALINGS:
             raise ValueError(
                 f"numeric_scaling must be one of {_SCALINGS}; got "
                 f"{self.numeric_scaling!r}."
             )
+        if self.categorical_encoding not in _ENCODINGS:
+            raise ValueError(
+                f"categorical_encoding must be one of {_ENCODINGS}; got "
+                f"{self.categorical_encoding!r}."
+            )
+        if (not isinstance(self.max_onehot, numbers.Integral)
+                or isinstance(self.max_onehot, bool) or self.max_onehot < 0):
+            raise ValueError(
+                f"max_onehot must be a non-negative int; got {self.max_onehot!r}."
+            )
+
+    def _scaler_steps(self, n_samples):
+        if self.numeric_scaling == "quantile":
+            return [QuantileTransformer(output_distribution="normal",
+                                        n_quantiles=max(2, min(1000, n_samples)))]
+        if self.numeric_scaling == "robust":
+            return [_RobustScaler(quantile_range=(25.0, 75.0)),
+                    FunctionTransformer(_smooth_clip, feature_names_out="one-to-one")]
+        return [StandardScaler()]
+
+    def _one_hot(self, columns, name="categorical"):
+        return (
+            name,
+            make_pipeline(
+                SimpleImputer(strategy="constant", fill_value=_MISSING,
+                              keep_empty_features=True),
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False,
+                              max_categories=self.max_categories,
+                              dtype=np.float32),
+            ),
+            columns,
+        )
+
+    def _coded_transformers(self, data):
+        """The numeric, binary and code blocks of ``"codes"``, in that order."""
+        numeric, transformers = self.numeric_columns_, []
+        if numeric:
+            transformers.append((
+                "numeric",
+                make_pipeline(SimpleImputer(strategy="median",
+                                            keep_empty_features=True),
+                              *self._scaler_steps(len(data))),
+                numeric,
+            ))
+        missing = [j for j in numeric if data[j].isna().any()]
+        if missing:
+            transformers.append((
+                "indicators",
+                MissingIndicator(features="all", error_on_new=False),
+                missing,
+            ))
+        n_levels = {j: data[j].nunique(dropna=False)
+                    for j in self.categorical_columns_}
+        onehot = [j for j, n in n_levels.items() if n <= self.max_onehot]
+        coded = [j for j, n in n_levels.items() if n > self.max_onehot]
+        if onehot:
+            transformers.append(self._one_hot(onehot, "onehot"))
+        if coded:
+            max_levels = (None if self.max_categories is None
+                          else max(1, int(self.max_categories) - 1))
+            transformers.append((
+                "codes",
+                make_pipeline(SimpleImputer(strategy="constant", fill_value=_MISSING,
+                                            keep_empty_features=True),
+                              _CodeEncoder(max_levels=max_levels)),
+                coded,
+            ))
+        return transformers
+
+    def _layout(self, Xt):
+        """``module_params_`` of ``"codes"``, read off the training matrix."""
+        n_numeric = len(self.numeric_columns_)
+        if "codes" in self.column_transformer_.named_transformers_:
+            encoder = self.column_transformer_.named_transformers_["codes"][-1]
+            cardinalities = [len(levels) + 1 for levels in encoder.categories_]
+        else:
+            cardinalities = []
+        # bins on the values transform returns (clipped, float32)
+        scaled = np.clip(np.asarray(Xt[:, :n_numeric], dtype=np.float64), -1e4, 1e4)
+        scaled = np.nan_to_num(scaled.astype(np.float32))
+        return {
+            "n_numeric": n_numeric,
+            "n_binary": self.n_features_out_ - n_numeric - len(cardinalities),
+            "cardinalities": cardinalities,
+            "bins": [_bin_edges(scaled[:, j]) for j in range(n_numeric)],
+        }
+
+    def fit(self, X, y=None):
+        """Learn column kinds, imputation values, encodings and scalings."""
+        self._validate_params()
         frame = _to_frame(X)
         kinds = [_column_kind(frame.iloc[:, j]) for j in range(frame.shape[1])]
         self.numeric_columns_ = [j for j, k in enumerate(kinds) if k == "numeric"]
@@ -128,42 +367,31 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
             j for j, k in enumerate(kinds) if k == "categorical"
         ]
         self._numeric_set = set(self.numeric_columns_)
-        n = frame.shape[0]
-        if self.numeric_scaling == "quantile":
-            scaler = QuantileTransformer(
-                output_distribution="normal", n_quantiles=max(2, min(1000, n))
-            )
+        data = self._coerce(frame)
+        if self.categorical_encoding == "codes":
+            transformers = self._coded_transformers(data)
         else:
-            scaler = StandardScaler()
-        transformers = []
-        if self.numeric_columns_:
-            transformers.append((
-                "numeric",
-                make_pipeline(
-                    SimpleImputer(strategy="median", add_indicator=True,
-                                  keep_empty_features=True),
-                    scaler,
-                ),
-                self.numeric_columns_,
-            ))
-        if self.categorical_columns_:
-            transformers.append((
-                "categorical",
-                make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=_MISSING,
-                                  keep_empty_features=True),
-                    OneHotEncoder(handle_unknown="ignore", sparse_output=False,
-                                  max_categories=self.max_categories,
-                                  dtype=np.float32),
-                ),
-                self.categorical_columns_,
-            ))
+            transformers = []
+            if self.numeric_columns_:
+                transformers.append((
+                    "numeric",
+                    make_pipeline(
+                        SimpleImputer(strategy="median", add_indicator=True,
+                                      keep_empty_features=True),
+                        *self._scaler_steps(frame.shape[0]),
+                    ),
+                    self.numeric_columns_,
+                ))
+            if self.categorical_columns_:
+                transformers.append(self._one_hot(self.categorical_columns_))
         self.column_transformer_ = ColumnTransformer(
             transformers, remainder="drop", sparse_threshold=0.0
         )
-        Xt = self.column_transformer_.fit_transform(self._coerce(frame))
+        Xt = self.column_transformer_.fit_transform(data)
         self.n_features_out_ = Xt.shape[1]
         self.n_features_in_ = frame.shape[1]
+        self.module_params_ = (self._layout(Xt)
+                               if self.categorical_encoding == "codes" else {})
         return self
 
     def transform(self, X):
@@ -258,11 +486,19 @@ class ImageFeaturizer(TransformerMixin, BaseEstimator):
         return np.ascontiguousarray(out.reshape(len(out), -1), dtype=np.float32)
 
 
-def make_featurizer(task):
-    """The featurizer for ``task``: images or tabular data."""
+def make_featurizer(task, key=()):
+    """The featurizer for ``task``: images or tabular data.
+
+    Parameters
+    ----------
+    task : TaskInfo
+    key : tuple of (name, value) pairs, default=()
+        ``TabularFeaturizer`` parameters (a featurization key, as made by
+        :func:`skautodl.training.trial.feature_key`); ignored for images.
+    """
     if task.input_kind == "image":
         return ImageFeaturizer(task.image_shape)
-    return TabularFeaturizer()
+    return TabularFeaturizer(**dict(key))
 
 
 @dataclass
@@ -281,6 +517,11 @@ class SplitData:
     y_valid_fit: np.ndarray = field(repr=False, default=None)
     train_index: np.ndarray = field(repr=False, default=None)
     valid_index: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def module_params(self):
+        """Module arguments the fitted featurizer describes (column layout)."""
+        return dict(getattr(self.featurizer, "module_params_", None) or {})
 
 
 def _take(X, idx):
@@ -331,4 +572,29 @@ def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard",
             train_index=train_idx,
             valid_index=valid_idx,
         ))
+    return out
+
+
+def prepare_feature_sets(X, y_fit, y_score, splits, task, keys):
+    """:func:`prepare_splits` once per featurization key.
+
+    Parameters
+    ----------
+    X, y_fit, y_score, splits
+        As for :func:`prepare_splits`.
+    task : TaskInfo
+    keys : iterable of tuple
+        Featurization keys (see :func:`make_featurizer`), duplicates ignored.
+
+    Returns
+    -------
+    dict
+        ``{key: [SplitData, ...]}``: every split featurized every way the
+        search can ask for, computed once before the first trial.
+    """
+    out = {}
+    for key in keys:
+        if key not in out:
+            out[key] = prepare_splits(X, y_fit, y_score, splits,
+                                      featurizer=make_featurizer(task, key))
     return out

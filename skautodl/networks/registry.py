@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from skautodl.networks import cnn, ensemble_mlp, mlp, resnet
+from skautodl.networks import cnn, embed, ensemble_mlp, mlp, resnet
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,14 @@ class Family:
         Whether ``families="auto"`` uses the family (for the tasks it
         applies to). Families whose quality is not benchmarked yet are
         registered with ``in_auto=False``: users opt in by naming them.
+    data_params : tuple of str, default=()
+        Module arguments filled from the data, not searched: the CNN's
+        ``image_shape``, or the embed family's column layout (the keys of the
+        featurizer's ``module_params_``).
+    categorical_encoding : {"onehot", "codes"}, default="onehot"
+        The ``categorical_encoding`` of the
+        :class:`~skautodl.data.featurize.TabularFeaturizer` the family's
+        inputs need: ``"codes"`` lays the columns out for feature embeddings.
     """
 
     name: str
@@ -39,12 +47,15 @@ class Family:
     applies: Callable
     defaults: dict
     in_auto: bool = True
+    data_params: tuple = ()
+    categorical_encoding: str = "onehot"
 
     def build(self, config, n_inputs, n_outputs, **data_params):
         """Build the module from the ``module__*`` keys of a trial config.
 
-        ``data_params`` are the data-dependent arguments some families need
-        (the CNN's ``image_shape``).
+        ``data_params`` are the data-dependent arguments the family declares
+        in :attr:`data_params` (the CNN's ``image_shape``, the embed family's
+        column layout).
         """
         kwargs = {k[len("module__"):]: v for k, v in config.items()
                   if k.startswith("module__")}
@@ -59,11 +70,16 @@ FAMILIES = {
     "ensemble_mlp": Family("ensemble_mlp", ensemble_mlp.EnsembleMLP,
                            ensemble_mlp.space, ensemble_mlp.applies,
                            ensemble_mlp.DEFAULTS, in_auto=False),
-    "cnn": Family("cnn", cnn.ResidualCNN, cnn.space, cnn.applies, cnn.DEFAULTS),
+    "cnn": Family("cnn", cnn.ResidualCNN, cnn.space, cnn.applies, cnn.DEFAULTS,
+                  data_params=("image_shape",)),
+    "embed": Family("embed", embed.EmbedNet, embed.space, embed.applies,
+                    embed.DEFAULTS, in_auto=False,
+                    data_params=("n_numeric", "n_binary", "cardinalities", "bins"),
+                    categorical_encoding="codes"),
 }
 
-#: families the design names that arrive in a later release
-PLANNED_FAMILIES = ("embed",)
+#: families the design names that arrive in a later release (none left)
+PLANNED_FAMILIES = ()
 
 
 def get_family(name) -> Family:

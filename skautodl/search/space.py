@@ -39,12 +39,67 @@ TRAINING_DEFAULTS = {
     "max_epochs": 60,
 }
 
-#: prefixes under which skorch routes parameters; a user may add any of them
+#: prefixes under which parameters are routed: skorch's own, plus
+#: ``featurize__`` (the tabular featurizer) and ``augment__`` (batch
+#: augmentation, :class:`skautodl.data.augment.Augmentation`); a user may add
+#: any of them
 SKORCH_PREFIXES = (
     "module__", "optimizer__", "criterion__", "iterator_train__", "callbacks__",
+    "featurize__", "augment__",
 )
-#: plain skorch parameters a user may add or fix
-SKORCH_PARAMS = ("lr", "max_epochs", "batch_size")
+#: plain parameters a user may add or fix
+SKORCH_PARAMS = ("lr", "max_epochs", "batch_size", "lr_schedule")
+
+#: learning-rate schedules (one cycle per stretch of training)
+LR_SCHEDULES = ("cosine", "onecycle")
+
+
+def task_space(task):
+    """Shared dimensions that depend on the task, with their defaults.
+
+    Regularization, scaling and augmentation choices every family of the
+    task shares: the learning-rate schedule (cosine or one-cycle), early
+    stopping patience, label smoothing (classifiers), the numeric scaling
+    of the tabular featurizer, and batch augmentation (mixup for tabular
+    data; shifts, small rotations, cutout and mixup for images). Every
+    default is "off" (or the foundation's setting), so the default config
+    and the portfolio behave as before. Flips stay off: they change the
+    meaning of digits and text; add ``"augment__flip": [False, True]`` to
+    ``search_space`` for natural images.
+
+    Parameters
+    ----------
+    task : TaskInfo or None
+        ``None`` adds nothing (the foundation's space).
+
+    Returns
+    -------
+    space, defaults : dict, dict
+    """
+    if task is None:
+        return {}, {}
+    space = {
+        "lr_schedule": Categorical(list(LR_SCHEDULES)),
+        "callbacks__early_stopping__patience": Integer(5, 30),
+    }
+    defaults = {"lr_schedule": "cosine", "callbacks__early_stopping__patience": 10}
+    if task.is_classification:
+        space["criterion__label_smoothing"] = Real(0.0, 0.2)
+        defaults["criterion__label_smoothing"] = 0.0
+    space["augment__mixup_alpha"] = Categorical([0.0, 0.2, 0.4])
+    defaults["augment__mixup_alpha"] = 0.0
+    if task.input_kind == "image":
+        side = min(task.image_shape[-2:])
+        space["augment__shift"] = Categorical(sorted({0, 1, max(1, side // 10)}))
+        space["augment__rotation"] = Categorical([0.0, 10.0])
+        space["augment__cutout"] = Categorical(sorted({0, max(1, side // 4)}))
+        defaults |= {"augment__shift": 0, "augment__rotation": 0.0,
+                     "augment__cutout": 0}
+    else:
+        space["featurize__numeric_scaling"] = Categorical(
+            ["standard", "quantile", "robust"])
+        defaults["featurize__numeric_scaling"] = "standard"
+    return space, defaults
 
 
 def _as_dimension(name, value):
@@ -144,7 +199,8 @@ class SearchSpace:
         return self.to_config(family, point)
 
     @classmethod
-    def build(cls, families, family_spaces, family_defaults, overrides=None):
+    def build(cls, families, family_spaces, family_defaults, overrides=None,
+              task=None):
         """Assemble the space for a task.
 
         Parameters
@@ -157,8 +213,12 @@ class SearchSpace:
             ``{family: {name: value}}``.
         overrides : dict, optional
             The user's ``search_space``.
+        task : TaskInfo, optional
+            Adds the task's shared dimensions (:func:`task_space`).
         """
         overrides = dict(overrides or {})
+        shared, shared_defaults = task_space(task)
+        shared = {**TRAINING_SPACE, **shared}
         if "family" in overrides:
             chosen = overrides.pop("family")
             chosen = chosen if isinstance(chosen, list | tuple) else [chosen]
@@ -169,7 +229,7 @@ class SearchSpace:
                     f"the families searched for this task: {families}."
                 )
             families = [f for f in families if f in chosen]
-        known = set(TRAINING_SPACE)
+        known = set(shared)
         for f in families:
             known |= set(family_spaces[f])
         for name in overrides:
@@ -191,7 +251,7 @@ class SearchSpace:
             )
         subspaces, fixed, defaults = {}, {}, {}
         for f in families:
-            dims = {**TRAINING_SPACE, **family_spaces[f]}
+            dims = {**shared, **family_spaces[f]}
             fix = {}
             for name, value in overrides.items():
                 if name.startswith("module__") and name not in family_spaces[f] and (
@@ -206,7 +266,8 @@ class SearchSpace:
                     dims[name] = dim
             subspaces[f] = dims
             fixed[f] = fix
-            defaults[f] = {**TRAINING_DEFAULTS, **family_defaults[f]}
+            defaults[f] = {**TRAINING_DEFAULTS, **shared_defaults,
+                           **family_defaults[f]}
         return cls(subspaces, fixed, defaults)
 
     def describe(self):

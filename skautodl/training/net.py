@@ -19,11 +19,13 @@ import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
 from skorch.dataset import Dataset
-from torch.optim.lr_scheduler import CosineAnnealingLR
+from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR
 
-from skautodl.data.loaders import TensorBatchLoader  # noqa: F401 (re-exported)
+from skautodl.data.augment import Augmentation, AugmentedBatchLoader
+from skautodl.data.loaders import TensorBatchLoader
 from skautodl.networks.registry import get_family
 from skautodl.training.callbacks import DivergenceGuard, PruningReporter, TimeLimit
+from skautodl.training.precision import MixedPrecisionMixin
 
 #: training settings used when a config does not set them
 TRAINING_DEFAULTS = {
@@ -32,6 +34,7 @@ TRAINING_DEFAULTS = {
     "batch_size": 128,
     "optimizer__weight_decay": 1e-4,
     "callbacks__early_stopping__patience": 10,
+    "lr_schedule": "cosine",
 }
 
 
@@ -72,7 +75,7 @@ def _forward64(net, X):
         module.train(was_training)
 
 
-class AutoNetClassifier(NeuralNetClassifier):
+class AutoNetClassifier(MixedPrecisionMixin, NeuralNetClassifier):
     """skorch classifier that trains on class indices and predicts labels.
 
     ``fit`` takes ``y`` as class indices ``0..k-1`` (int64) and ``classes``
@@ -109,7 +112,7 @@ def target_stats(y2):
     return mean, np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
 
 
-class AutoNetRegressor(NeuralNetRegressor):
+class AutoNetRegressor(MixedPrecisionMixin, NeuralNetRegressor):
     """skorch regressor with internal target standardization and 1-D targets.
 
     ``fit`` learns the mean and scale of each target column and trains the
@@ -205,6 +208,40 @@ def restart_lr(net):
         group["lr"] = group.get("initial_lr", net.lr)
 
 
+def set_cycle_length(net, n_epochs):
+    """Make the next (partial_)fit of ``net`` one schedule cycle of ``n_epochs``.
+
+    Works for both schedules :func:`build_net` sets up (cosine: ``T_max``;
+    one-cycle: ``epochs``).
+    """
+    n_epochs = max(1, int(n_epochs))
+    sched = dict(net.callbacks)["lr_schedule"]
+    if sched.policy is OneCycleLR:
+        net.set_params(callbacks__lr_schedule__epochs=n_epochs)
+    else:
+        net.set_params(callbacks__lr_schedule__T_max=n_epochs)
+
+
+def _schedule(name, lr, t_max, steps_per_epoch):
+    """The ``lr_schedule`` callback: a cosine or one-cycle schedule.
+
+    One-cycle (Smith 2018) warms up from ``lr / 25`` to ``lr`` over the first
+    30 % of the batches and anneals to near zero; it steps every batch, so
+    its length is ``epochs * steps_per_epoch`` batches.
+    """
+    if name == "onecycle":
+        return LRScheduler(policy=OneCycleLR, max_lr=float(lr), epochs=t_max,
+                           steps_per_epoch=max(1, steps_per_epoch),
+                           cycle_momentum=False, step_every="batch",
+                           last_epoch=-1)
+    if name != "cosine":
+        raise ValueError(f"lr_schedule must be one of ('cosine', 'onecycle'); got "
+                         f"{name!r}.")
+    # last_epoch=-1: every (partial_)fit is one full cosine cycle; skorch
+    # would otherwise continue the old cycle from the history's length
+    return LRScheduler(policy=CosineAnnealingLR, T_max=t_max, last_epoch=-1)
+
+
 def resolve_device(device):
     """Map ``"auto"`` to CUDA when present, else CPU; validate explicit devices."""
     if device == "auto":
@@ -213,7 +250,8 @@ def resolve_device(device):
 
 
 def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
-              deadline=None, verbose=0, pruning=None):
+              deadline=None, verbose=0, pruning=None, data_params=None,
+              precision="auto"):
     """Return an unfitted skorch net for ``config``.
 
     Parameters
@@ -235,6 +273,14 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         skorch's per-epoch log when >= 2.
     pruning : dict, optional
         Per-epoch validation-loss thresholds for :class:`PruningReporter`.
+    data_params : dict, optional
+        Module arguments that come from the fitted featurizer (its
+        ``module_params_``: the embed family's column layout); only those the
+        family declares in ``Family.data_params`` are passed.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Mixed precision on CUDA (bf16 where supported, else fp16 with a
+        gradient scaler); "auto" trains in float32 on the CPU (see
+        :mod:`skautodl.training.precision`).
 
     Notes
     -----
@@ -246,6 +292,12 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
 
     params = {**TRAINING_DEFAULTS, **config}
     family = get_family(params.pop("family", "mlp"))
+    # featurizer choices were applied when the data was prepared
+    for key in [k for k in params if k.startswith("featurize__")]:
+        params.pop(key)
+    augment = {k[len("augment__"):]: params.pop(k)
+               for k in [k for k in params if k.startswith("augment__")]}
+    schedule = params.pop("lr_schedule")
     patience = params.pop("callbacks__early_stopping__patience")
     n_outputs = task.n_outputs
     batch_size = int(params.pop("batch_size"))
@@ -253,24 +305,35 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
     n_train = task.n_samples
     batch_size = max(1, min(batch_size, n_train)) if n_train else batch_size
     t_max = max(1, int(params.pop("callbacks__lr_schedule__T_max", max_epochs)))
+    drop_last = bool(n_train and n_train % batch_size == 1)
+    steps = (n_train // batch_size if drop_last
+             else -(-n_train // batch_size)) if n_train else 1
     callbacks = [
         ("divergence_guard", DivergenceGuard()),
         ("time_limit", TimeLimit(deadline)),
         ("grad_clip", GradientNormClipping(gradient_clip_value=1.0)),
-        # last_epoch=-1: every (partial_)fit is one full cosine cycle; skorch
-        # would otherwise continue the old cycle from the history's length
-        ("lr_schedule", LRScheduler(policy=CosineAnnealingLR, T_max=t_max,
-                                    last_epoch=-1)),
+        ("lr_schedule", _schedule(schedule, params.get("lr", 1e-3), t_max, steps)),
         ("pruning", PruningReporter(pruning)),
     ]
     if valid is not None:
         callbacks.append(("early_stopping", EarlyStopping(
             monitor="valid_loss", patience=int(patience), load_best=True)))
     common = {}
-    if task.image_shape is not None and "image_shape" in inspect.signature(
-        family.module
-    ).parameters:
+    accepted = inspect.signature(family.module).parameters
+    if task.image_shape is not None and "image_shape" in accepted:
         common["module__image_shape"] = tuple(task.image_shape)
+    for name, value in (data_params or {}).items():
+        if name in accepted and name in getattr(family, "data_params", ()):
+            common[f"module__{name}"] = value
+    aug = Augmentation(image_shape=None if task.image_shape is None
+                       else tuple(task.image_shape))
+    try:
+        aug.set_params(**augment)
+    except ValueError:
+        raise ValueError(
+            f"Unknown augmentation parameter in {sorted(augment)}; known: "
+            f"{[p for p in Augmentation._PARAMS if p != 'image_shape']}."
+        ) from None
     common |= {
         "module": family.module,
         "module__n_inputs": int(n_inputs),
@@ -282,15 +345,24 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         "iterator_valid": TensorBatchLoader,
         "iterator_train__shuffle": True,
         # BatchNorm cannot train on a last batch of one sample
-        "iterator_train__drop_last": bool(n_train and n_train % batch_size == 1),
+        "iterator_train__drop_last": drop_last,
         "train_split": predefined_split(valid) if valid is not None else None,
         "callbacks": callbacks,
         "device": device,
+        "precision": precision,
         "verbose": int(verbose >= 2),
         # skorch's PrintLog formats a table every epoch even when silent
         # (about 1 % of an epoch on small data): drop it unless shown
         **({} if verbose >= 2 else {"callbacks__print_log": None}),
     }
+    if aug.enabled:
+        # training batches only: validation and prediction use iterator_valid
+        common |= {
+            "iterator_train": AugmentedBatchLoader,
+            "iterator_train__augmentation": aug,
+            "iterator_train__n_classes": (len(classes) if task.is_classification
+                                          else None),
+        }
     common.update(params)
     if task.is_classification:
         return AutoNetClassifier(

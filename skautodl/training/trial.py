@@ -24,12 +24,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from skautodl.networks.registry import get_family
+from skautodl.training.device_data import release_cuda_memory
 from skautodl.training.net import (
     AutoNetClassifier,
     AutoNetRegressor,
     build_net,
     restart_lr,
     reuse_outputs,
+    set_cycle_length,
     standardized_valid_dataset,
 )
 
@@ -210,10 +213,10 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                 net = warm_nets[i]
                 start = len(net.history)
                 net.set_params(
-                    max_epochs=max_epochs, callbacks__lr_schedule__T_max=max_epochs,
-                    callbacks__time_limit__deadline=deadline,
+                    max_epochs=max_epochs, callbacks__time_limit__deadline=deadline,
                     callbacks__pruning__thresholds=pruning,
                 )
+                set_cycle_length(net, max_epochs)
                 if net.device != device:
                     net.set_params(device=device)
                 restart_lr(net)
@@ -227,7 +230,8 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                 )
                 net = build_net(config, split_task, split.X_train.shape[1],
                                 classes=classes, device=device, valid=valid,
-                                deadline=deadline, verbose=verbose, pruning=pruning)
+                                deadline=deadline, verbose=verbose, pruning=pruning,
+                                data_params=split.module_params)
                 start = 0
                 torch.manual_seed(seed)
                 t0 = time.perf_counter()
@@ -276,6 +280,39 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
     )
 
 
+def feature_key(task, config):
+    """Which featurization ``config`` trains on: a hashable key.
+
+    Image tasks have one featurization (``()``). Tabular ones depend on the
+    numeric scaling the config chose and on the family's categorical
+    encoding (the embed family takes integer codes instead of one-hot).
+    """
+    if task.input_kind == "image":
+        return ()
+    family = get_family(config.get("family", "mlp"))
+    return (("numeric_scaling", config.get("featurize__numeric_scaling",
+                                           "standard")),
+            ("categorical_encoding", getattr(family, "categorical_encoding",
+                                             "onehot")))
+
+
+def select_splits(data, task, config):
+    """The cached splits for ``config`` from ``{feature_key: [SplitData]}``.
+
+    A plain list (one featurization) is returned as it is.
+    """
+    if isinstance(data, list):
+        return data
+    key = feature_key(task, config)
+    try:
+        return data[key]
+    except KeyError:
+        raise ValueError(
+            f"No prepared data for the featurization {dict(key)} of config "
+            f"{config}; prepared: {[dict(k) for k in data]}."
+        ) from None
+
+
 @dataclass
 class Job:
     """One unit of work the controller hands to a worker."""
@@ -300,16 +337,24 @@ class Evaluator:
 
     Parameters
     ----------
-    data : list of SplitData
+    data : dict or list of SplitData
+        ``{feature_key: [SplitData, ...]}`` (one list per featurization the
+        space can ask for), or one list.
     task : TaskInfo
     scorer : callable
     classes : ndarray or None
     verbose : int
     n_threads : int or None
         torch threads in a worker process (threads x workers <= cores).
+    device_cache : DeviceSplitCache, optional
+        Keeps each featurization's tensors on the GPU for the whole search
+        when they fit (nothing happens on a CPU); CUDA memory is released
+        after every trial.
     """
 
-    def __init__(self, data, task, scorer, classes=None, verbose=0, n_threads=None):
+    def __init__(self, data, task, scorer, classes=None, verbose=0, n_threads=None,
+                 device_cache=None):
+        self.device_cache = device_cache
         self.data = data
         self.task = task
         self.scorer = scorer
@@ -320,11 +365,27 @@ class Evaluator:
     def __call__(self, job: Job) -> TrialResult:
         if self.n_threads is not None:
             torch.set_num_threads(self.n_threads)
-        result = run_trial(
-            job.config, self.data, self.task, scorer=self.scorer,
-            classes=self.classes, device=job.device, seed=job.seed,
-            deadline=job.deadline, verbose=self.verbose, warm_nets=job.warm_nets,
-            pruning=job.pruning, prior_segments=job.prior_segments,
-        )
+        splits = select_splits(self.data, self.task, job.config)
+        if self.device_cache is not None:
+            key = None if isinstance(self.data, list) else feature_key(
+                self.task, job.config)
+            splits = self.device_cache.get(splits, job.device, key=key)
+        try:
+            result = run_trial(
+                job.config, splits, self.task, scorer=self.scorer,
+                classes=self.classes, device=job.device, seed=job.seed,
+                deadline=job.deadline, verbose=self.verbose, warm_nets=job.warm_nets,
+                pruning=job.pruning, prior_segments=job.prior_segments,
+            )
+            if self.device_cache is not None:
+                for net in result.nets:
+                    # kept nets must pickle without CUDA: host validation data
+                    self.device_cache.to_host(net)
+        finally:
+            freed = release_cuda_memory()  # no-op unless CUDA was initialized
+            if freed.reserved_before:
+                logger.debug("trial %d: CUDA reserved %.1f -> %.1f MiB",
+                             job.trial_id, freed.reserved_before / 2**20,
+                             freed.reserved_after / 2**20)
         return replace(result, trial_id=job.trial_id, rung=job.rung,
                        parent_id=job.parent_id)

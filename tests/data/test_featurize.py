@@ -194,3 +194,215 @@ def test_prepare_splits_caches_one_featurized_split_each():
     # different training rows -> different scaling
     assert not np.allclose(data[0].X_valid, data[1].featurizer.transform(
         X.iloc[splits[0][1]]))
+
+
+# -- robust scaling -----------------------------------------------------------
+
+def test_robust_scaling_bounds_outliers_and_centres_on_the_median():
+    rng = np.random.RandomState(0)
+    values = np.concatenate([rng.randn(199), [1e6]])
+    X = pd.DataFrame({"a": values})
+    Xt = TabularFeaturizer(numeric_scaling="robust").fit_transform(X)
+    assert Xt.dtype == np.float32 and Xt.flags.c_contiguous
+    assert np.abs(Xt).max() <= 3.0
+    assert Xt[-1, 0] == pytest.approx(3.0, abs=1e-3)  # the outlier saturates
+    assert abs(np.median(Xt[:, 0])) < 1e-6
+    # the bulk keeps a useful spread (standard scaling squeezes it to ~0)
+    assert Xt[:199, 0].std() > 0.5
+    # monotone: the order of the values is kept
+    np.testing.assert_array_equal(np.argsort(Xt[:, 0], kind="stable"),
+                                  np.argsort(values, kind="stable"))
+
+
+def test_robust_scaling_is_iqr_scaling_with_a_smooth_clip():
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0, 100.0]})
+    Xt = TabularFeaturizer(numeric_scaling="robust").fit_transform(X)[:, 0]
+    a = X["a"].to_numpy()
+    q25, q50, q75 = np.percentile(a, [25, 50, 75])
+    z = (a - q50) / (q75 - q25)
+    np.testing.assert_allclose(Xt, z / np.sqrt(1 + (z / 3) ** 2), rtol=1e-6)
+    # near zero the clip is (almost) the identity
+    small = np.abs(z) < 0.3
+    np.testing.assert_allclose(Xt[small], z[small], atol=5e-3)
+
+
+def test_robust_scaling_zero_iqr_and_constant_columns():
+    sparse = np.zeros(100)
+    sparse[::10] = 50.0  # IQR 0: scaled by the standard deviation instead
+    X = pd.DataFrame({"sparse": sparse, "const": np.full(100, 7.0)})
+    Xt = TabularFeaturizer(numeric_scaling="robust").fit_transform(X)
+    z = 50.0 / sparse.std()
+    assert Xt[0, 0] == pytest.approx(z / np.sqrt(1 + (z / 3) ** 2), rel=1e-5)
+    assert Xt[1, 0] == 0.0
+    np.testing.assert_array_equal(Xt[:, 1], 0.0)
+
+
+def test_robust_scaling_extreme_values_without_warnings():
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+    feat = TabularFeaturizer(numeric_scaling="robust").fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        Xt = feat.transform(pd.DataFrame({"a": [1e300, -1e300, 1e308, 1.5]}))
+    np.testing.assert_allclose(Xt[:, 0], [3.0, -3.0, 3.0, 0.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "codes"])
+def test_robust_scaling_pickles_and_clones(mixed_frame, encoding):
+    X, _ = mixed_frame
+    feat = TabularFeaturizer(numeric_scaling="robust",
+                             categorical_encoding=encoding).fit(X)
+    Xt = feat.transform(X)
+    restored = pickle.loads(pickle.dumps(feat))
+    np.testing.assert_array_equal(restored.transform(X), Xt)
+    cloned = clone(feat)
+    assert cloned.get_params() == feat.get_params()
+    assert not hasattr(cloned, "column_transformer_")
+    np.testing.assert_array_equal(cloned.fit_transform(X), Xt)
+    assert restored.module_params_ == feat.module_params_
+
+
+# -- the "codes" layout -------------------------------------------------------
+
+def _codes_frame():
+    return pd.DataFrame({
+        "num": [1.0, np.nan, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],   # has missing
+        "full": [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5],
+        "lo": ["x", None, "y", "x", "y", "x", "x", "y"],        # 3 levels
+        "hi": pd.Categorical(list("abcdeabc")),                # 5 levels
+        "hi_na": ["p", "q", "r", "s", None, "p", "q", "r"],     # 4 + missing
+    })
+
+
+def test_codes_layout_and_module_params():
+    X = _codes_frame()
+    feat = TabularFeaturizer(categorical_encoding="codes").fit(X)
+    Xt = feat.transform(X)
+    params = feat.module_params_
+    assert set(params) == {"n_numeric", "n_binary", "cardinalities", "bins"}
+    # 2 numeric | 1 indicator ("num") + 3 one-hot ("lo": x, y, missing) | 2 codes
+    assert params["n_numeric"] == 2
+    assert params["n_binary"] == 1 + 3
+    assert params["cardinalities"] == [5 + 1, 5 + 1]
+    n_num, n_bin = params["n_numeric"], params["n_binary"]
+    assert Xt.shape == (8, n_num + n_bin + len(params["cardinalities"]))
+    assert feat.n_features_out_ == Xt.shape[1]
+    assert Xt.dtype == np.float32 and Xt.flags.c_contiguous
+    # numeric block: standardized; the indicator is raw 0/1
+    np.testing.assert_allclose(Xt[:, 1].mean(), 0.0, atol=1e-6)
+    np.testing.assert_array_equal(Xt[:, 2], X["num"].isna().astype(float))
+    binary = Xt[:, n_num:n_num + n_bin]
+    assert set(np.unique(binary)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(binary[:, 1:].sum(axis=1), 1.0)  # one-hot "lo"
+    # code block: codes 1..k of the sorted levels, missing a level of its own
+    codes = Xt[:, n_num + n_bin:]
+    np.testing.assert_array_equal(codes[:, 0], [1, 2, 3, 4, 5, 1, 2, 3])
+    # "__missing__" sorts first
+    np.testing.assert_array_equal(codes[:, 1], [2, 3, 4, 5, 1, 2, 3, 4])
+    assert codes.max(axis=0).tolist() == [c - 1 for c in params["cardinalities"]]
+
+
+def test_codes_bins_are_sorted_quantiles_of_the_scaled_values():
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.randn(300), "ints": rng.randint(0, 3, 300),
+                      "const": np.ones(300)})
+    feat = TabularFeaturizer(categorical_encoding="codes",
+                             numeric_scaling="quantile").fit(X)
+    Xt = feat.transform(X)
+    bins = feat.module_params_["bins"]
+    assert len(bins) == 3
+    for j, edges in enumerate(bins):
+        assert 2 <= len(edges) <= 17
+        assert all(isinstance(e, float) for e in edges)
+        assert np.all(np.diff(edges) > 0)
+        if j < 2:  # the edges span the scaled training values
+            assert edges[0] == pytest.approx(Xt[:, j].min(), abs=1e-6)
+            assert edges[-1] == pytest.approx(Xt[:, j].max(), abs=1e-6)
+    assert len(bins[0]) == 17   # continuous: 16 bins
+    assert len(bins[1]) == 3    # 3 distinct values: deduplicated
+    assert len(bins[2]) == 2    # constant: still 2 edges around the value
+
+
+def test_codes_unknown_and_missing_levels_at_transform():
+    X = _codes_frame()
+    feat = TabularFeaturizer(categorical_encoding="codes").fit(X)
+    new = X.copy()
+    new["hi"] = pd.Categorical(["zzz"] * 8)
+    new["hi_na"] = [None] * 4 + ["never"] * 4
+    new["lo"] = ["never"] * 8
+    Xt = feat.transform(new)
+    # unseen levels -> code 0; missing -> the missing level's code
+    np.testing.assert_array_equal(Xt[:, -2], 0.0)
+    np.testing.assert_array_equal(Xt[:, -1], [1, 1, 1, 1, 0, 0, 0, 0])
+    # unseen low-cardinality level: an all-zero one-hot block
+    np.testing.assert_array_equal(Xt[:, 3:6], 0.0)
+    # missing never seen at fit in "hi" -> unknown, code 0
+    assert feat.transform(X.assign(hi=pd.Categorical([None] * 8,
+                                                     categories=["a"])))[0, -2] == 0
+
+
+def test_codes_max_onehot_and_max_categories():
+    X = _codes_frame()
+    all_codes = TabularFeaturizer(categorical_encoding="codes", max_onehot=0).fit(X)
+    assert all_codes.module_params_["n_binary"] == 1  # only the indicator
+    assert all_codes.module_params_["cardinalities"] == [4, 6, 6]
+    all_onehot = TabularFeaturizer(categorical_encoding="codes",
+                                   max_onehot=100).fit(X)
+    assert all_onehot.module_params_["cardinalities"] == []
+    assert all_onehot.module_params_["n_binary"] == 1 + 3 + 5 + 5
+    # max_categories caps the codes (code 0 included): rarer levels get 0
+    X = pd.DataFrame({"c": ["a"] * 5 + ["b"] * 4 + ["c"] * 3 + ["d", "e"]})
+    feat = TabularFeaturizer(categorical_encoding="codes", max_categories=4).fit(X)
+    assert feat.module_params_["cardinalities"] == [4]
+    np.testing.assert_array_equal(feat.transform(X)[:, 0],
+                                  [1] * 5 + [2] * 4 + [3] * 3 + [0, 0])
+
+
+def test_codes_without_categorical_or_numeric_columns():
+    numeric = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 0.0]})
+    feat = TabularFeaturizer(categorical_encoding="codes").fit(numeric)
+    assert feat.module_params_["n_numeric"] == 2
+    assert feat.module_params_["n_binary"] == 0
+    assert feat.module_params_["cardinalities"] == []
+    categorical = pd.DataFrame({"c": list("abcdefg")})
+    feat = TabularFeaturizer(categorical_encoding="codes").fit(categorical)
+    assert feat.module_params_ == {"n_numeric": 0, "n_binary": 0,
+                                   "cardinalities": [8], "bins": []}
+    np.testing.assert_array_equal(feat.transform(categorical)[:, 0], range(1, 8))
+
+
+def test_onehot_has_empty_module_params(mixed_frame):
+    X, _ = mixed_frame
+    feat = TabularFeaturizer().fit(X)
+    assert feat.module_params_ == {}
+    assert feat.get_params()["categorical_encoding"] == "onehot"
+
+
+def test_codes_numpy_object_array():
+    X = np.array([[1.0, "a"], [2.0, "b"], [np.nan, "c"], [4.0, "d"], [5.0, "e"]],
+                 dtype=object)
+    feat = TabularFeaturizer(categorical_encoding="codes").fit(X)
+    assert feat.module_params_["cardinalities"] == [6]
+    assert feat.transform(X).shape == (5, 1 + 1 + 1)
+
+
+# -- errors -------------------------------------------------------------------
+
+def test_bad_scaling_lists_the_allowed_values():
+    with pytest.raises(ValueError, match="numeric_scaling") as info:
+        TabularFeaturizer(numeric_scaling="minmax").fit(_small_frame())
+    for allowed in ("standard", "quantile", "robust", "minmax"):
+        assert allowed in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"categorical_encoding": "ordinal"},
+     r"categorical_encoding must be one of \('onehot', 'codes'\); got 'ordinal'"),
+    ({"categorical_encoding": "codes", "max_onehot": -1},
+     "max_onehot must be a non-negative int; got -1"),
+    ({"categorical_encoding": "codes", "max_onehot": 2.5},
+     "max_onehot must be a non-negative int; got 2.5"),
+    ({"max_onehot": True}, "max_onehot must be a non-negative int; got True"),
+])
+def test_bad_encoding_settings_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TabularFeaturizer(**kwargs).fit(_small_frame())

@@ -1,10 +1,12 @@
 """Tests of skautodl/networks/registry.py: family lookup and building."""
 
+import inspect
+
 import pytest
 import torch
 
 from skautodl.data.validation import TaskInfo
-from skautodl.networks import ensemble_mlp, mlp, resnet
+from skautodl.networks import embed, ensemble_mlp, mlp, resnet
 from skautodl.networks.registry import (
     FAMILIES,
     PLANNED_FAMILIES,
@@ -57,7 +59,8 @@ def test_families_for_task():
 
 
 @pytest.mark.parametrize("name, cls", [("resnet", resnet.ResNet),
-                                       ("ensemble_mlp", ensemble_mlp.EnsembleMLP)])
+                                       ("ensemble_mlp", ensemble_mlp.EnsembleMLP),
+                                       ("embed", embed.EmbedNet)])
 def test_opt_in_families_are_registered_but_not_auto(name, cls):
     family = get_family(name)
     assert family.module is cls
@@ -67,8 +70,32 @@ def test_opt_in_families_are_registered_but_not_auto(name, cls):
     assert get_family("mlp").in_auto is True
 
 
-def test_planned_families_are_not_registered():
-    assert not set(PLANNED_FAMILIES) & set(FAMILIES)
-    for name in PLANNED_FAMILIES:
-        with pytest.raises(ValueError):
-            get_family(name)
+def test_no_planned_families_left():
+    assert PLANNED_FAMILIES == ()
+    assert "embed" in FAMILIES
+
+
+def test_data_params_and_categorical_encoding():
+    assert get_family("cnn").data_params == ("image_shape",)
+    family = get_family("embed")
+    assert family.data_params == ("n_numeric", "n_binary", "cardinalities", "bins")
+    assert family.categorical_encoding == "codes"
+    for name in ("mlp", "resnet", "ensemble_mlp", "cnn"):
+        assert get_family(name).categorical_encoding == "onehot"
+    for name in ("mlp", "resnet", "ensemble_mlp"):
+        assert get_family(name).data_params == ()
+    # every declared data parameter is a module argument, never searched
+    for fam in FAMILIES.values():
+        accepted = inspect.signature(fam.module).parameters
+        assert set(fam.data_params) <= set(accepted), fam.name
+        assert not any(f"module__{p}" in fam.space(TaskInfo("binary", 2))
+                       for p in fam.data_params), fam.name
+
+
+def test_build_embed_with_data_params():
+    layout = {"n_numeric": 2, "n_binary": 1, "cardinalities": [4],
+              "bins": [[-1.0, 0.0, 1.0], [0.0, 2.0]]}
+    config = {**get_family("embed").defaults, "module__numeric_embedding": "pwl"}
+    net = get_family("embed").build(config, 4, 3, **layout)
+    assert isinstance(net, embed.EmbedNet)
+    assert net(torch.tensor([[0.5, 1.0, 1.0, 2.0]])).shape == (1, 3)

@@ -184,3 +184,49 @@ def test_describe_lists_searched_and_fixed():
     names = [name for _, name, _ in rows]
     assert "max_epochs" in names and "lr" in names
     assert ("mlp", "max_epochs", 3) in rows
+
+
+# ---------------------------------------------------------- task-dependent
+def _task_space(task, overrides=None, families=("mlp",)):
+    families = list(families)
+    return SearchSpace.build(
+        families, {f: FAMILIES[f].space(task) for f in families},
+        {f: FAMILIES[f].defaults for f in families}, overrides, task=task)
+
+
+def test_task_space_adds_regularization_scaling_and_augmentation():
+    space = _task_space(TASK)
+    names = set(space.names("mlp"))
+    assert {"lr_schedule", "callbacks__early_stopping__patience",
+            "criterion__label_smoothing", "featurize__numeric_scaling",
+            "augment__mixup_alpha"} <= names
+    assert set(space.subspaces["mlp"]["featurize__numeric_scaling"].categories) == {
+        "standard", "quantile", "robust"}
+    default = space.default_config("mlp")
+    # everything new starts off: the default config trains as before
+    assert default["lr_schedule"] == "cosine"
+    assert default["criterion__label_smoothing"] == 0.0
+    assert default["augment__mixup_alpha"] == 0.0
+    assert default["featurize__numeric_scaling"] == "standard"
+
+
+def test_task_space_for_regression_and_images():
+    reg = _task_space(TaskInfo("regression", 1))
+    assert "criterion__label_smoothing" not in reg.names("mlp")
+    img = TaskInfo("multiclass", 10, input_kind="image", image_shape=(1, 28, 28))
+    space = _task_space(img, families=("cnn",))
+    names = set(space.names("cnn"))
+    assert {"augment__shift", "augment__rotation", "augment__cutout"} <= names
+    assert "featurize__numeric_scaling" not in names
+    assert "augment__flip" not in names  # flips are opt-in (digits)
+    assert max(space.subspaces["cnn"]["augment__shift"].categories) == 2
+    flips = _task_space(img, {"augment__flip": [False, True]}, families=("cnn",))
+    assert "augment__flip" in flips.names("cnn")
+
+
+def test_task_space_entries_can_be_fixed_by_the_user():
+    space = _task_space(TASK, {"featurize__numeric_scaling": "robust",
+                               "lr_schedule": "onecycle"})
+    assert space.fixed["mlp"] == {"featurize__numeric_scaling": "robust",
+                                  "lr_schedule": "onecycle"}
+    assert "featurize__numeric_scaling" not in space.names("mlp")

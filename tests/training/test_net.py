@@ -303,3 +303,112 @@ def test_reuse_outputs_runs_one_forward_pass():
         net.predict_proba(X[:5])  # another array: computed, not cached
     assert len(calls) == 2  # one pass for X (batch 40 <= batch_size), one for X[:5]
     assert "predict_proba" not in net.__dict__
+
+
+# ---------------------------------------------------------- regularization
+def _xy(n=64, d=3, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    return X, (X[:, 0] > 0).astype(np.int64)
+
+
+def test_onecycle_schedule_warms_up_then_anneals_per_batch():
+    from skautodl.training.net import restart_lr, set_cycle_length
+
+    X, y = _xy()
+    task = TaskInfo("binary", 2, n_samples=64)
+    net = build_net({"family": "mlp", "lr": 0.01, "max_epochs": 3, "batch_size": 16,
+                     "lr_schedule": "onecycle", "module__n_units": 8},
+                    task, 3, classes=[0, 1])
+    net.fit(X, y)
+    lrs = [b["event_lr"] for epoch in net.history for b in epoch["batches"]]
+    assert len(lrs) == 12  # 3 epochs x 4 batches, one step per batch
+    peak = int(np.argmax(lrs))
+    assert 0 < peak < 11 and 0.0095 < max(lrs) <= 0.01
+    assert lrs[0] == pytest.approx(0.01 / 25)  # warm-up start
+    assert lrs[-1] < 1e-5  # the last batch trains at the annealed rate
+    # a continued training is one new cycle of its own length
+    net.set_params(max_epochs=2)
+    set_cycle_length(net, 2)
+    restart_lr(net)
+    net.partial_fit(X, y)
+    more = [b["event_lr"] for epoch in net.history[-2:] for b in epoch["batches"]]
+    assert len(more) == 8 and more[0] == pytest.approx(0.01 / 25)
+    assert 0.0095 < max(more) <= 0.01
+
+
+def test_unknown_schedule_and_augmentation_names_raise():
+    task = TaskInfo("binary", 2, n_samples=64)
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        build_net({"family": "mlp", "lr_schedule": "step"}, task, 3, classes=[0, 1])
+    with pytest.raises(ValueError, match="augmentation parameter.*mixup_alpha"):
+        build_net({"family": "mlp", "augment__mixup": 0.2}, task, 3, classes=[0, 1])
+
+
+def test_label_smoothing_reaches_the_criterion():
+    X, y = _xy()
+    task = TaskInfo("binary", 2, n_samples=64)
+    net = build_net({**FAST, "criterion__label_smoothing": 0.1}, task, 3,
+                    classes=[0, 1]).initialize()
+    assert net.criterion_.label_smoothing == pytest.approx(0.1)
+
+
+def test_patience_from_config_sets_early_stopping():
+    X, y = _xy()
+    task = TaskInfo("binary", 2, n_samples=64)
+    valid = standardized_valid_dataset(AutoNetClassifier, X, y, y)
+    net = build_net({**FAST, "callbacks__early_stopping__patience": 17}, task, 3,
+                    classes=[0, 1], valid=valid)
+    assert _callbacks(net.initialize())["early_stopping"].patience == 17
+
+
+def test_augmentation_applies_to_training_batches_only():
+    from skautodl.data.augment import AugmentedBatchLoader
+
+    X, y = _xy()
+    task = TaskInfo("binary", 2, n_samples=64)
+    plain = build_net(FAST, task, 3, classes=[0, 1])
+    assert plain.iterator_train is TensorBatchLoader
+    net = build_net({**FAST, "augment__mixup_alpha": 0.4}, task, 3, classes=[0, 1])
+    assert net.iterator_train is AugmentedBatchLoader
+    assert net.iterator_valid is TensorBatchLoader
+    assert net.iterator_train__augmentation.mixup_alpha == 0.4
+    assert net.iterator_train__n_classes == 2
+    seen = []
+    net.initialize()
+    net.module_.register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+    torch.manual_seed(0)
+    net.partial_fit(X, y)  # keeps the hooked module (fit would rebuild it)
+    rows = {tuple(np.round(r, 5)) for r in X.tolist()}
+    trained = torch.cat(seen[:4]).detach().numpy()  # first epoch's batches
+    # mixed rows are not rows of X (mixup draws a weight strictly in (0, 1))
+    assert sum(tuple(np.round(r, 5)) in rows for r in trained.tolist()) < len(trained)
+    seen.clear()
+    proba = net.predict_proba(X)
+    assert proba.shape == (64, 2)
+    # predictions see the data untouched: the same as the module on X
+    with torch.no_grad():
+        direct = torch.softmax(net.module_(torch.as_tensor(X)), dim=1).numpy()
+    np.testing.assert_allclose(proba, direct, atol=1e-5)
+
+
+def test_image_augmentation_uses_the_image_shape():
+    X = np.random.RandomState(0).rand(32, 64).astype(np.float32)
+    y = np.arange(32) % 2
+    task = TaskInfo("binary", 2, input_kind="image", n_samples=32,
+                    image_shape=(1, 8, 8))
+    net = build_net({"family": "cnn", "max_epochs": 1, "batch_size": 16,
+                     "module__width": 8, "module__n_stages": 1,
+                     "augment__shift": 1, "augment__rotation": 10.0,
+                     "augment__cutout": 2}, task, 64, classes=[0, 1])
+    aug = net.iterator_train__augmentation
+    assert aug.image_shape == (1, 8, 8) and aug.uses_images
+    net.fit(X, y)
+    assert np.isfinite(net.history[-1, "train_loss"])
+
+
+def test_data_params_reach_only_families_that_declare_them():
+    task = TaskInfo("binary", 2, n_samples=64)
+    net = build_net(FAST, task, 3, classes=[0, 1],
+                    data_params={"n_numeric": 3, "cardinalities": [4]})
+    assert "module__n_numeric" not in net.get_params()

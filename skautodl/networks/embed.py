@@ -359,9 +359,12 @@ def space(task):
     Returns
     -------
     dict
-        skopt dimensions keyed by skorch parameter names.
+        skopt dimensions keyed by skorch parameter names, and
+        ``augment__mixup_alpha`` fixed to 0: mixup would blend the integer
+        codes of the categorical columns into codes of other levels.
     """
     return {
+        "augment__mixup_alpha": 0.0,
         "module__numeric_embedding": Categorical(["none", "periodic", "pwl"]),
         "module__d_embedding": Categorical([8, 16, 32]),
         "module__n_frequencies": Categorical([8, 16, 32]),

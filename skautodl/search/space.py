@@ -208,7 +208,9 @@ class SearchSpace:
         families : list of str
             Families to search.
         family_spaces : dict
-            ``{family: {name: Dimension}}``: each family's own parameters.
+            ``{family: {name: Dimension}}``: each family's own parameters; a
+            plain value instead of a dimension fixes that parameter for the
+            family (the user's ``search_space`` still wins).
         family_defaults : dict
             ``{family: {name: value}}``.
         overrides : dict, optional
@@ -251,8 +253,14 @@ class SearchSpace:
             )
         subspaces, fixed, defaults = {}, {}, {}
         for f in families:
-            dims = {**shared, **family_spaces[f]}
-            fix = {}
+            own = family_spaces[f]
+            dims = {**shared, **{k: v for k, v in own.items()
+                                 if isinstance(v, Dimension)}}
+            # a plain value in a family's space fixes a shared dimension
+            # for that family (the embed family keeps mixup off)
+            fix = {k: v for k, v in own.items() if not isinstance(v, Dimension)}
+            for name in fix:
+                dims.pop(name, None)
             for name, value in overrides.items():
                 if name.startswith("module__") and name not in family_spaces[f] and (
                     name in known
@@ -264,6 +272,7 @@ class SearchSpace:
                     fix[name] = value[0] if isinstance(value, list) else value
                 else:
                     dims[name] = dim
+                    fix.pop(name, None)
             subspaces[f] = dims
             fixed[f] = fix
             defaults[f] = {**TRAINING_DEFAULTS, **shared_defaults,

@@ -230,6 +230,8 @@ def test_learns_a_periodic_target_better_than_linear(numeric_embedding):
 
 def test_space_and_defaults_agree():
     dims = space(TaskInfo("binary", 2))
+    # mixup is fixed off for this family (it would blend categorical codes)
+    assert dims.pop("augment__mixup_alpha") == 0.0
     assert set(dims) == set(DEFAULTS)
     assert all(name.startswith("module__") for name in dims)
     for name, dim in dims.items():

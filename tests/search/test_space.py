@@ -230,3 +230,16 @@ def test_task_space_entries_can_be_fixed_by_the_user():
     assert space.fixed["mlp"] == {"featurize__numeric_scaling": "robust",
                                   "lr_schedule": "onecycle"}
     assert "featurize__numeric_scaling" not in space.names("mlp")
+
+
+def test_family_space_value_fixes_a_shared_dimension():
+    space = _task_space(TASK, families=("mlp", "embed"))
+    assert "augment__mixup_alpha" in space.names("mlp")
+    assert "augment__mixup_alpha" not in space.names("embed")
+    assert space.fixed["embed"] == {"augment__mixup_alpha": 0.0}
+    assert space.default_config("embed")["augment__mixup_alpha"] == 0.0
+    # the user's search_space still wins
+    user = _task_space(TASK, {"augment__mixup_alpha": [0.0, 0.2]},
+                       families=("embed",))
+    assert "augment__mixup_alpha" in user.names("embed")
+    assert "augment__mixup_alpha" not in user.fixed["embed"]

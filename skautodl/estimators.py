@@ -563,6 +563,19 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                 restart_lr(net)
                 net.partial_fit(X_all, y_fit)
             if dict(net.callbacks_)["time_limit"].stopped_:
+                if best_nets:
+                    # a cut-short schedule leaves the weights mid-cycle (high
+                    # learning rate): the trial's own model is the better one
+                    warnings.warn(
+                        f"The time budget ran out during the refit on all data; "
+                        f"{type(self).__name__} keeps the best trial's model, "
+                        "trained on the training split only. Raise time_budget "
+                        "for a complete refit.", BudgetWarning, stacklevel=3,
+                    )
+                    return Pipeline([
+                        ("featurize",
+                         select_splits(data, task, best.config)[0].featurizer),
+                        ("net", best_nets[0])])
                 warnings.warn(
                     f"The time budget ran out during the refit on all data; "
                     f"{type(self).__name__} keeps the partly retrained model. "

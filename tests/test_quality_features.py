@@ -120,3 +120,28 @@ def test_typos_behind_new_prefixes_raise(tiny_classification, name, match):
     clf = AutoDLClassifier(time_budget=None, n_trials=1, search_space={name: 1})
     with pytest.raises(ValueError, match=match):
         clf.fit(X, y)
+
+
+def test_refit_cut_short_by_the_budget_keeps_the_trial_model(monkeypatch,
+                                                              tiny_classification):
+    import time
+
+    from skautodl import estimators
+    from skautodl.exceptions import BudgetWarning
+
+    X, y, _ = tiny_classification
+    real_build = estimators.build_net
+
+    def late_build(*args, **kwargs):  # the refit's net: its deadline has passed
+        return real_build(*args, **{**kwargs, "deadline": time.time() - 1.0})
+
+    monkeypatch.setattr(estimators, "build_net", late_build)
+    clf = AutoDLClassifier(time_budget=None, n_trials=2, fidelity=None,
+                           random_state=0, verbose=0,
+                           search_space={"max_epochs": 3})
+    with pytest.warns(BudgetWarning, match="keeps the best trial's model"):
+        clf.fit(X, y)
+    net = clf.best_estimator_.steps[1][1]
+    # the trial's net: it trained (3 epochs recorded), unlike the cut refit
+    assert len(net.history) >= 1 and "valid_loss" in net.history[-1]
+    assert clf.score(X, y) > 0.5

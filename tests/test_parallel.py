@@ -14,8 +14,9 @@ from tests_helpers import ScriptedSearcher, crash_on_lr
 from skautodl import AutoDLClassifier
 from skautodl.exceptions import SearchInterruptedWarning
 
+# one family: the scripted searchers' trial numbers follow one default config
 FAST = {"time_budget": None, "search_space": {"max_epochs": 4}, "verbose": 0,
-            "random_state": 0, "device": "cpu"}
+        "random_state": 0, "device": "cpu", "families": ["mlp"]}
 
 
 @pytest.fixture(scope="module")

@@ -186,10 +186,11 @@ def test_regressor_searches_several_families():
     assert reg.predict(X).shape == (150,)
 
 
-def test_auto_still_uses_only_mlp():
+def test_auto_uses_mlp_and_embed_not_ensemble_mlp():
     X, y = make_regression(n_samples=60, n_features=3, random_state=0)
     reg = AutoDLRegressor(time_budget=None, n_trials=2, fidelity=None,
                           search_space={"max_epochs": 2}, verbose=0,
                           random_state=0, device="cpu")
     reg.fit(X, y)
-    assert set(reg.cv_results_["param_family"]) == {"mlp"}
+    # the two default configs come first: one per family of "auto"
+    assert set(reg.cv_results_["param_family"]) == {"mlp", "embed"}

@@ -33,11 +33,8 @@ the same images flattened to 784 columns):
   numpy inputs, and mixed precision with the inputs already on the GPU
   (``DeviceSplitCache``: the float32 matrix copied once, each batch sliced on
   the device; ``on host`` when it does not fit in half the free memory), each
-  with its peak GPU memory. The nets are ``build_net``'s with the
-  ``MixedPrecisionMixin`` (``skautodl.training.precision``) put before their
-  class when the package does not do it yet. The searches' header says
-  whether the package's nets and trials use these features (``wired``) or
-  not yet.
+  with its peak GPU memory (``build_net(..., precision=...)``; the
+  searches use both features as ``fit`` does).
 
 On the CPU, the epoch is timed on a subset sized so that one epoch takes
 about ``--cpu-epoch-seconds`` (estimated from the warm-up): the CNN on 60,000
@@ -64,7 +61,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import inspect
 import os
 import statistics
 import sys
@@ -83,14 +79,12 @@ if str(ROOT) not in sys.path:
 from skautodl import AutoDLClassifier  # noqa: E402
 from skautodl.data.featurize import ImageFeaturizer  # noqa: E402
 from skautodl.data.validation import TaskInfo  # noqa: E402
-from skautodl.training import trial as trial_module  # noqa: E402
 from skautodl.training.device_data import (  # noqa: E402
     DeviceSplitCache,
     release_cuda_memory,
 )
-from skautodl.training.net import AutoNetClassifier, build_net  # noqa: E402
+from skautodl.training.net import build_net  # noqa: E402
 from skautodl.training.precision import (  # noqa: E402
-    MixedPrecisionMixin,
     resolve_precision,
 )
 
@@ -130,36 +124,9 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-_AMP_CLASSES = {}
-
-
-def with_precision(net, precision):
-    """``net`` set to ``precision``; rebuilt with the mixin if it lacks it.
-
-    Until ``net.py`` puts :class:`MixedPrecisionMixin` into its nets, the
-    benchmark adds it to a subclass made here (same parameters).
-    """
-    if isinstance(net, MixedPrecisionMixin):
-        return net.set_params(precision=precision)
-    cls = type(net)
-    if cls not in _AMP_CLASSES:
-        _AMP_CLASSES[cls] = type(f"MixedPrecision{cls.__name__}",
-                                 (MixedPrecisionMixin, cls), {})
-    return _AMP_CLASSES[cls](**net.get_params(deep=False), precision=precision)
-
-
 def precision_name(device):
     """What ``precision="auto"`` trains with on ``device``."""
     return resolve_precision("auto", device).name
-
-
-def wiring():
-    """Whether the package's nets use the precision mixin and its trials the
-    device cache (``Evaluator(..., device_cache=...)``), or not yet."""
-    nets = issubclass(AutoNetClassifier, MixedPrecisionMixin)
-    trials = "device_cache" in inspect.signature(
-        trial_module.Evaluator.__init__).parameters
-    return nets, trials
 
 
 def train_epochs(family, X, y, device, epochs, batch_size, seed=0, precision="fp32"):
@@ -169,8 +136,8 @@ def train_epochs(family, X, y, device, epochs, batch_size, seed=0, precision="fp
     """
     config = {"family": family, "max_epochs": epochs, "batch_size": batch_size}
     net = build_net(config, _task(family, len(X)), N_PIXELS,
-                    classes=list(range(N_CLASSES)), device=device)
-    net = with_precision(net, precision)
+                    classes=list(range(N_CLASSES)), device=device,
+                    precision=precision)
     torch.manual_seed(seed)
     _sync(device)
     t0 = time.perf_counter()
@@ -324,15 +291,9 @@ def format_table(rows, args, gpu_name):
             f"{label:<7} {cpu['rows']:>9} {cpu['samples_s']:>{w}.0f} {g_rows:>{w}} "
             f"{g_sps:>{w}} {speed:>{w}} {_fmt(s_cpu['trials_min'], '.1f'):>{w}} "
             f"{g_tpm:>{w}}")
-    nets_wired, trials_wired = wiring()
     amp = precision_name("cuda") if gpu_name else None
-    if amp is None:
-        setup = "no GPU"
-    else:
-        setup = (f"on the GPU, precision {amp if nets_wired else 'fp32'} ("
-                 f"{'wired' if nets_wired else 'mixed precision not wired yet'}), "
-                 f"inputs {'device-resident' if trials_wired else 'copied per batch'}"
-                 f" ({'wired' if trials_wired else 'DeviceSplitCache not wired yet'})")
+    setup = ("no GPU" if amp is None
+             else f"on the GPU, precision {amp}, inputs device-resident")
     lines += [
         "",
         f"searches: {setup}; reserved = the CUDA allocator's cache after the "

@@ -429,32 +429,27 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         import torch
 
         from skautodl.data.augment import Augmentation
-        from skautodl.data.featurize import TabularFeaturizer
 
-        targets = {
-            "module__": [FAMILIES[f].module for f in families],
-            "optimizer__": [torch.optim.AdamW],
-            "augment__": [Augmentation],
-            "featurize__": [TabularFeaturizer],
-        }
+        def args(*classes):
+            return set().union(*(inspect.signature(c).parameters for c in classes))
+
         # filled from the data, never searched
-        data_params = {"image_shape"}
-        for f in families:
-            data_params |= set(getattr(FAMILIES[f], "data_params", ()))
+        data_params = set().union(*(FAMILIES[f].data_params for f in families))
+        allowed_by_prefix = {
+            "module__": args(*(FAMILIES[f].module for f in families))
+            - {"n_inputs", "n_outputs"} - data_params,
+            "optimizer__": args(torch.optim.AdamW) - {"params"},
+            "augment__": args(Augmentation) - {"image_shape"},
+            # the featurizer's only per-trial option
+            "featurize__": {"numeric_scaling"},
+        }
         for name in overrides:
             if not isinstance(name, str):
                 continue  # SearchSpace.build names the bad key
-            for prefix, classes in targets.items():
+            for prefix, allowed in allowed_by_prefix.items():
                 if not name.startswith(prefix):
                     continue
                 arg = name[len(prefix):]
-                allowed = set()
-                for cls in classes:
-                    allowed |= set(inspect.signature(cls).parameters)
-                allowed -= {"self", "params", "n_inputs", "n_outputs", "args",
-                            "kwargs", "max_categories"} | data_params
-                if prefix == "featurize__":
-                    allowed = {"numeric_scaling"}
                 if arg not in allowed:
                     close = difflib.get_close_matches(arg, sorted(allowed), n=1)
                     hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
@@ -524,17 +519,23 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         if self.time_budget is not None:
             hard_end = start + 1.1 * float(self.time_budget) + BUDGET_GRACE_SECONDS
         too_slow = hard_end is not None and time.time() + needed > hard_end
-        if best_nets and (quick or too_slow):
-            if too_slow:
+
+        def trial_model(reason=None):
+            """The best trial's own pipeline (trained on its training split)."""
+            if reason is not None:
                 warnings.warn(
-                    f"The remaining time budget cannot hold a refit on all data "
-                    f"(about {needed:.1f}s); {type(self).__name__} keeps the best "
-                    "trial's model, trained on the training split only. Raise "
-                    "time_budget to refit.", BudgetWarning, stacklevel=3,
+                    f"{reason}; {type(self).__name__} keeps the best trial's model, "
+                    "trained on the training split only. Raise time_budget to "
+                    "refit.", BudgetWarning, stacklevel=4,
                 )
             return Pipeline([("featurize",
                               select_splits(data, task, best.config)[0].featurizer),
                              ("net", best_nets[0])])
+
+        if best_nets and (quick or too_slow):
+            return trial_model(
+                f"The remaining time budget cannot hold a refit on all data (about "
+                f"{needed:.1f}s)" if too_slow else None)
         import torch
 
         featurizer = make_featurizer(task, feature_key(task, best.config))
@@ -551,7 +552,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                 net = build_net(config, task, X_all.shape[1], classes=classes,
                                 device=device, valid=None,
                                 data_params=getattr(featurizer, "module_params_",
-                                                    None),
+                                                    None),  # images: none
                                 # a second kept for wrapping up after training
                                 deadline=None if hard_end is None
                                 else hard_end - 1.0,
@@ -566,16 +567,8 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                 if best_nets:
                     # a cut-short schedule leaves the weights mid-cycle (high
                     # learning rate): the trial's own model is the better one
-                    warnings.warn(
-                        f"The time budget ran out during the refit on all data; "
-                        f"{type(self).__name__} keeps the best trial's model, "
-                        "trained on the training split only. Raise time_budget "
-                        "for a complete refit.", BudgetWarning, stacklevel=3,
-                    )
-                    return Pipeline([
-                        ("featurize",
-                         select_splits(data, task, best.config)[0].featurizer),
-                        ("net", best_nets[0])])
+                    return trial_model("The time budget ran out during the refit "
+                                       "on all data")
                 warnings.warn(
                     f"The time budget ran out during the refit on all data; "
                     f"{type(self).__name__} keeps the partly retrained model. "

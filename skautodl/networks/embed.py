@@ -25,6 +25,7 @@ from skopt.space import Categorical, Real
 from torch import nn
 
 from skautodl.networks import mlp
+from skautodl.networks.ensemble_mlp import LinearHeads  # one linear map per feature
 from skautodl.networks.mlp import ACTIVATIONS, MLP
 from skautodl.networks.mlp import NORMS as NORMS  # the trunk's norms
 from skautodl.networks.mlp import applies as applies  # every tabular task
@@ -56,25 +57,6 @@ def embedding_dim(cardinality):
     return max(1, min(32, round(1.6 * int(cardinality) ** 0.56)))
 
 
-class _FeatureLinear(nn.Module):
-    """One linear map per feature: ``(batch, n, d_in) -> (batch, n, d_out)``.
-
-    Each feature's map is initialized like ``nn.Linear(d_in, d_out)``.
-    """
-
-    def __init__(self, n_features, d_in, d_out):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_features, d_in, d_out))
-        self.bias = nn.Parameter(torch.empty(n_features, d_out))
-        bound = 1 / math.sqrt(d_in) if d_in > 0 else 0
-        with torch.no_grad():
-            self.weight.uniform_(-bound, bound)
-            self.bias.uniform_(-bound, bound)
-
-    def forward(self, x):
-        return torch.einsum("bni,nio->bno", x, self.weight) + self.bias
-
-
 class PeriodicEmbedding(nn.Module):
     """PLR embedding of numeric features (Gorishniy et al., 2022).
 
@@ -95,7 +77,7 @@ class PeriodicEmbedding(nn.Module):
         super().__init__()
         self.frequencies = nn.Parameter(
             torch.randn(n_features, n_frequencies) * float(frequency_scale))
-        self.linear = _FeatureLinear(n_features, 2 * n_frequencies, d_embedding)
+        self.linear = LinearHeads(2 * n_frequencies, d_embedding, k=n_features)
 
     def forward(self, x):
         v = 2 * math.pi * self.frequencies * x[..., None]
@@ -113,7 +95,7 @@ class LinearEmbedding(nn.Module):
 
     def __init__(self, n_features, d_embedding):
         super().__init__()
-        self.linear = _FeatureLinear(n_features, 1, d_embedding)
+        self.linear = LinearHeads(1, d_embedding, k=n_features)
 
     def forward(self, x):
         return torch.relu(self.linear(x[..., None]))
@@ -158,7 +140,7 @@ class PiecewiseLinearEmbedding(nn.Module):
         self.register_buffer("low", low)
         self.register_buffer("high", high)
         self.register_buffer("mask", mask)
-        self.linear = _FeatureLinear(n_features, n_bins, d_embedding)
+        self.linear = LinearHeads(n_bins, d_embedding, k=n_features)
 
     def encode(self, x):
         """The PLE encoding ``(batch, n_features, n_bins)`` of ``x``."""

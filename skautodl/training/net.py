@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 
 import numpy as np
 import torch
@@ -319,12 +318,14 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         callbacks.append(("early_stopping", EarlyStopping(
             monitor="valid_loss", patience=int(patience), load_best=True)))
     common = {}
-    accepted = inspect.signature(family.module).parameters
-    if task.image_shape is not None and "image_shape" in accepted:
-        common["module__image_shape"] = tuple(task.image_shape)
-    for name, value in (data_params or {}).items():
-        if name in accepted and name in getattr(family, "data_params", ()):
-            common[f"module__{name}"] = value
+    # arguments the family takes from the data: the featurizer's layout and
+    # the task's image shape
+    available = dict(data_params or {})
+    if task.image_shape is not None:
+        available["image_shape"] = tuple(task.image_shape)
+    for name in family.data_params:
+        if name in available:
+            common[f"module__{name}"] = available[name]
     aug = Augmentation(image_shape=None if task.image_shape is None
                        else tuple(task.image_shape))
     try:

@@ -292,8 +292,7 @@ def feature_key(task, config):
     family = get_family(config.get("family", "mlp"))
     return (("numeric_scaling", config.get("featurize__numeric_scaling",
                                            "standard")),
-            ("categorical_encoding", getattr(family, "categorical_encoding",
-                                             "onehot")))
+            ("categorical_encoding", family.categorical_encoding))
 
 
 def select_splits(data, task, config):

@@ -29,10 +29,6 @@ FAST = {"family": "mlp", "max_epochs": 3, "lr": 1e-2, "batch_size": 16,
         "module__n_units": 16, "module__dropout": 0.0}
 
 
-# net.py's nets carry the mixin
-AmpAutoNetClassifier = AutoNetClassifier
-AmpAutoNetRegressor = AutoNetRegressor
-
 
 class AmpClassifier(MixedPrecisionMixin, NeuralNetClassifier):
     pass
@@ -203,7 +199,7 @@ def test_fp32_is_bit_identical_to_skorch(tiny_classification, precision):
     assert set(amp.module_.seen) == {torch.float32}
 
 
-def test_fp32_wired_autonets_match_the_unwired_ones(tiny_classification,
+def test_autonets_auto_precision_on_cpu_is_exactly_fp32(tiny_classification,
                                                     tiny_regression):
     X, y, labels = tiny_classification
     task = TaskInfo("binary", 2, n_samples=len(X))
@@ -212,7 +208,7 @@ def test_fp32_wired_autonets_match_the_unwired_ones(tiny_classification,
     ref.fit(X, y)
     torch.manual_seed(0)
     wired = _wired(build_net(FAST, task, X.shape[1], classes=labels),
-                   AmpAutoNetClassifier, precision="fp32").fit(X, y)
+                   AutoNetClassifier, precision="fp32").fit(X, y)
     _assert_same_fit(ref, wired, X)
     np.testing.assert_array_equal(ref.predict(X), wired.predict(X))
 
@@ -222,7 +218,7 @@ def test_fp32_wired_autonets_match_the_unwired_ones(tiny_classification,
     torch.manual_seed(0)
     ref.fit(Xr, yr)
     torch.manual_seed(0)
-    wired = _wired(build_net(FAST, task, Xr.shape[1]), AmpAutoNetRegressor,
+    wired = _wired(build_net(FAST, task, Xr.shape[1]), AutoNetRegressor,
                    precision="auto").fit(Xr, yr)
     _assert_same_fit(ref, wired, Xr)
 
@@ -273,7 +269,7 @@ def test_bf16_wired_autonet_classifier(tiny_classification):
     X, y, labels = tiny_classification
     task = TaskInfo("binary", 2, n_samples=len(X))
     net = _wired(build_net(FAST, task, X.shape[1], classes=labels),
-                 AmpAutoNetClassifier, precision="bf16").fit(X, y)
+                 AutoNetClassifier, precision="bf16").fit(X, y)
     assert np.isfinite(net.history[-1, "train_loss"])
     assert set(net.predict(X)) <= set(labels)
 

@@ -56,3 +56,25 @@ def skopt_surrogate(surrogate, random_state=None):
         base_estimator=GradientBoostingRegressor(n_estimators=30, loss="quantile"),
         random_state=random_state,
     )
+
+
+# scikit-learn's declarative parameter validation is private API
+# (sklearn.utils._param_validation, unchanged from 1.2 to 1.9); the
+# estimators reach it only through these names
+from sklearn.utils._param_validation import (  # noqa: E402
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_parameter_constraints,
+)
+
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "InvalidParameterError",
+    "StrOptions",
+    "skopt_surrogate",
+    "to_python",
+    "validate_parameter_constraints",
+]

@@ -34,3 +34,15 @@ class SearchInterruptedWarning(UserWarning):
 
 class CheckpointError(SkautodlError, ValueError):
     """A checkpoint cannot be used: corrupted, truncated, or from another search."""
+
+
+class RefitError(SkautodlError, RuntimeError):
+    """The refit on all data failed and no trial model could replace it."""
+
+
+class RefitFailedWarning(UserWarning):
+    """The refit on all data failed; the best trial's own model was kept."""
+
+
+class WorkerCountWarning(UserWarning):
+    """``n_jobs`` asked for more parallel trials than there are cores; capped."""

@@ -15,8 +15,9 @@ def cv_results(results):
     ``std_test_score``, ``rank_test_score``, ``mean_fit_time``,
     ``std_fit_time``, ``mean_score_time``, ``std_score_time``, plus
     ``status``, ``iter`` (fidelity rung), ``n_resources`` (epochs the config
-    was given), ``epochs_run`` and ``error``. Failed trials score ``nan`` and
-    rank last.
+    was given), ``epochs_run``, ``error``, ``trial_id`` and ``origin``
+    (``"portfolio"``, ``"searcher"`` or ``"promotion"``). Rows follow the
+    trial ids. Failed trials score ``nan`` and rank last.
     """
     n = len(results)
     out = {}
@@ -55,15 +56,17 @@ def cv_results(results):
         dtype=np.int64)
     out["epochs_run"] = np.array([r.epochs_run for r in results], dtype=np.int64)
     out["error"] = np.array([r.error for r in results], dtype=object)
+    out["trial_id"] = np.array([r.trial_id for r in results], dtype=np.int64)
+    out["origin"] = np.array([r.origin for r in results], dtype=object)
     return out
 
 
 def leaderboard(results):
     """One row per trial, best first: rank, score, epochs, seconds, status, params."""
     rows = []
-    for i, r in enumerate(results):
+    for r in results:
         rows.append({
-            "trial": i,
+            "trial": r.trial_id,
             "score": r.score if r.ok else np.nan,
             "std_score": float(np.std(r.split_scores)) if r.ok else np.nan,
             "status": r.status,
@@ -74,7 +77,9 @@ def leaderboard(results):
             "pruned": r.pruned,
             "rung": r.rung,
             "parent": r.parent_id,
+            "origin": r.origin,
             "worker": r.worker,
+            "device": r.device,
             "error": r.error,
             **r.config,
         })

@@ -60,5 +60,6 @@ def default_portfolio_only(monkeypatch):
     """
     import skautodl.estimators
 
-    monkeypatch.setattr(skautodl.estimators, "portfolio",
-                        lambda space: [space.default_config(f) for f in space.families])
+    monkeypatch.setattr(skautodl.estimators, "portfolio_for",
+                        lambda search, space, n_trials=None:
+                        [space.default_config(f) for f in space.families])

@@ -181,5 +181,6 @@ def test_nan_in_X_is_imputed_not_an_error(data):
 @pytest.mark.parametrize("budget", [0, -1, float("nan")])
 def test_non_positive_time_budget(data, budget):
     X, y = data
-    with pytest.raises(ValueError, match="'time_budget' parameter.*positive number"):
+    with pytest.raises(ValueError, match=r"'time_budget' parameter of "
+                       r"AutoDLClassifier must be a float in the range \(0.0, inf\)"):
         AutoDLClassifier(time_budget=budget).fit(X, y)

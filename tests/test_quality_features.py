@@ -11,6 +11,7 @@ import pytest
 from skautodl import AutoDLClassifier, AutoDLRegressor
 from skautodl.data.featurize import TabularFeaturizer
 from skautodl.data.validation import TaskInfo
+from skautodl.search import SearchSpec
 from skautodl.training.trial import feature_key
 
 
@@ -46,37 +47,46 @@ def test_embed_family_fits_mixed_data_and_round_trips():
     np.testing.assert_array_equal(clone.predict_proba(X), proba)
 
 
-def test_each_scaling_choice_is_featurized_once_and_used(monkeypatch):
-    from skautodl import estimators
+def test_each_featurization_is_built_once_on_first_use(monkeypatch):
+    from skautodl.data import featurize
 
     X, y = _mixed()
-    seen = []
-    original = estimators.prepare_feature_sets
+    stores, built = [], []
+    original_init = featurize.FeatureStore.__init__
+    original_prepare = featurize.prepare_splits
 
-    def spy(*args, **kwargs):
-        out = original(*args, **kwargs)
-        seen.append(out)
-        return out
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        stores.append(self)
 
-    monkeypatch.setattr(estimators, "prepare_feature_sets", spy)
+    def prepare(*args, **kwargs):
+        built.append(kwargs["featurizer"].get_params())
+        return original_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(featurize.FeatureStore, "__init__", init)
+    monkeypatch.setattr(featurize, "prepare_splits", prepare)
     clf = AutoDLClassifier(
-        time_budget=None, n_trials=4, fidelity=None, search="random",
+        time_budget=None, n_trials=8, fidelity=None,
+        search=SearchSpec("random", portfolio=False),
         families=["mlp", "embed"], random_state=0, verbose=0,
-        search_space={"max_epochs": 3,
+        search_space={"max_epochs": 2,
                       "featurize__numeric_scaling": ["standard", "robust"]})
     clf.fit(X, y)
-    keys = list(seen[0])
-    assert len(keys) == 4  # 2 scalings x (one-hot for mlp, codes for embed)
-    for key, splits in seen[0].items():
-        params = splits[0].featurizer.get_params()
+    (store,) = stores
+    task = TaskInfo("binary", 2)
+    used = {feature_key(task, c) for c in clf.cv_results_["params"]}
+    # exactly the featurizations some trial asked for, each built once
+    assert set(store.keys()) == used and len(built) == len(used) >= 3
+    for key in store.keys():
+        params = store.get(key)[0].featurizer.get_params()
         assert {k: params[k] for k, _ in key} == dict(key)
     # the refit uses the featurization of the best config
-    best_key = feature_key(TaskInfo("binary", 2), clf.best_params_)
+    best_key = feature_key(task, clf.best_params_)
     feat = clf.best_estimator_.steps[0][1]
     assert {k: feat.get_params()[k] for k, _ in best_key} == dict(best_key)
     # robust scaling bounds the outlying column smoothly (|x| < 3)
-    robust = seen[0][(("numeric_scaling", "robust"),
-                      ("categorical_encoding", "onehot"))][0]
+    robust = store.get((("numeric_scaling", "robust"),
+                        ("categorical_encoding", "onehot")))[0]
     assert np.abs(robust.X_train[:, :2]).max() < 3.0
 
 
@@ -126,16 +136,16 @@ def test_refit_cut_short_by_the_budget_keeps_the_trial_model(monkeypatch,
                                                               tiny_classification):
     import time
 
-    from skautodl import estimators
     from skautodl.exceptions import BudgetWarning
+    from skautodl.training import refit
 
     X, y, _ = tiny_classification
-    real_build = estimators.build_net
+    real_build = refit.build_net
 
     def late_build(*args, **kwargs):  # the refit's net: its deadline has passed
         return real_build(*args, **{**kwargs, "deadline": time.time() - 1.0})
 
-    monkeypatch.setattr(estimators, "build_net", late_build)
+    monkeypatch.setattr(refit, "build_net", late_build)
     clf = AutoDLClassifier(time_budget=None, n_trials=2, fidelity=None,
                            random_state=0, verbose=0,
                            search_space={"max_epochs": 3})

@@ -25,13 +25,15 @@ def _failed(error="ValueError: boom", **config):
 
 @pytest.fixture
 def results():
-    return [
+    from dataclasses import replace
+
+    return [replace(r, trial_id=i) for i, r in enumerate([
         _ok(0.70, [0.6, 0.8], lr=0.01, module__n_units=64),
         _failed(lr=1.0),
         _ok(0.90, [0.9, 0.9], lr=0.001, module__n_units=128, fit_time=4.0,
             epochs_run=20),
         _ok(0.70, [0.7, 0.7], lr=0.1),
-    ]
+    ])]
 
 
 def test_has_grid_search_cv_keys(results):

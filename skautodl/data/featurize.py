@@ -6,13 +6,15 @@ missing-value indicators, ``OneHotEncoder``, ``StandardScaler``,
 pickles, clones and nests like any other transformer. With
 ``categorical_encoding="codes"`` it lays the matrix out for the ``embed``
 network family (numeric, binary and integer-code blocks) and describes that
-layout in ``module_params_``. It is fitted once per split and its output is cached by
-:func:`prepare_splits`, so every trial reuses the same tensors.
+layout in ``module_params_``. It is fitted once per split and its output is
+cached (:class:`FeatureStore`, :func:`prepare_splits`), so every trial reuses
+the same tensors.
 """
 
 from __future__ import annotations
 
 import numbers
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +32,8 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils.validation import check_is_fitted
 
+from skautodl.data.validation import column_kind
+
 _MISSING = "__missing__"
 _SCALINGS = ("standard", "quantile", "robust")
 _ENCODINGS = ("onehot", "codes")
@@ -37,24 +41,6 @@ _ENCODINGS = ("onehot", "codes")
 _N_BINS = 16
 #: the bound of the smooth clip after robust scaling
 _CLIP = 3.0
-
-
-def _column_kind(series: pd.Series) -> str:
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "categorical"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "numeric"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "numeric"
-    if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
-        values = series.dropna()
-        if len(values) and all(
-            isinstance(v, int | float | bool | np.number | np.bool_) for v in values
-        ):
-            return "numeric"
-        return "categorical"
-    raise TypeError(f"Column {series.name!r} has unsupported dtype {dtype}.")
 
 
 def _to_frame(X) -> pd.DataFrame:
@@ -361,7 +347,7 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         """Learn column kinds, imputation values, encodings and scalings."""
         self._validate_params()
         frame = _to_frame(X)
-        kinds = [_column_kind(frame.iloc[:, j]) for j in range(frame.shape[1])]
+        kinds = [column_kind(frame.iloc[:, j]) for j in range(frame.shape[1])]
         self.numeric_columns_ = [j for j, k in enumerate(kinds) if k == "numeric"]
         self.categorical_columns_ = [
             j for j, k in enumerate(kinds) if k == "categorical"
@@ -575,26 +561,54 @@ def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard",
     return out
 
 
-def prepare_feature_sets(X, y_fit, y_score, splits, task, keys):
-    """:func:`prepare_splits` once per featurization key.
+class FeatureStore:
+    """A search's featurized splits, one set per featurization, built on first use.
+
+    Trials of configs that ask for the same featurization (the numeric
+    scaling and categorical encoding a config implies, see
+    :func:`make_featurizer`) share one set of cached float32 splits. A set is
+    built the first time a trial needs it, so a space with several scalings
+    spends no time (or budget) on those no trial uses.
 
     Parameters
     ----------
     X, y_fit, y_score, splits
         As for :func:`prepare_splits`.
     task : TaskInfo
-    keys : iterable of tuple
-        Featurization keys (see :func:`make_featurizer`), duplicates ignored.
 
-    Returns
-    -------
-    dict
-        ``{key: [SplitData, ...]}``: every split featurized every way the
-        search can ask for, computed once before the first trial.
+    Attributes
+    ----------
+    build_seconds : dict
+        ``{key: seconds}`` spent building each featurization.
     """
-    out = {}
-    for key in keys:
-        if key not in out:
-            out[key] = prepare_splits(X, y_fit, y_score, splits,
-                                      featurizer=make_featurizer(task, key))
-    return out
+
+    def __init__(self, X, y_fit, y_score, splits, task):
+        self.X = X
+        self.y_fit = y_fit
+        self.y_score = y_score
+        self.splits = splits
+        self.task = task
+        self.build_seconds = {}
+        self._sets = {}
+
+    def __contains__(self, key):
+        return key in self._sets
+
+    def keys(self):
+        """Keys of the featurizations built so far, in the order they were."""
+        return list(self._sets)
+
+    def get(self, key):
+        """The featurized splits for ``key`` (built now if not yet)."""
+        if key not in self._sets:
+            t0 = time.perf_counter()
+            self._sets[key] = prepare_splits(
+                self.X, self.y_fit, self.y_score, self.splits,
+                featurizer=make_featurizer(self.task, key))
+            self.build_seconds[key] = time.perf_counter() - t0
+        return self._sets[key]
+
+    @property
+    def n_train(self):
+        """Training rows of the first split (the cost unit of a trial)."""
+        return len(self.splits[0][0])

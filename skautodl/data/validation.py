@@ -55,7 +55,7 @@ def _is_dataframe(X) -> bool:
     return isinstance(X, pd.DataFrame)
 
 
-def _check_object_column(values, column_name, estimator_name):
+def object_column_kind(values, column_name, estimator_name):
     """Check one object column: numbers or strings (with missing) only.
 
     Returns ``"numeric"`` when every value converts to a float, else
@@ -84,6 +84,25 @@ def _check_object_column(values, column_name, estimator_name):
             "booleans and strings (categories) are supported."
         )
     return "numeric" if numeric else "categorical"
+
+
+def column_kind(series, estimator_name="TabularFeaturizer"):
+    """``"numeric"`` or ``"categorical"``: how a pandas column is featurized.
+
+    The one column-kind rule of the package: ``category`` columns are
+    categorical; boolean and numeric dtypes are numeric; string and object
+    columns are numeric when every non-missing value is a number, and
+    categorical otherwise (see :func:`object_column_kind`).
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "categorical"
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
+        return object_column_kind(series.dropna().to_numpy(dtype=object),
+                                  series.name, estimator_name)
+    raise TypeError(f"Column {series.name!r} has unsupported dtype {dtype}.")
 
 
 def check_X(estimator, X, *, reset):
@@ -130,7 +149,7 @@ def check_X(estimator, X, *, reset):
                 )
             if pd.api.types.is_object_dtype(dtype):
                 values = s.to_numpy()
-                if _check_object_column(values, col, name) == "numeric":
+                if object_column_kind(values, col, name) == "numeric":
                     # an object column of numbers is numeric: no inf either
                     values = np.array([v for v in values if isinstance(
                         v, float | np.floating)], dtype="float64")
@@ -163,7 +182,7 @@ def check_X(estimator, X, *, reset):
         )
         X_obj = np.asarray(X_checked, dtype=object)
         kinds = [
-            _check_object_column(X_obj[:, j], j, name) for j in range(X_obj.shape[1])
+            object_column_kind(X_obj[:, j], j, name) for j in range(X_obj.shape[1])
         ]
         if all(k == "numeric" for k in kinds):
             X_float = np.array(
@@ -314,6 +333,49 @@ def check_y(estimator, y, n_samples, *, classifier):
     return y_arr
 
 
+def check_fit_input(estimator, X, y, *, image_shape=None, classifier):
+    """Validate ``fit``'s input; the first step of every ``fit``.
+
+    Tabular ``X`` goes through :func:`check_X`, image ``X`` (a 3-D or 4-D
+    array, or flat rows with ``image_shape``) through
+    :func:`check_image_X`; ``y`` through :func:`check_y`. Sets the
+    estimator's ``n_features_in_`` (and ``feature_names_in_``), and
+    ``image_shape_`` for images (removing a stale one otherwise).
+
+    Returns
+    -------
+    X : DataFrame or ndarray
+    y : ndarray
+    image_shape : tuple ``(C, H, W)`` or None
+    """
+    shape = None
+    if is_image_input(X, image_shape):
+        if image_shape is not None:
+            normalize_image_shape(image_shape)
+        X, shape = check_image_X(estimator, X, reset=True, image_shape=image_shape)
+        estimator.image_shape_ = shape
+    else:
+        estimator.__dict__.pop("image_shape_", None)
+        X = check_X(estimator, X, reset=True)
+    y = check_y(estimator, y, X.shape[0], classifier=classifier)
+    if len(y) < 2:
+        raise ValueError(
+            f"{type(estimator).__name__} needs at least 2 samples to hold out "
+            f"validation data; got n_samples={len(y)}."
+        )
+    return X, y, shape
+
+
+def check_predict_input(estimator, X):
+    """Validate ``X`` for ``predict``: the same columns or image shape as in ``fit``."""
+    shape = getattr(estimator, "image_shape_", None)
+    if shape is not None:
+        flat_rows = getattr(X, "ndim", np.ndim(X)) == 2
+        return check_image_X(estimator, X, reset=False,
+                             image_shape=shape if flat_rows else None)[0]
+    return check_X(estimator, X, reset=False)
+
+
 def detect_task(y, *, classifier, n_classes=None, input_kind="tabular",
                 image_shape=None) -> TaskInfo:
     """Describe the learning task from an already validated ``y``."""
@@ -328,4 +390,5 @@ def detect_task(y, *, classifier, n_classes=None, input_kind="tabular",
     return TaskInfo(kind="regression", n_outputs=1, **common)
 
 
-__all__ = ["TaskInfo", "check_X", "check_y", "detect_task", "type_of_target"]
+__all__ = ["TaskInfo", "check_X", "check_fit_input", "check_predict_input", "check_y",
+           "column_kind", "detect_task", "type_of_target"]

@@ -213,6 +213,14 @@ def space(task):
     return dims
 
 
+#: the coarse grid ``search="grid"`` runs on the default space (each list
+#: holds the default, so the grid starts at the family's default config)
+GRID = {
+    "module__n_stages": [2, 3],
+    "module__width": [16, 32],
+    "module__kernel_size": [3, 5],
+}
+
 #: a known-good point of the CNN's space
 DEFAULTS = {
     "module__n_stages": 3,

@@ -357,6 +357,14 @@ def space(task):
     }
 
 
+#: the coarse grid ``search="grid"`` runs on the default space (each list
+#: holds the default, so the grid starts at the family's default config)
+GRID = {
+    "module__numeric_embedding": ["periodic", "pwl"],
+    "module__n_layers": [1, 2],
+    "module__n_units": [128, 256],
+}
+
 #: values the embed family's space starts from (PLR embeddings, MLP trunk)
 DEFAULTS = {
     "module__numeric_embedding": "periodic",

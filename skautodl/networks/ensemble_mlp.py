@@ -195,6 +195,14 @@ def space(task):
     }
 
 
+#: the coarse grid ``search="grid"`` runs on the default space (each list
+#: holds the default, so the grid starts at the family's default config)
+GRID = {
+    "module__k": [4, 8],
+    "module__n_layers": [1, 2, 3],
+    "module__n_units": [256, 512],
+}
+
 #: values the ensemble MLP's space starts from
 DEFAULTS = {
     "module__k": 8,

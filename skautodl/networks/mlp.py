@@ -69,6 +69,15 @@ def space(task):
     }
 
 
+#: the coarse grid ``search="grid"`` runs on the default space (with the
+#: training settings' ``TRAINING_GRID``; other dimensions keep the defaults).
+#: Each list holds the default, so the grid starts at the default config
+GRID = {
+    "module__n_layers": [1, 2, 3],
+    "module__n_units": [128, 256],
+    "module__dropout": [0.1, 0.3],
+}
+
 #: values the MLP's space starts from (a robust, known-good point)
 DEFAULTS = {
     "module__n_layers": 2,

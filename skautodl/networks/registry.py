@@ -6,7 +6,7 @@ Adding a family touches its own module and one line of ``FAMILIES``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from skautodl.networks import cnn, embed, ensemble_mlp, mlp, resnet
 
@@ -39,6 +39,9 @@ class Family:
         The ``categorical_encoding`` of the
         :class:`~skautodl.data.featurize.TabularFeaturizer` the family's
         inputs need: ``"codes"`` lays the columns out for feature embeddings.
+    grid : dict, default={}
+        The coarse grid of the family's own dimensions that
+        ``search="grid"`` runs on the default space.
     """
 
     name: str
@@ -49,6 +52,7 @@ class Family:
     in_auto: bool = True
     data_params: tuple = ()
     categorical_encoding: str = "onehot"
+    grid: dict = field(default_factory=dict)
 
     def build(self, config, n_inputs, n_outputs, **data_params):
         """Build the module from the ``module__*`` keys of a trial config.
@@ -64,20 +68,22 @@ class Family:
 
 
 FAMILIES = {
-    "mlp": Family("mlp", mlp.MLP, mlp.space, mlp.applies, mlp.DEFAULTS),
+    "mlp": Family("mlp", mlp.MLP, mlp.space, mlp.applies, mlp.DEFAULTS,
+                  grid=mlp.GRID),
     "resnet": Family("resnet", resnet.ResNet, resnet.space, resnet.applies,
-                     resnet.DEFAULTS, in_auto=False),
+                     resnet.DEFAULTS, in_auto=False, grid=resnet.GRID),
     "ensemble_mlp": Family("ensemble_mlp", ensemble_mlp.EnsembleMLP,
                            ensemble_mlp.space, ensemble_mlp.applies,
-                           ensemble_mlp.DEFAULTS, in_auto=False),
+                           ensemble_mlp.DEFAULTS, in_auto=False,
+                           grid=ensemble_mlp.GRID),
     "cnn": Family("cnn", cnn.ResidualCNN, cnn.space, cnn.applies, cnn.DEFAULTS,
-                  data_params=("image_shape",)),
+                  data_params=("image_shape",), grid=cnn.GRID),
     # in "auto" since the quality benchmark (docs/benchmarks.md): mlp + embed
     # beat mlp alone on breast cancer, friedman1 and the mixed-type set
     "embed": Family("embed", embed.EmbedNet, embed.space, embed.applies,
                     embed.DEFAULTS,
                     data_params=("n_numeric", "n_binary", "cardinalities", "bins"),
-                    categorical_encoding="codes"),
+                    categorical_encoding="codes", grid=embed.GRID),
 }
 
 #: families the design names that arrive in a later release (none left)
@@ -91,6 +97,49 @@ def get_family(name) -> Family:
         raise ValueError(
             f"Unknown network family {name!r}; known families: {sorted(FAMILIES)}."
         ) from None
+
+
+def resolve_families(families, task):
+    """The registry entries an estimator's ``families`` parameter names.
+
+    Parameters
+    ----------
+    families : "auto", str or list of str
+    task : TaskInfo
+
+    Returns
+    -------
+    list of Family
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, an empty list, or a family that cannot take
+        the task's input (``"cnn"`` on a table, ``"mlp"`` on images).
+    """
+    if isinstance(families, str) and families == "auto":
+        return [FAMILIES[name] for name in families_for(task)]
+    names = [families] if isinstance(families, str) else list(families)
+    if not names:
+        raise ValueError("The 'families' parameter is an empty list; give 'auto' "
+                         f"or names from {sorted(FAMILIES)}.")
+    out = []
+    for name in names:
+        if name not in FAMILIES:
+            raise ValueError(
+                f"The 'families' parameter names an unknown network family "
+                f"{name!r}; known families: {sorted(FAMILIES)} (or 'auto')."
+            )
+        family = FAMILIES[name]
+        if not family.applies(task):
+            fits = [n for n, f in FAMILIES.items() if f.applies(task)]
+            raise ValueError(
+                f"The 'families' parameter names {name!r}, which cannot take "
+                f"{task.input_kind} input; families for this data: {fits}."
+            )
+        if family not in out:
+            out.append(family)
+    return out
 
 
 def families_for(task):

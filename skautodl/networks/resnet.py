@@ -141,6 +141,14 @@ def space(task):
     }
 
 
+#: the coarse grid ``search="grid"`` runs on the default space (each list
+#: holds the default, so the grid starts at the family's default config)
+GRID = {
+    "module__n_blocks": [1, 2, 3],
+    "module__d_main": [128, 256],
+    "module__dropout_first": [0.0, 0.2],
+}
+
 #: values the ResNet's space starts from (close to the paper's tuned ranges)
 DEFAULTS = {
     "module__n_blocks": 2,

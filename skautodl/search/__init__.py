@@ -4,6 +4,6 @@
 options for an estimator's ``search`` parameter.
 """
 
-from skautodl.search.searchers.base import SearchSpec
+from skautodl.search.searchers.registry import SearchSpec
 
 __all__ = ["SearchSpec"]

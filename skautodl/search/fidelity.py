@@ -17,6 +17,13 @@ Within a rung, each new trial also gets per-epoch pruning thresholds: the
 median validation loss of its finished peers at each epoch (the median
 stopping rule of Google Vizier). A trial worse than that at some epoch after
 the second stops early and is not promoted.
+
+Parallel trials. A rung is promoted only once all its trials have reported,
+so that the top ``1/eta`` are exact. While the brackets that are running
+wait for their last results, free workers start the next bracket instead
+of idling (brackets are independent; the bookkeeping of each stays exact).
+With one worker there is never a wait, and the brackets run one after the
+other.
 """
 
 from __future__ import annotations
@@ -26,8 +33,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: epochs of a config that does not set max_epochs (skorch nets' default here)
-DEFAULT_MAX_EPOCHS = 100
+from skautodl.search.searchers.base import is_failed
+from skautodl.search.space import TRAINING_DEFAULTS
+
+
+def config_epochs(config):
+    """The epochs ``config`` trains for (the training default when unset)."""
+    return int(config.get("max_epochs", TRAINING_DEFAULTS["max_epochs"]))
 
 
 @dataclass
@@ -41,7 +53,13 @@ class Proposal:
     parent_id: int | None = None
     pruning: dict | None = None
     base_config: dict = field(default_factory=dict)  # what the searcher asked
-    from_portfolio: bool = False  # a known-good config, run at full fidelity
+    bracket: int = 0  # the Hyperband bracket it belongs to
+    portfolio_index: int | None = None  # a known-good config's place in the list
+
+    @property
+    def from_portfolio(self):
+        """A known-good config, run at full fidelity."""
+        return self.portfolio_index is not None
 
     @property
     def is_new(self):
@@ -55,7 +73,7 @@ class FullFidelity:
         out = []
         for c in ask(n):
             # a user's searcher may leave max_epochs to the training default
-            epochs = int(c.get("max_epochs", DEFAULT_MAX_EPOCHS))
+            epochs = config_epochs(c)
             out.append(Proposal(config={**c, "max_epochs": epochs}, epochs=epochs,
                                 total_epochs=epochs, base_config=c))
         return out
@@ -72,6 +90,87 @@ class FullFidelity:
 
     def load_state(self, state):
         pass
+
+
+class _Bracket:
+    """One bracket of successive halving: its rungs, what is out, what came back.
+
+    ``plan`` is ``[(n_configs, epochs), ...]`` per rung. ``results`` holds
+    ``[trial_id, score or None, base_config, pruned, segments]`` of the
+    current rung, ``todo`` the promotions not yet handed out
+    (``[trial_id, base_config, epochs_before, segments]``).
+    """
+
+    def __init__(self, index, plan):
+        self.index = index
+        self.plan = plan
+        self.rung = 0
+        self.to_ask = plan[0][0]  # new configs still to ask in rung 0
+        self.todo = []
+        self.results = []
+        self.dispatched = 0
+        self.curves = []  # finished loss curves of the current rung
+
+    # ---------------------------------------------------------------- state
+    def state(self):
+        return {"index": self.index, "plan": [list(r) for r in self.plan],
+                "rung": self.rung, "to_ask": self.to_ask, "todo": self.todo,
+                "results": self.results, "dispatched": self.dispatched,
+                "curves": self.curves}
+
+    @classmethod
+    def from_state(cls, state):
+        obj = cls(int(state["index"]), [tuple(r) for r in state["plan"]])
+        obj.rung = int(state["rung"])
+        obj.to_ask = int(state["to_ask"])
+        obj.todo = [list(t) for t in state["todo"]]
+        obj.results = [list(r) for r in state["results"]]
+        # trials dispatched but not reported when the state was saved were
+        # lost with the process: do not wait for them
+        obj.dispatched = min(int(state["dispatched"]), len(obj.results))
+        obj.curves = [list(c) for c in state["curves"]]
+        return obj
+
+    # ---------------------------------------------------------------- progress
+    def rung_done(self):
+        pending = self.to_ask if self.rung == 0 else len(self.todo)
+        return pending == 0 and len(self.results) >= self.dispatched
+
+    def waiting(self):
+        """Nothing to hand out until running trials report."""
+        pending = self.to_ask if self.rung == 0 else len(self.todo)
+        return pending == 0 and len(self.results) < self.dispatched
+
+    def candidates(self):
+        """Finished, unpruned results of this rung, best first."""
+        out = [r for r in self.results if not is_failed(r[1]) and not r[3]]
+        out.sort(key=lambda r: -r[1])
+        return out
+
+    def advance(self, eta):
+        """Promote the top of a finished rung; False when the bracket is over."""
+        if self.rung + 1 < len(self.plan):
+            n_next = self.plan[self.rung + 1][0]
+            # a rung cut short (the searcher ran out) promotes its top 1/eta
+            n_next = min(n_next, max(1, len(self.results) // eta))
+            promoted = self.candidates()[:n_next]
+            if promoted:
+                r_now = self.plan[self.rung][1]
+                self.rung += 1
+                self.todo = [[r[0], r[2], r_now, r[4]] for r in promoted]
+                self.results = []
+                self.dispatched = 0
+                self.curves = []
+                return True
+        return False
+
+    def alive(self):
+        """Trial ids that a later rung of this bracket may continue."""
+        keep = set()
+        if self.rung + 1 < len(self.plan):
+            # only the current top n_next can still be promoted
+            keep = {r[0] for r in self.candidates()[:self.plan[self.rung + 1][0]]}
+        return keep | {t[0] for t in self.todo}
 
 
 class Hyperband:
@@ -107,24 +206,24 @@ class Hyperband:
         self.prune = prune
         self.s_max = max(0, int(math.floor(
             math.log(self.max_epochs / self.min_epochs) / math.log(self.eta) + 1e-9)))
-        self._bracket = 0  # brackets started
-        self._rung = 0
-        self._todo = []  # promotions waiting: [trial_id, config, total_epochs_before]
-        self._to_ask = None  # new configs still to ask in rung 0
-        self._results = []  # [trial_id, score, base_config, pruned, segments]
-        self._dispatched = 0
-        self._curves = []  # finished curves of the current rung
-        self._start_bracket()
+        self._started = 0  # brackets started
+        self._brackets = []  # active ones, oldest first
+        self._open_bracket()
 
     # -------------------------------------------------------------- plan
-    def _s(self):
+    def _s(self, index):
         if self.mode == "halving":
             return self.s_max
-        return self.s_max - (self._bracket % (self.s_max + 1))
+        return self.s_max - (index % (self.s_max + 1))
 
     def rung_plan(self, s=None):
-        """``[(n_configs, epochs), ...]`` per rung of bracket ``s``."""
-        s = self._s() if s is None else s
+        """``[(n_configs, epochs), ...]`` per rung of bracket ``s``.
+
+        Without ``s``: the plan of the oldest running bracket.
+        """
+        if s is None:
+            return list(self._brackets[0].plan) if self._brackets else \
+                self.rung_plan(self._s(self._started))
         n0 = int(math.ceil((self.s_max + 1) / (s + 1) * self.eta**s))
         plan = []
         for i in range(s + 1):
@@ -133,56 +232,25 @@ class Hyperband:
             plan.append((n_i, min(r_i, self.max_epochs)))
         return plan
 
-    def _start_bracket(self):
-        self._rung = 0
-        self._to_ask = self.rung_plan()[0][0]
-        self._todo = []
-        self._results = []
-        self._dispatched = 0
-        self._curves = []
+    def _open_bracket(self):
+        bracket = _Bracket(self._started, self.rung_plan(self._s(self._started)))
+        self._started += 1
+        self._brackets.append(bracket)
+        return bracket
 
-    def _rung_done(self):
-        pending = self._to_ask if self._rung == 0 else len(self._todo)
-        return pending == 0 and len(self._results) >= self._dispatched
-
-    def _candidates(self):
-        """Finished, unpruned results of this rung, best first."""
-        candidates = [r for r in self._results
-                      if r[1] is not None and math.isfinite(r[1]) and not r[3]]
-        candidates.sort(key=lambda r: -r[1])
-        return candidates
-
-    def _advance(self):
-        """Move to the next rung (promoting) or the next bracket."""
-        plan = self.rung_plan()
-        if self._rung + 1 < len(plan):
-            n_next, _ = plan[self._rung + 1]
-            # a rung cut short (the searcher ran out) promotes its top 1/eta
-            n_next = min(n_next, max(1, len(self._results) // self.eta))
-            promoted = self._candidates()[:n_next]
-            if promoted:
-                r_now = plan[self._rung][1]
-                self._rung += 1
-                self._todo = [[r[0], r[2], r_now, r[4]] for r in promoted]
-                self._results = []
-                self._dispatched = 0
-                self._curves = []
-                return
-        self._bracket += 1
-        self._start_bracket()
-
-    def _thresholds(self, until=None):
+    def _thresholds(self, bracket, until=None):
         """Median peer loss per epoch, for epochs 3 .. ``until - 1``.
 
         The rung's last epoch is left out: there the trial's own score
         decides (a top score must stay promotable).
         """
-        if not self.prune or len(self._curves) < max(3, self.eta):
+        curves = bracket.curves
+        if not self.prune or len(curves) < max(3, self.eta):
             return None
-        length = max(len(c) for c in self._curves)
+        length = max(len(c) for c in curves)
         out = {}
         for e in range(1, length + 1):
-            values = [c[e - 1] for c in self._curves if len(c) >= e
+            values = [c[e - 1] for c in curves if len(c) >= e
                       and np.isfinite(c[e - 1])]
             if len(values) >= max(3, self.eta):
                 out[e] = float(np.median(values))
@@ -191,78 +259,110 @@ class Hyperband:
                 if e > 2 and (until is None or e < until)} or None
 
     # -------------------------------------------------------------- protocol
+    def _take(self, bracket, n, ask, out):
+        """Hand out up to ``n`` proposals of ``bracket`` into ``out``."""
+        while bracket.rung_done() and bracket.dispatched > 0:
+            if not bracket.advance(self.eta):
+                return  # over; the caller drops it
+        _, r_i = bracket.plan[bracket.rung]
+        if bracket.rung == 0:
+            k = min(n, bracket.to_ask)
+            if not k:
+                return
+            configs = ask(k)
+            if len(configs) < k:
+                # the searcher is exhausted: close the rung with the configs
+                # it has instead of waiting forever
+                bracket.to_ask = len(configs)
+            for c in configs:
+                c = dict(c)
+                out.append(Proposal(
+                    config={**c, "max_epochs": r_i}, epochs=r_i, total_epochs=r_i,
+                    rung=0, pruning=self._thresholds(bracket, r_i), base_config=c,
+                    bracket=bracket.index))
+                bracket.to_ask -= 1
+                bracket.dispatched += 1
+            return
+        while bracket.todo and n > 0:
+            trial_id, config, before, _segments = bracket.todo.pop(0)
+            out.append(Proposal(
+                config={**config, "max_epochs": r_i}, epochs=r_i - before,
+                total_epochs=r_i, rung=bracket.rung, parent_id=trial_id,
+                pruning=self._thresholds(bracket, r_i), base_config=config,
+                bracket=bracket.index))
+            bracket.dispatched += 1
+            n -= 1
+
     def propose(self, n, ask):
+        """Up to ``n`` proposals: promotions and new configs, oldest bracket first.
+
+        A bracket whose rung waits for running trials hands out nothing.
+        When no running bracket has anything to hand out (they all wait, or
+        none is left), a new bracket starts. Returns fewer than ``n`` (maybe
+        none) when the searcher is exhausted or the brackets wait for results.
+        """
         out = []
-        guard = 0
-        while len(out) < n and guard < 4:
-            guard += 1
-            if self._rung_done() and self._dispatched > 0:
-                self._advance()
-            plan = self.rung_plan()
-            _, r_i = plan[self._rung]
-            if self._rung == 0:
-                k = min(n - len(out), self._to_ask)
-                if k:
-                    configs = ask(k)
-                    if len(configs) < k and self._dispatched + len(configs) > 0:
-                        # the searcher is exhausted: close the rung with the
-                        # configs it has instead of waiting forever
-                        self._to_ask = len(configs)
-                    for c in configs:
-                        c = dict(c)
-                        out.append(Proposal(
-                            config={**c, "max_epochs": r_i}, epochs=r_i,
-                            total_epochs=r_i, rung=0, pruning=self._thresholds(r_i),
-                            base_config=c))
-                        self._to_ask -= 1
-                        self._dispatched += 1
-                    continue
-            else:
-                while self._todo and len(out) < n:
-                    trial_id, config, before, _segments = self._todo.pop(0)
-                    out.append(Proposal(
-                        config={**config, "max_epochs": r_i}, epochs=r_i - before,
-                        total_epochs=r_i, rung=self._rung, parent_id=trial_id,
-                        pruning=self._thresholds(r_i), base_config=config))
-                    self._dispatched += 1
-                continue
-            if not self._rung_done():
-                break  # waiting for results of this rung
+        exhausted = False
+
+        def asking(k):
+            nonlocal exhausted
+            if exhausted:
+                return []
+            configs = ask(k)
+            exhausted = len(configs) < k
+            return configs
+
+        opened = False
+        while len(out) < n:
+            handed, was_exhausted = len(out), exhausted
+            for bracket in list(self._brackets):
+                self._take(bracket, n - len(out), asking, out)
+                if self._finished(bracket):
+                    self._brackets.remove(bracket)
+                if len(out) >= n:
+                    return out
+            if len(out) > handed or exhausted != was_exhausted:
+                continue  # a rung may have closed: look again
+            if out or opened or exhausted:
+                break
+            # a free worker and nothing to hand out: start the next bracket
+            # (with one worker this happens only once the last one is over)
+            self._open_bracket()
+            opened = True
         return out
 
+    @staticmethod
+    def _finished(bracket):
+        """Whether ``bracket`` has nothing left to hand out or to wait for."""
+        if not bracket.rung_done():
+            return False
+        return (bracket.dispatched == 0 or bracket.rung + 1 >= len(bracket.plan)
+                or not bracket.candidates())
+
     def report(self, proposal, result):
+        bracket = next((b for b in self._brackets if b.index == proposal.bracket),
+                       None)
+        if bracket is None or bracket.rung != proposal.rung:
+            return  # a bracket that ended (its trial was lost before)
         segments = [list(s) for s in result.segments]
-        self._results.append([result.trial_id, result.score if result.ok else None,
-                              proposal.base_config, bool(result.pruned), segments])
+        bracket.results.append([result.trial_id, result.score if result.ok else None,
+                                proposal.base_config, bool(result.pruned), segments])
         if result.ok and result.curve:
-            self._curves.append(list(result.curve))
+            bracket.curves.append(list(result.curve))
 
     def alive(self):
-        """Trial ids that a later rung of this bracket may continue."""
-        plan = self.rung_plan()
-        keep = set()
-        if self._rung + 1 < len(plan):
-            # only the current top n_next can still be promoted
-            keep = {r[0] for r in self._candidates()[:plan[self._rung + 1][0]]}
-        return keep | {t[0] for t in self._todo}
+        """Trial ids that a later rung of a running bracket may continue."""
+        return set().union(*(b.alive() for b in self._brackets))
 
     def state(self):
-        return {
-            "bracket": self._bracket, "rung": self._rung, "todo": self._todo,
-            "to_ask": self._to_ask, "results": self._results,
-            "dispatched": self._dispatched, "curves": self._curves,
-        }
+        return {"started": self._started,
+                "brackets": [b.state() for b in self._brackets]}
 
     def load_state(self, state):
-        self._bracket = state["bracket"]
-        self._rung = state["rung"]
-        self._todo = [list(t) for t in state["todo"]]
-        self._to_ask = state["to_ask"]
-        self._results = [list(r) for r in state["results"]]
-        # trials dispatched but not reported when the state was saved were
-        # lost with the process: do not wait for them
-        self._dispatched = min(state["dispatched"], len(self._results))
-        self._curves = [list(c) for c in state["curves"]]
+        self._started = int(state["started"])
+        self._brackets = [_Bracket.from_state(b) for b in state["brackets"]]
+        if not self._brackets:
+            self._open_bracket()
 
 
 def make_scheduler(fidelity, max_epochs):

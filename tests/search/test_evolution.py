@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 from skopt.space import Categorical, Integer, Real
 
-from skautodl.search.searchers import EvolutionSearcher, RandomSearcher, make_searcher
+from skautodl.search.searchers import (
+    EvolutionSearcher,
+    RandomSearcher,
+    SearchSpec,
+    make_searcher,
+)
 from skautodl.search.space import SearchSpace
 
 
@@ -258,7 +263,8 @@ def test_invalid_parameters(name, value):
 
 
 def test_make_searcher_evolution():
-    searcher = make_searcher("evolution", toy_space(), 0, population_size=4)
+    searcher = make_searcher(SearchSpec("evolution", population_size=4), toy_space(),
+                             0)
     assert isinstance(searcher, EvolutionSearcher)
     assert searcher.population_size == 4
     assert searcher.random_state == 0

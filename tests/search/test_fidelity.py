@@ -216,7 +216,6 @@ def test_top_third_of_each_rung_is_promoted():
     assert len(rung0) == 27
     assert all(p.is_new and p.epochs == 3 and p.total_epochs == 3
                and p.config["max_epochs"] == 3 for _, p in rung0)
-    assert driver.propose(5) == []  # waits for the rung's results
     driver.report(rung0)
 
     previous = rung0
@@ -315,9 +314,37 @@ def test_parallel_rungs_hand_out_promotions_in_batches():
     second = driver.propose(4)
     third = driver.propose(4)
     assert len(second) == 4 and len(third) == 1  # 9 promotions in all
-    assert driver.propose(4) == []  # the rung waits for its results
     parents = [p.parent_id for _, p in first + second + third]
     assert len(set(parents)) == 9
+    # the rung waits for its results: a free worker starts the next bracket
+    nxt = driver.propose(4)
+    assert [(p.bracket, p.rung, p.is_new) for _, p in nxt] == [(1, 0, True)] * 4
+
+
+def test_waiting_bracket_lets_the_next_start_and_both_stay_exact():
+    hb = Hyperband(max_epochs=81, mode="halving")
+    driver = Driver(hb)
+    rung0 = driver.propose(100)  # a whole rung at once: only this bracket's
+    assert len(rung0) == 27 and {p.bracket for _, p in rung0} == {0}
+    # every running bracket waits: the next one starts, one config at a time
+    extra = [driver.propose(1)[0] for _ in range(5)]
+    assert [(p.bracket, p.rung, p.epochs) for _, p in extra] == [(1, 0, 3)] * 5
+    assert [p.base_config["id"] for _, p in extra] == list(range(27, 32))
+    driver.report(extra)  # bracket 1's results come first...
+    driver.report(rung0)  # ...and do not enter bracket 0's rung
+    batch = driver.propose(9)
+    by_id = {r.trial_id: r.score for r in driver.results}
+    scores = {tid: by_id[tid] for tid, _ in rung0}
+    top = sorted(scores, key=lambda t: -scores[t])[:9]
+    assert [p.parent_id for _, p in batch] == top
+    assert all((p.bracket, p.rung, p.total_epochs) == (0, 1, 9) for _, p in batch)
+    # bracket 1 goes on where it was: 22 more new configs in its first rung
+    more = driver.propose(100)
+    assert len(more) == 22
+    assert all((p.bracket, p.rung) == (1, 0) for _, p in more)
+    # the state holds both brackets and restores them
+    assert [b["index"] for b in hb.state()["brackets"]] == [0, 1]
+    assert _restored(hb).alive() == hb.alive()
 
 
 def test_alive_lists_the_nets_a_later_rung_may_need():

@@ -13,7 +13,12 @@ from skautodl.search.portfolio import (
     portfolio,
 )
 from skautodl.search.searchers import BayesSearcher
-from skautodl.search.space import TRAINING_DEFAULTS, SearchSpace, task_space
+from skautodl.search.space import (
+    TRAINING_DEFAULTS,
+    TRAINING_SPACE,
+    SearchSpace,
+    task_space,
+)
 
 TASK = TaskInfo("binary", 2)
 
@@ -57,7 +62,9 @@ SPACES = {
 
 def test_first_entry_is_the_family_defaults():
     # the shipped list starts with the defaults, so it cannot drift from them
-    assert MLP_PORTFOLIO[0] == {**TRAINING_DEFAULTS, **FAMILIES["mlp"].defaults}
+    defaults = {**TRAINING_DEFAULTS, **FAMILIES["mlp"].defaults}
+    assert set(TRAINING_SPACE) | set(FAMILIES["mlp"].defaults) == set(MLP_PORTFOLIO[0])
+    assert MLP_PORTFOLIO[0] == {k: defaults[k] for k in MLP_PORTFOLIO[0]}
     assert 3 <= len(MLP_PORTFOLIO) <= 5
 
 
@@ -174,7 +181,9 @@ def test_portfolios_name_registered_families():
 
 
 def test_cnn_first_entry_is_the_family_defaults():
-    assert CNN_PORTFOLIO[0] == {**TRAINING_DEFAULTS, **FAMILIES["cnn"].defaults}
+    defaults = {**TRAINING_DEFAULTS, **FAMILIES["cnn"].defaults}
+    assert set(TRAINING_SPACE) | set(FAMILIES["cnn"].defaults) == set(CNN_PORTFOLIO[0])
+    assert CNN_PORTFOLIO[0] == {k: defaults[k] for k in CNN_PORTFOLIO[0]}
     assert 3 <= len(CNN_PORTFOLIO) <= 4
 
 
@@ -188,7 +197,9 @@ def test_cnn_entries_run_as_written_on_large_images(shape):
     for config, entry in zip(configs, CNN_PORTFOLIO, strict=True):
         assert_inside(config, space)
         # every value of the entry is kept; the rest are the task's defaults
-        assert config == {"family": "cnn", **shared_defaults, **entry}
+        schedule = {k: TRAINING_DEFAULTS[k] for k in
+                    ("lr_schedule", "callbacks__early_stopping__patience")}
+        assert config == {"family": "cnn", **schedule, **shared_defaults, **entry}
 
 
 @pytest.mark.parametrize("kind", ["multiclass", "regression"])

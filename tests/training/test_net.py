@@ -10,12 +10,12 @@ from skorch.dataset import Dataset
 
 from skautodl.data.validation import TaskInfo
 from skautodl.networks.mlp import MLP
+from skautodl.search.space import TRAINING_DEFAULTS
 from skautodl.training.net import (
     AutoNetClassifier,
     AutoNetRegressor,
     TensorBatchLoader,
     build_net,
-    resolve_device,
     standardized_valid_dataset,
 )
 
@@ -52,7 +52,10 @@ def test_build_net_regressor():
 def test_build_net_applies_defaults_and_routes_keys():
     task = TaskInfo("regression", 1, n_samples=500)
     net = build_net({"family": "mlp", "optimizer__weight_decay": 0.05}, task, 3)
-    assert net.max_epochs == 100 and net.batch_size == 128
+    # the one source of training defaults: the search space's
+    assert net.max_epochs == TRAINING_DEFAULTS["max_epochs"] == 60
+    assert net.batch_size == TRAINING_DEFAULTS["batch_size"] == 64
+    assert net.lr == TRAINING_DEFAULTS["lr"]
     assert net.optimizer__weight_decay == 0.05
     net.initialize()
     assert net.optimizer_.param_groups[0]["weight_decay"] == 0.05
@@ -252,12 +255,6 @@ def test_deadline_in_the_past_stops_after_one_batch(tiny_regression):
     assert len(net.history) == 1
     assert len(net.history[-1, "batches"]) == 1
     assert _callbacks(net)["time_limit"].stopped_
-
-
-def test_resolve_device():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto") == expected
-    assert resolve_device("cpu") == "cpu"
 
 
 def test_restart_lr_gives_continued_training_a_full_cosine_cycle():

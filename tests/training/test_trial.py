@@ -172,30 +172,26 @@ def test_record_round_trip():
     assert back.segments == [(3, 5)]
 
 
-def test_evaluator_uses_the_config_featurization_and_releases_memory(
-        clf_data, monkeypatch):
+def test_evaluator_trains_on_the_jobs_data_and_releases_memory(clf_data,
+                                                              monkeypatch):
     from skautodl.training import trial as trial_module
     from skautodl.training.device_data import DeviceSplitCache, MemoryRelease
-    from skautodl.training.trial import Evaluator, Job, feature_key
+    from skautodl.training.trial import Evaluator, Job
 
     data, task, labels = clf_data
-    std = feature_key(task, {"family": "mlp"})
-    robust = feature_key(task, {"family": "mlp",
-                                "featurize__numeric_scaling": "robust"})
     marked = [type(s)(**{**s.__dict__, "X_train": s.X_train * 0.0}) for s in data]
     released = []
     monkeypatch.setattr(trial_module, "release_cuda_memory",
                         lambda: released.append(1) or MemoryRelease(0, 0))
-    evaluator = Evaluator({std: data, robust: marked}, task, ACCURACY,
-                          classes=labels, device_cache=DeviceSplitCache())
-    ok = evaluator(Job(0, dict(FAST), seed=0))
-    zeros = evaluator(Job(1, {**FAST, "featurize__numeric_scaling": "robust"},
-                          seed=0))
+    evaluator = Evaluator(task, ACCURACY, classes=labels,
+                          device_cache=DeviceSplitCache())
+    ok = evaluator(Job(0, dict(FAST), seed=0, data=data, data_key="std"))
+    zeros = evaluator(Job(1, dict(FAST), seed=0, data=marked, data_key="zeros"))
     # all-zero training features: the net can only learn the class prior
     assert ok.ok and zeros.ok and zeros.score < ok.score
-    failed = evaluator(Job(2, {**FAST, "module__norm": "bogus"}, seed=0))
+    assert (ok.trial_id, zeros.trial_id) == (0, 1)
+    failed = evaluator(Job(2, {**FAST, "module__norm": "bogus"}, seed=0, data=data))
     assert failed.status == "failed"
     assert len(released) == 3  # after every trial, failed ones included
-    with pytest.raises(ValueError, match="No prepared data"):
-        evaluator(Job(3, {**FAST, "featurize__numeric_scaling": "quantile"},
-                      seed=0))
+    with pytest.raises(ValueError, match="carries no data"):
+        evaluator(Job(3, dict(FAST), seed=0))

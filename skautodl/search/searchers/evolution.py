@@ -31,7 +31,8 @@ import numpy as np
 from skopt.space import Categorical, Integer
 
 from skautodl._compat import to_python
-from skautodl.search.searchers.base import BaseSearcher
+from skautodl.search.searchers.base import BaseSearcher, is_failed
+from skautodl.search.space import in_dimension
 
 #: standard deviation of a gaussian mutation, as a fraction of the scaled range
 MUTATION_SCALE = 0.15
@@ -56,24 +57,9 @@ def _check_rate(name, value):
 
 
 def _rank_key(score):
-    """Sort key of a told score: failures (nan, None, inf) rank last."""
-    if score is None or not math.isfinite(score):
-        return -math.inf
-    return float(score)
+    """Sort key of a told score: failures rank last."""
+    return -math.inf if is_failed(score) else float(score)
 
-
-def _in_dimension(value, dim):
-    """Whether ``value`` is a valid value of ``dim`` (type and bounds)."""
-    if value is None:
-        return False
-    if isinstance(dim, Categorical):
-        return any(value == c and type(value) is type(to_python(c))
-                   for c in dim.categories)
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        return False
-    if not math.isfinite(value) or not dim.low <= value <= dim.high:
-        return False
-    return not isinstance(dim, Integer) or float(value).is_integer()
 
 
 def _plain(value, dim):
@@ -126,7 +112,7 @@ class EvolutionSearcher(BaseSearcher):
         self.tournament_size = _check_int("tournament_size", tournament_size)
         self.crossover_rate = _check_rate("crossover_rate", crossover_rate)
         self.mutation_rate = _check_rate("mutation_rate", mutation_rate)
-        self._n_asked = 0
+        self._pending = set()  # keys of configs asked and not yet told
 
     def population(self):
         """The best ``population_size`` told configs, best first.
@@ -143,23 +129,28 @@ class EvolutionSearcher(BaseSearcher):
         members.sort(key=lambda m: _rank_key(m[1]), reverse=True)  # stable
         return members[:self.population_size]
 
-    def ask(self, n=1):
-        """Return ``n`` configs: random samples first, then children."""
+    def _ask(self, n):
+        """``n`` configs: random samples first, then children."""
         population = self.population()
-        seen = {_key(c) for c, _ in self.history}
+        seen = {_key(c) for c, _ in self.history} | self._pending
         configs = []
-        for _ in range(max(0, int(n))):
-            if self._n_asked < self.population_size or not population:
+        for i in range(n):
+            if self.n_asked + i < self.population_size or not population:
                 config = self.space.sample(self._choose_family(), self._rng)
             else:
                 for _ in range(_MAX_RETRIES):
                     config = self._breed(population)
                     if _key(config) not in seen:
                         break
-            self._n_asked += 1
             seen.add(_key(config))
+            self._pending.add(_key(config))
             configs.append(config)
         return configs
+
+    def tell(self, configs, scores):
+        super().tell(configs, scores)
+        for config in configs:
+            self._pending.discard(_key(config))
 
     def _tournament(self, population):
         size = min(self.tournament_size, len(population))
@@ -185,7 +176,7 @@ class EvolutionSearcher(BaseSearcher):
         for name, dim in zip(self.space.names(family), self.space.dimensions(family),
                              strict=True):
             value = values.get(name)
-            if not _in_dimension(value, dim):
+            if not in_dimension(value, dim):
                 value = self._draw(dim)
             elif self._rng.rand() < self.mutation_rate:
                 value = self._mutate(value, dim)
@@ -218,18 +209,3 @@ class EvolutionSearcher(BaseSearcher):
                     value - step)
         return min(max(new, dim.low), dim.high)
 
-    def state(self):
-        """JSON-friendly state: history, RNG state and the number of asks."""
-        state = super().state()
-        state["n_asked"] = self._n_asked
-        return state
-
-    @classmethod
-    def from_state(cls, state, space, **kwargs):
-        """Rebuild a searcher whose next ``ask`` matches the saved one's.
-
-        Pass the same space and options as the saved searcher.
-        """
-        obj = super().from_state(state, space, **kwargs)
-        obj._n_asked = int(state.get("n_asked", len(state["history"])))
-        return obj

@@ -1,16 +1,26 @@
 """Grid search: every point of a finite grid over the space, in a fixed order.
 
-Each family's subspace becomes the cartesian product of a few values per
-dimension: all categories of a ``Categorical``, up to ``n_points`` evenly
-spaced distinct integers of an ``Integer``, ``n_points`` evenly spaced values
-of a ``Real`` (geometrically spaced for ``prior="log-uniform"``). Families
-follow ``space.families``, dimensions follow ``space.names(family)``, and the
-product varies the last name fastest (as :func:`itertools.product` does).
+Which values each dimension takes:
 
-The grid grows as the product of the per-dimension counts, so the default
-space is far too large for it: narrow it through the estimator's
-``search_space`` (fix parameters, give short lists of choices), or lower
-``n_points``. A grid larger than ``max_candidates`` is refused.
+* a dimension the user set in ``search_space``: all categories of a
+  ``Categorical``, up to ``n_points`` evenly spaced distinct integers of an
+  ``Integer``, ``n_points`` evenly spaced values of a ``Real``
+  (geometrically spaced for ``prior="log-uniform"``);
+* a dimension of the default space: its values in the coarse grid (each
+  family's ``GRID``: depth, width and a few more at 2-3 levels, and
+  :data:`~skautodl.search.space.TRAINING_GRID`: learning rate and weight
+  decay), or else only its default value. The full default space has about
+  10^8 points; the coarse grid has a few dozen per family.
+
+``coarse=False`` grids every dimension as if the user had set it (and is
+refused when that grid is too large).
+
+Order: within a family, :func:`itertools.product` order over
+``space.names(family)`` (the last name varies fastest), except that points
+with fewer coarse dimensions off their default come first; the families
+take turns (one point of each in ``space.families`` order). A grid larger than
+``max_candidates`` is refused with a message naming the dimensions that
+make it large.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from skopt.space import Categorical, Integer
 
 from skautodl._compat import to_python
 from skautodl.search.searchers.base import BaseSearcher
+from skautodl.search.space import in_dimension
 
 
 def _check_count(name, value):
@@ -87,6 +98,10 @@ class GridSearcher(BaseSearcher):
         dimensions contribute all their categories.
     max_candidates : int, default=10_000
         Largest grid accepted; a larger one raises ``ValueError``.
+    coarse : bool, default=True
+        Grid the dimensions the user did not set on their coarse values
+        (or their default); with False every dimension gets the full
+        treatment.
 
     Attributes
     ----------
@@ -102,19 +117,20 @@ class GridSearcher(BaseSearcher):
     resumed after a crash evaluates every grid point once.
     """
 
-    def __init__(self, space, random_state=None, n_points=3, max_candidates=10_000):
+    def __init__(self, space, random_state=None, n_points=3, max_candidates=10_000,
+                 coarse=True):
         super().__init__(space, random_state=random_state)
         self.n_points = _check_count("n_points", n_points)
         self.max_candidates = _check_count("max_candidates", max_candidates)
-        axes = {}
-        size = 0
-        for family in space.families:
-            axes[family] = [grid_values(d, self.n_points)
-                            for d in space.dimensions(family)]
-            size += math.prod(len(a) for a in axes[family])
+        self.coarse = bool(coarse)
+        axes = {f: self._axes(f) for f in space.families}
+        size = sum(math.prod(len(a) for a in axes[f]) for f in space.families)
         if size > self.max_candidates:
             counts = ", ".join(
-                f"{f}: " + (" x ".join(str(len(a)) for a in axes[f]) or "1")
+                f"{f}: " + (" x ".join(
+                    f"{n}={len(a)}" for n, a in zip(space.names(f), axes[f],
+                                                    strict=True) if len(a) > 1)
+                    or "1")
                 for f in space.families
             )
             raise ValueError(
@@ -123,11 +139,43 @@ class GridSearcher(BaseSearcher):
                 "search_space (fix parameters or give short lists of choices), "
                 "lower n_points, or raise max_candidates."
             )
-        self._grid = [(family, list(point)) for family in space.families
-                      for point in itertools.product(*axes[family])]
+        per_family = [self._family_points(f, axes[f]) for f in space.families]
+        # the families take turns, so a short budget sees each of them
+        self._grid = [points[i] for i in range(max(map(len, per_family), default=0))
+                      for points in per_family if i < len(points)]
         self._position = 0
         self._pending = {}  # grid index -> config, asked but not told
         self._requeue = []  # grid indices to ask again first (after from_state)
+
+    def _axes(self, family):
+        """The grid values of each dimension of ``family``, in names order."""
+        space = self.space
+        grid = space.grids.get(family, {})
+        axes = []
+        for name, dim in zip(space.names(family), space.dimensions(family),
+                             strict=True):
+            if not self.coarse or name in space.user_names:
+                axes.append(grid_values(dim, self.n_points))
+                continue
+            values = [to_python(v) for v in grid.get(name, ()) if in_dimension(v, dim)]
+            axes.append(list(dict.fromkeys(values))
+                        or [space.default_value(family, name)])
+        return axes
+
+    def _family_points(self, family, axes):
+        """``(family, point)`` of the product: the fewer coarse dimensions off
+        their default the earlier, ties (and the user's own dimensions) in
+        product order."""
+        names = self.space.names(family)
+        coarse = [self.coarse and n not in self.space.user_names for n in names]
+        default = [self.space.default_value(family, n) for n in names]
+        points = list(itertools.product(*axes))
+
+        def changed(point):
+            return sum(c and v != d for c, v, d in zip(coarse, point, default,
+                                                        strict=True))
+
+        return [(family, list(p)) for p in sorted(points, key=changed)]  # stable
 
     @property
     def n_candidates(self):
@@ -146,9 +194,8 @@ class GridSearcher(BaseSearcher):
         family, point = self._grid[index]
         return self.space.to_config(family, point)
 
-    def ask(self, n=1):
-        """Return the next ``n`` grid points (fewer when the grid runs out)."""
-        n = max(0, int(n))
+    def _ask(self, n):
+        """The next ``n`` grid points (fewer when the grid runs out)."""
         indices = self._requeue[:n]
         self._requeue = self._requeue[len(indices):]
         take = min(n - len(indices), len(self._grid) - self._position)

@@ -14,5 +14,5 @@ class RandomSearcher(BaseSearcher):
     random_state : int or None
     """
 
-    def ask(self, n=1):
+    def _ask(self, n):
         return [self.space.sample(self._choose_family(), self._rng) for _ in range(n)]

@@ -12,6 +12,7 @@ from sklearn.datasets import make_classification
 from tests_helpers import ScriptedSearcher, crash_on_lr
 
 from skautodl import AutoDLClassifier
+from skautodl.controller.executors import job_devices, resolve_device
 from skautodl.exceptions import SearchInterruptedWarning
 
 # one family: the scripted searchers' trial numbers follow one default config
@@ -124,13 +125,21 @@ def test_sigint_during_training_stops_the_search(data):
 def test_devices_round_robin_over_gpus(monkeypatch):
     import torch
 
-    from skautodl.estimators import _BaseAutoDL
-
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
-    assert _BaseAutoDL._devices("cuda", 2) == ["cuda:0", "cuda:1", "cuda:2"]
-    assert _BaseAutoDL._devices("cuda", 1) == ["cuda"]
-    assert _BaseAutoDL._devices("cuda:1", 4) == ["cuda:1"]
-    assert _BaseAutoDL._devices("cpu", 4) == ["cpu"]
+    assert job_devices("cuda", 2) == ["cuda:0", "cuda:1", "cuda:2"]
+    assert job_devices("cuda", 1) == ["cuda"]
+    assert job_devices("cuda:1", 4) == ["cuda:1"]
+    assert job_devices("cpu", 4) == ["cpu"]
+
+
+def test_resolve_device():
+    import torch
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto") == expected
+    assert resolve_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="'device' parameter.*'tpu'"):
+        resolve_device("tpu")
 
 
 def test_jobs_get_devices_round_robin():

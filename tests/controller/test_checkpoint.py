@@ -47,19 +47,26 @@ def test_state_written_after_every_trial(data, tmp_path):
 
 @pytest.mark.parametrize("search", ["bayes", "random", "evolution"])
 def test_resume_continues_without_repeating(data, tmp_path, search):
+    from skautodl.search import SearchSpec
+
     X, y = data
-    params = dict(FAST, search=search, checkpoint_dir=tmp_path)
+    # no portfolio: every trial is the searcher's, so its state is what resumes
+    params = dict(FAST, search=SearchSpec(search, portfolio=False),
+                  checkpoint_dir=tmp_path)
     AutoDLClassifier(**params, n_trials=3).fit(X, y)
     first = _state(tmp_path)["results"]
     resumed = AutoDLClassifier(**params, n_trials=5).fit(X, y)
     assert resumed.n_trials_ == 5
+    assert set(resumed.cv_results_["origin"]) <= {"searcher", "promotion"}
+    assert resumed.searcher_.n_asked == 5  # the 3 restored asks and 2 new ones
     # the three finished trials come back as they were, not re-run
     for old, new in zip(first, _configs(resumed)[:3], strict=True):
         assert old["config"] == new
     np.testing.assert_array_equal(
         resumed.cv_results_["mean_test_score"][:3], [r["score"] for r in first])
     # and the resumed search proposes what an uninterrupted one would have
-    fresh = AutoDLClassifier(**{**FAST, "search": search}, n_trials=5).fit(X, y)
+    fresh = AutoDLClassifier(**{**params, "checkpoint_dir": None},
+                             n_trials=5).fit(X, y)
     assert _configs(fresh) == _configs(resumed)
 
 
@@ -83,10 +90,11 @@ def test_refuses_other_parameters(data, tmp_path):
 
 
 @pytest.mark.parametrize("content", [
-    '{"format": 1, "fingerprint": {"da',  # truncated mid-write
+    '{"format": 2, "fingerprint": {"da',  # truncated mid-write
     "not json at all",
     '{"format": 99}',
-    '{"format": 1, "fingerprint": {}}',  # keys missing
+    '{"format": 1, "results": []}',  # an older release's format
+    '{"format": 2, "fingerprint": {}}',  # keys missing
 ])
 def test_corrupted_checkpoint_gives_clear_error(data, tmp_path, content):
     X, y = data
@@ -153,10 +161,12 @@ def test_resume_keeps_searchspec_options(data, tmp_path):
     from skautodl.search import SearchSpec
 
     X, y = data
-    params = dict(FAST, search=SearchSpec("evolution", population_size=3),
+    params = dict(FAST, search=SearchSpec("evolution", population_size=3,
+                                          portfolio=False),
                   checkpoint_dir=tmp_path)
     AutoDLClassifier(**params, n_trials=2).fit(X, y)
     resumed = AutoDLClassifier(**params, n_trials=4).fit(X, y)
     assert resumed.searcher_.population_size == 3
+    assert resumed.searcher_.n_asked == 4
     fresh = AutoDLClassifier(**{**params, "checkpoint_dir": None}, n_trials=4).fit(X, y)
     assert _configs(fresh) == _configs(resumed)

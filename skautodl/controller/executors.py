@@ -1,0 +1,444 @@
+"""Where trials run: in this process, in local worker processes, on Dask.
+
+Every executor has the same small interface, which the search loop uses to
+keep each worker busy: ``submit(job)`` starts a trial as soon as a worker is
+free, ``wait()`` blocks until at least one trial has finished and returns
+every finished ``(job, result)``, and ``n_workers`` says how many run at
+once.
+
+* :class:`InProcessExecutor`: one trial at a time, in this process.
+* :class:`ProcessExecutor`: local worker processes of joblib's loky pool
+  (joblib's default backend). Each featurization is written once to a
+  temporary file that workers load once and keep, so a trial ships only its
+  config (and the nets it continues).
+* :class:`DaskExecutor`: inside ``joblib.parallel_backend("dask")``, the
+  active Dask client; each featurization is scattered to every worker once
+  (``broadcast=True``) and trials reference it.
+* :class:`JoblibExecutor`: any other joblib backend (threading, ...),
+  running the submitted trials through ``joblib.Parallel`` in rounds.
+
+A worker process that dies takes only its own trial with it: the trials
+that were running when the pool broke are run again one at a time, and the
+one that kills its worker again is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+from dataclasses import replace
+
+from skautodl.exceptions import WorkerCountWarning
+from skautodl.training.trial import TrialResult
+
+logger = logging.getLogger("skautodl")
+
+#: seconds an idle local worker process lives on (it is reused by the next
+#: search meanwhile)
+IDLE_WORKER_TIMEOUT = 60
+
+
+# ---------------------------------------------------------------------- planning
+def _active_backend():
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return type(backend).__name__
+
+
+def dask_client():
+    """The Dask client of an active ``joblib.parallel_backend("dask")``, if any."""
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    if type(backend).__name__ != "DaskDistributedBackend":
+        return None
+    return getattr(backend, "client", None)
+
+
+def plan_workers(n_jobs, owner="skautodl"):
+    """Trials at once and torch threads per trial for ``n_jobs``.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        None or 1: one trial at a time in this process; ``-1`` every core
+        (every Dask worker thread inside ``parallel_backend("dask")``);
+        ``-2`` all but one, and so on, as in joblib.
+
+    Returns
+    -------
+    n_workers : int
+    n_threads : int or None
+        torch threads each local worker uses, so that workers x threads <=
+        cores; None leaves torch's setting alone (one worker in this
+        process, or Dask workers, which keep their own).
+
+    Notes
+    -----
+    Local cores are counted by ``joblib.cpu_count()``, which honours
+    container limits. A larger ``n_jobs`` is capped with a
+    :class:`~skautodl.exceptions.WorkerCountWarning`: more workers than
+    cores only contend.
+    """
+    import joblib
+
+    if n_jobs is None or n_jobs == 1:
+        return 1, None
+    client = dask_client()
+    if client is not None:
+        capacity = max(1, sum(client.nthreads().values()))
+        kind = f"Dask worker threads ({capacity})"
+    else:
+        capacity = max(1, joblib.cpu_count())
+        kind = f"CPU cores ({capacity}, joblib.cpu_count())"
+    wanted = n_jobs if n_jobs > 0 else capacity + 1 + n_jobs
+    if wanted > capacity:
+        warnings.warn(
+            f"{owner}(n_jobs={n_jobs}) asks for more parallel trials than there "
+            f"are {kind}; running {capacity} at a time.", WorkerCountWarning,
+            stacklevel=3,
+        )
+    n_workers = max(1, min(wanted, capacity))
+    if n_workers == 1:
+        return 1, None
+    return n_workers, (None if client is not None else max(1, capacity // n_workers))
+
+
+def resolve_device(device, owner="skautodl"):
+    """Map ``"auto"`` to CUDA when present, else CPU; check explicit devices."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if not (device == "cuda" or (device.startswith("cuda:")
+                                 and device[5:].isdigit())):
+        raise ValueError(f"The 'device' parameter of {owner} must be 'auto', "
+                         f"'cpu', 'cuda' or 'cuda:N'; got {device!r}.")
+    if not torch.cuda.is_available():
+        raise ValueError(f"{owner}(device={device!r}) but CUDA is not available on "
+                         "this machine; use device='auto' or 'cpu'.")
+    if ":" in device and int(device[5:]) >= torch.cuda.device_count():
+        raise ValueError(f"{owner}(device={device!r}) but only "
+                         f"{torch.cuda.device_count()} CUDA device(s) exist.")
+    return device
+
+
+def job_devices(device, n_workers):
+    """Devices new trials are assigned to, round-robin: every GPU when several.
+
+    A promoted trial runs on its parent's device instead (its nets live
+    there).
+    """
+    import torch
+
+    if device == "cuda" and n_workers > 1 and torch.cuda.device_count() > 1:
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return [device]
+
+
+# ---------------------------------------------------------------------- failures
+def worker_crash_types():
+    """Exception types that mean a worker process died."""
+    types = []
+    try:
+        from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+        types.append(TerminatedWorkerError)
+    except ImportError:  # pragma: no cover
+        pass
+    from concurrent.futures.process import BrokenProcessPool
+
+    types.append(BrokenProcessPool)
+    try:
+        from distributed.scheduler import KilledWorker
+
+        types.append(KilledWorker)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def crashed(job, exc):
+    """The failed result of ``job``, whose worker died."""
+    return TrialResult(
+        config=dict(job.config), status="failed", score=float("nan"),
+        error=f"worker process died: {type(exc).__name__}: {exc}"[:2000],
+        seed=job.seed, trial_id=job.trial_id, rung=job.rung,
+        parent_id=job.parent_id, segments=list(job.prior_segments),
+        device=job.device, origin=job.origin,
+    )
+
+
+# ---------------------------------------------------------------------- workers
+#: featurizations a worker process has loaded: {path: splits}
+_LOADED = {}
+
+
+class _DataFile:
+    """A featurization a local worker loads from disk (once per process)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def load(self):
+        import joblib
+
+        if self.path not in _LOADED:
+            # a new search: drop what earlier searches left in this worker
+            folder = os.path.dirname(self.path)
+            for old in [p for p in _LOADED if os.path.dirname(p) != folder]:
+                del _LOADED[old]
+            _LOADED[self.path] = joblib.load(self.path)
+        return _LOADED[self.path]
+
+
+def run_job(evaluator, job, data=None):
+    """What a worker runs: resolve the job's data, then evaluate it."""
+    if data is None:
+        data = job.data
+    if isinstance(data, _DataFile):
+        data = data.load()
+    return evaluator(replace(job, data=data))
+
+
+# ---------------------------------------------------------------------- executors
+class InProcessExecutor:
+    """One trial at a time, in this process (``n_jobs=1``)."""
+
+    n_workers = 1
+
+    def __init__(self, evaluator):
+        self.evaluator = evaluator
+        self._done = []
+
+    @property
+    def running(self):
+        return len(self._done)
+
+    def submit(self, job):
+        self._done.append((job, self.evaluator(job)))
+
+    def wait(self):
+        done, self._done = self._done, []
+        return done
+
+    def shutdown(self, kill=False):
+        self._done = []
+
+
+class ProcessExecutor:
+    """Local worker processes (joblib's loky pool), refilled one trial at a time.
+
+    Parameters
+    ----------
+    evaluator : callable
+        ``evaluator(job) -> TrialResult``; pickled to the workers.
+    n_workers : int
+    n_threads : int or None
+        Thread count of the numeric libraries in each worker.
+    """
+
+    def __init__(self, evaluator, n_workers, n_threads=None):
+        self.evaluator = evaluator
+        self.n_workers = int(n_workers)
+        self.n_threads = n_threads
+        self._folder = tempfile.mkdtemp(prefix="skautodl-data-")
+        self._files = {}  # data_key -> _DataFile
+        self._futures = {}  # future -> job
+        self.shipped = 0  # featurizations written for the workers
+
+    @property
+    def running(self):
+        return len(self._futures)
+
+    def _pool(self):
+        from joblib.externals.loky import get_reusable_executor
+
+        env = None
+        if self.n_threads is not None:
+            env = {name: str(self.n_threads) for name in (
+                "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+        return get_reusable_executor(max_workers=self.n_workers,
+                                     timeout=IDLE_WORKER_TIMEOUT, env=env)
+
+    def _ship(self, job):
+        if job.data is None:
+            return job
+        ref = self._files.get(job.data_key)
+        if ref is None:
+            import joblib
+
+            path = os.path.join(self._folder, f"{uuid.uuid4().hex}.pkl")
+            joblib.dump(job.data, path)
+            ref = self._files[job.data_key] = _DataFile(path)
+            self.shipped += 1
+        return replace(job, data=ref)
+
+    def submit(self, job):
+        future = self._pool().submit(run_job, self.evaluator, self._ship(job))
+        self._futures[future] = job
+
+    def wait(self):
+        done, _ = concurrent.futures.wait(
+            list(self._futures), return_when=concurrent.futures.FIRST_COMPLETED)
+        out, broken = [], []
+        for future in done:
+            job = self._futures.pop(future)
+            try:
+                out.append((job, future.result()))
+            except worker_crash_types() as exc:
+                broken.append((job, exc))
+        if broken:
+            # the pool is broken: every trial still running fails with it
+            rest = list(self._futures.items())
+            self._futures.clear()
+            for future, job in rest:
+                try:
+                    out.append((job, future.result()))
+                except worker_crash_types() as exc:
+                    broken.append((job, exc))
+            logger.warning("a worker process died; re-running its %d trial(s) one "
+                           "at a time", len(broken))
+            for job, _exc in broken:
+                out.append((job, self._run_alone(job)))
+        return out
+
+    def _run_alone(self, job):
+        """Run ``job`` with no other trial; a second crash fails it."""
+        future = self._pool().submit(run_job, self.evaluator, self._ship(job))
+        try:
+            return future.result()
+        except worker_crash_types() as exc:
+            return crashed(job, exc)
+
+    def shutdown(self, kill=False):
+        if kill and self._futures:
+            for future in self._futures:
+                future.cancel()
+            try:
+                self._pool().shutdown(wait=False, kill_workers=True)
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+        self._futures.clear()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+class DaskExecutor:
+    """Trials on a Dask cluster: data scattered once, one future per trial.
+
+    Parameters
+    ----------
+    evaluator : callable
+    client : distributed.Client
+    n_workers : int
+        Trials running at once.
+    """
+
+    def __init__(self, evaluator, client, n_workers):
+        self.evaluator = evaluator
+        self.client = client
+        self.n_workers = int(n_workers)
+        self._data = {}  # data_key -> list of futures (one per split)
+        self._futures = {}  # future -> job
+        self.shipped = 0  # featurizations scattered
+
+    @property
+    def running(self):
+        return len(self._futures)
+
+    def submit(self, job):
+        data = None
+        if job.data is not None:
+            data = self._data.get(job.data_key)
+            if data is None:
+                # every worker gets a copy now; trials only reference it
+                data = self._data[job.data_key] = self.client.scatter(
+                    list(job.data), broadcast=True, hash=False)
+                self.shipped += 1
+        future = self.client.submit(run_job, self.evaluator,
+                                    replace(job, data=None), data, pure=False)
+        self._futures[future] = job
+
+    def wait(self):
+        import distributed
+
+        done, _ = distributed.wait(list(self._futures), return_when="FIRST_COMPLETED")
+        out = []
+        for future in done:
+            job = self._futures.pop(future)
+            try:
+                out.append((job, future.result()))
+            except worker_crash_types() as exc:
+                out.append((job, crashed(job, exc)))
+        return out
+
+    def shutdown(self, kill=False):
+        if kill:
+            self.client.cancel(list(self._futures))
+        self._futures.clear()
+        for futures in self._data.values():
+            self.client.cancel(futures)
+        self._data.clear()
+
+
+class JoblibExecutor:
+    """Any other joblib backend: the submitted trials run in rounds.
+
+    Less efficient than the executors above (a round waits for its slowest
+    trial), but it runs on whatever ``joblib.parallel_backend`` is active.
+    """
+
+    def __init__(self, evaluator, n_workers):
+        self.evaluator = evaluator
+        self.n_workers = int(n_workers)
+        self._queue = []
+
+    @property
+    def running(self):
+        return len(self._queue)
+
+    def submit(self, job):
+        self._queue.append(job)
+
+    def wait(self):
+        from sklearn.utils.parallel import Parallel, delayed
+
+        jobs, self._queue = self._queue, []
+        try:
+            results = Parallel(n_jobs=self.n_workers)(
+                delayed(run_job)(self.evaluator, job) for job in jobs)
+            return list(zip(jobs, results, strict=True))
+        except worker_crash_types() as exc:
+            logger.warning("a worker died (%s); re-running its round one trial "
+                           "at a time", exc)
+        out = []
+        for job in jobs:
+            try:
+                out.extend(zip([job], Parallel(n_jobs=self.n_workers)(
+                    [delayed(run_job)(self.evaluator, job)]), strict=True))
+            except worker_crash_types() as exc:
+                out.append((job, crashed(job, exc)))
+        return out
+
+    def shutdown(self, kill=False):
+        self._queue = []
+
+
+def make_executor(evaluator, n_workers, n_threads=None):
+    """The executor for ``n_workers`` under the active joblib backend."""
+    if n_workers <= 1:
+        return InProcessExecutor(evaluator)
+    client = dask_client()
+    if client is not None:
+        return DaskExecutor(evaluator, client, n_workers)
+    if _active_backend() == "LokyBackend":
+        return ProcessExecutor(evaluator, n_workers, n_threads)
+    return JoblibExecutor(evaluator, n_workers)

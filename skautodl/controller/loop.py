@@ -1,0 +1,554 @@
+"""The search loop, its time budget, and the controller that sets both up.
+
+:func:`run_search` keeps every worker busy: whenever a trial finishes, its
+score is told to the searcher and reported to the fidelity scheduler, the
+checkpoint is written, and the free worker gets the next proposal at once
+(known-good portfolio configs first, then the scheduler's: promotions, or
+new configs it asks the searcher for, one at a time). The loop stops
+dispatching at the time budget (minus the time kept for the refit), at
+``n_trials``, when nothing is left to propose, or on Ctrl-C, and waits for
+the trials still running. It knows no search strategy by name.
+
+:class:`Controller` owns everything about running a search that is not
+the estimator's business: the :class:`Budget`, worker counts and threads,
+devices, the refit reserve, and opening and restoring the checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+
+from sklearn.utils import check_random_state
+
+from skautodl.controller.checkpoint import open_checkpoint
+from skautodl.controller.executors import (
+    job_devices,
+    make_executor,
+    plan_workers,
+    resolve_device,
+)
+from skautodl.controller.progress import ProgressBar, TrialLog
+from skautodl.exceptions import (
+    AllTrialsFailedError,
+    SearchInterruptedWarning,
+    TrialFailedWarning,
+)
+from skautodl.search.fidelity import Proposal, config_epochs
+from skautodl.training.device_data import DeviceSplitCache
+from skautodl.training.trial import Evaluator, Job, TrialResult, feature_key
+from skautodl.utils._seeding import draw_seed, rng_state, set_rng_state
+
+#: seconds ``fit`` may run past its budget on top of the refit's overrun
+#: allowance (Python start-up of workers, wrapping up)
+BUDGET_GRACE_SECONDS = 5.0
+#: the refit may overrun the budget by this share of it, at most
+#: :data:`REFIT_OVERRUN_CAP` seconds
+REFIT_OVERRUN_SHARE = 0.1
+REFIT_OVERRUN_CAP = 30.0
+
+
+# ---------------------------------------------------------------------- budget
+class Budget:
+    """The time budget of one ``fit``.
+
+    Parameters
+    ----------
+    time_budget : float or None
+        Seconds for the whole ``fit``; None: no time limit.
+    start : float, optional
+        ``time.time()`` when ``fit`` started (default: now).
+
+    Attributes
+    ----------
+    end_time : float or None
+        When the search must be over (the refit's reserve comes off it).
+    hard_end : float or None
+        When ``fit`` must have returned: ``end_time + min(0.1 *
+        time_budget, 30) + 5`` seconds. The refit may run into that margin,
+        never past it.
+    """
+
+    def __init__(self, time_budget, start=None):
+        self.time_budget = time_budget
+        self.start = time.time() if start is None else float(start)
+
+    @property
+    def end_time(self):
+        if self.time_budget is None:
+            return None
+        return self.start + float(self.time_budget)
+
+    @property
+    def hard_end(self):
+        if self.time_budget is None:
+            return None
+        tb = float(self.time_budget)
+        return self.end_time + min(REFIT_OVERRUN_SHARE * tb, REFIT_OVERRUN_CAP) \
+            + BUDGET_GRACE_SECONDS
+
+    def left(self):
+        """Seconds until ``end_time`` (inf without a budget)."""
+        return math.inf if self.end_time is None else self.end_time - time.time()
+
+
+# ---------------------------------------------------------------------- outcome
+@dataclass
+class SearchOutcome:
+    """Finished trials, in trial-id order, and why the search ended."""
+
+    results: list = field(default_factory=list)
+    search_time: float = 0.0
+    stop_reason: str = ""
+    resumed: int = 0  # trials restored from a checkpoint
+    nets: dict = field(default_factory=dict, repr=False)  # trial_id -> nets
+    best_id: int | None = None
+
+    @property
+    def best_index(self):
+        """Position of the best trial in :attr:`results` (None: none is ok)."""
+        if self.best_id is None:
+            return None
+        return next(i for i, r in enumerate(self.results)
+                    if r.trial_id == self.best_id)
+
+    @property
+    def best(self):
+        i = self.best_index
+        return None if i is None else self.results[i]
+
+    def by_id(self, trial_id):
+        return next(r for r in self.results if r.trial_id == trial_id)
+
+    def add(self, result):
+        """Insert ``result`` by trial id; the first of equal best scores wins."""
+        pos = len(self.results)
+        while pos and self.results[pos - 1].trial_id > result.trial_id:
+            pos -= 1
+        self.results.insert(pos, result)
+        self.recompute_best()
+
+    def recompute_best(self):
+        best = None
+        for r in self.results:
+            if r.ok and (best is None or r.score > best.score):
+                best = r
+        self.best_id = None if best is None else best.trial_id
+
+
+# ---------------------------------------------------------------------- interrupt
+class _Interrupt:
+    """Turns Ctrl-C into a flag the loop sees even when skorch swallows it.
+
+    skorch stops training quietly on ``KeyboardInterrupt``; our SIGINT handler
+    records the interrupt first, so the search stops after the running
+    trials. The handler seen on entry is put back on exit.
+    """
+
+    def __init__(self):
+        self.flag = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.getsignal(signal.SIGINT)
+
+            def handler(signum, frame):
+                self.flag = True
+                raise KeyboardInterrupt
+
+            signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+# ---------------------------------------------------------------------- loop
+def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
+               end_time=None, reserve=None, seeds, n_jobs=1, devices=("cpu",),
+               checkpoint=None, restored=None, extra_state=None, verbose=0,
+               executor=None, data_for=None, callbacks=None):
+    """Run trials until ``n_trials``, ``end_time``, exhaustion or Ctrl-C.
+
+    Parameters
+    ----------
+    searcher : Searcher
+    evaluator : callable
+        ``evaluator(Job) -> TrialResult`` (picklable for parallel runs).
+    scheduler : FullFidelity or Hyperband
+    portfolio : list of dict
+        Configs evaluated first (and told to the searcher).
+    n_trials : int or None
+    end_time : float or None
+        ``time.time()`` at which the search must be over.
+    reserve : callable, optional
+        ``reserve(best_result) -> seconds`` kept free at the end (the refit).
+    seeds : numpy RandomState
+        Root RNG; one integer seed is drawn per trial, in dispatch order.
+    n_jobs : int
+        Trials run at once (1: in this process); ignored with ``executor``.
+    devices : sequence of str
+        Devices new trials are assigned to, round-robin by trial id; a
+        promotion runs on its parent's device.
+    checkpoint : Checkpoint or None
+    restored : dict or None
+        State loaded from ``checkpoint``: the search continues from it.
+    extra_state : list, optional
+        Saved verbatim in the checkpoint under ``"seeds"`` (the estimator's
+        split and search seeds, so a resume reuses them).
+    verbose : int
+        The progress bar shows from 1 (when ``callbacks`` is None).
+    executor : executor, optional
+        Where trials run (see :mod:`skautodl.controller.executors`); by
+        default one for ``n_jobs`` under the active joblib backend.
+    data_for : callable, optional
+        ``data_for(config) -> (key, splits)``: the featurized splits a
+        config trains on (built on first use), attached to its job.
+    callbacks : list, optional
+        Loop callbacks (:mod:`skautodl.controller.progress`); by default a
+        progress bar and per-trial log lines.
+
+    Returns
+    -------
+    SearchOutcome
+    """
+    outcome = SearchOutcome()
+    queue = list(enumerate(dict(c) for c in portfolio))
+    portfolio_done = []
+    next_id = 0
+    if restored:
+        for record in restored["results"]:
+            outcome.add(TrialResult.from_record(record))
+        outcome.resumed = len(outcome.results)
+        portfolio_done = list(restored.get("portfolio_done", []))
+        queue = [(i, c) for i, c in queue if i not in portfolio_done]
+        next_id = int(restored.get("next_trial_id", len(outcome.results)))
+    own_executor = executor is None
+    if own_executor:
+        executor = make_executor(evaluator, n_jobs)
+    if callbacks is None:
+        callbacks = [ProgressBar(verbose), TrialLog()]
+    nets = {}  # trial_id -> nets kept for promotions and the best result
+    running = {}  # trial_id -> (proposal, job)
+    exhausted = [False]
+    start = time.time()
+
+    def ask(k):
+        more = searcher.ask(k)
+        if len(more) < k:
+            exhausted[0] = True
+        return more
+
+    def next_proposal():
+        if queue:
+            # known-good configs run first, at full fidelity: a strong result
+            # early, and a fair score to tell the searcher
+            index, c = queue.pop(0)
+            epochs = config_epochs(c)
+            c = {**c, "max_epochs": epochs}
+            return Proposal(config=c, epochs=epochs, total_epochs=epochs,
+                            base_config=c, portfolio_index=index)
+        if exhausted[0]:
+            # the searcher is done; the scheduler may still promote
+            proposals = scheduler.propose(1, lambda k: [])
+        else:
+            proposals = scheduler.propose(1, ask)
+        return proposals[0] if proposals else None
+
+    def make_job(p, deadline):
+        nonlocal next_id
+        warm = nets.get(p.parent_id) if p.parent_id is not None else None
+        if warm is not None:
+            parent = outcome.by_id(p.parent_id)
+            epochs, prior, device = p.epochs, tuple(parent.segments), parent.device
+        else:
+            # a promotion whose parent's nets are gone restarts from scratch
+            epochs, prior = p.total_epochs, ()
+            device = devices[next_id % len(devices)]
+        origin = ("portfolio" if p.from_portfolio else
+                  "searcher" if p.parent_id is None else "promotion")
+        job = Job(trial_id=next_id, config={**p.config, "max_epochs": epochs},
+                  seed=draw_seed(seeds), deadline=deadline, rung=p.rung,
+                  parent_id=p.parent_id, warm_nets=warm, prior_segments=prior,
+                  pruning=p.pruning, device=device, origin=origin,
+                  total_epochs=p.total_epochs)
+        next_id += 1
+        if data_for is not None:
+            key, splits = data_for(job.config)
+            job = replace(job, data=splits, data_key=key)
+        return job
+
+    def save():
+        if checkpoint is None:
+            return
+        checkpoint.save({
+            "results": [r.to_record() for r in outcome.results],
+            "searcher": _searcher_state(searcher),
+            "scheduler": scheduler.state(),
+            "rng": rng_state(seeds),
+            "seeds": extra_state,
+            "portfolio_done": sorted(portfolio_done),
+            "next_trial_id": next_id,
+        })
+
+    def finish(job, result):
+        p, _ = running.pop(job.trial_id)
+        # n_resources: epochs the config has been trained for
+        result = replace(result, config={**p.config, "max_epochs": p.total_epochs},
+                         origin=job.origin)
+        if p.is_new:
+            searcher.tell([p.base_config], [result.score if result.ok else math.nan])
+        if p.from_portfolio:
+            portfolio_done.append(p.portfolio_index)
+        else:
+            scheduler.report(p, result)
+        _record(outcome, result, nets)
+        save()
+        for cb in callbacks:
+            cb.on_trial_end(result, outcome)
+
+    stop_reason = None
+    for cb in callbacks:
+        cb.on_search_begin(n_trials, len(outcome.results), end_time)
+    with _Interrupt() as interrupt:
+        try:
+            while True:
+                while stop_reason is None and len(running) < executor.n_workers:
+                    if n_trials is not None and (
+                            len(outcome.results) + len(running) >= n_trials):
+                        stop_reason = "n_trials"
+                        break
+                    deadline = None
+                    if end_time is not None:
+                        best = outcome.best
+                        held = reserve(best) if reserve is not None and best else 0.0
+                        deadline = end_time - held
+                        if time.time() >= deadline:
+                            stop_reason = "time_budget"
+                            break
+                    proposal = next_proposal()
+                    if proposal is None:
+                        if not running:
+                            stop_reason = "exhausted"
+                        break  # wait for running trials (promotions follow)
+                    job = make_job(proposal, deadline)
+                    if deadline is not None and time.time() >= deadline:
+                        # preparing its data used up the budget
+                        stop_reason = "time_budget"
+                        break
+                    running[job.trial_id] = (proposal, job)
+                    for cb in callbacks:
+                        cb.on_trial_start(job, [j for _, j in running.values()])
+                    executor.submit(job)
+                if not running:
+                    break
+                for job, result in executor.wait():
+                    finish(job, result)
+                keep = scheduler.alive() | {outcome.best_id}
+                for trial_id in list(nets):
+                    if trial_id not in keep:
+                        del nets[trial_id]
+                if interrupt.flag:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            stop_reason = "interrupted"
+            executor.shutdown(kill=True)
+        finally:
+            if own_executor:
+                executor.shutdown()
+            outcome.search_time = time.time() - start
+            outcome.stop_reason = stop_reason or "exhausted"
+            for cb in callbacks:
+                cb.on_search_end(outcome)
+    outcome.nets = nets
+    return outcome
+
+
+def _searcher_state(searcher):
+    state = getattr(searcher, "state", None)
+    return state() if callable(state) else None
+
+
+def _record(outcome, result, nets):
+    if not result.ok:
+        warnings.warn(
+            f"Trial {result.trial_id + 1} failed and was skipped "
+            f"({result.error}); config: {result.config}",
+            TrialFailedWarning, stacklevel=5,
+        )
+    if result.nets:
+        nets[result.trial_id] = result.nets
+    outcome.add(result.without_models())
+
+
+# ---------------------------------------------------------------------- controller
+class Controller:
+    """Runs a search for an estimator: budget, workers, devices, checkpoint.
+
+    Parameters
+    ----------
+    time_budget, n_trials, n_jobs, device, checkpoint_dir, verbose
+        The estimator's parameters of those names.
+    start : float, optional
+        ``time.time()`` when ``fit`` started.
+    owner : str
+        The estimator's class name, for messages.
+
+    Attributes
+    ----------
+    budget : Budget
+    device : str
+        The resolved device (``"auto"`` -> ``"cuda"`` or ``"cpu"``).
+    n_workers : int
+        Trials run at once.
+    n_threads : int or None
+        torch threads per local worker process.
+    split_seed, search_seed : int
+        Seeds of the splits and of the searcher (restored on resume).
+    restored : dict or None
+        The checkpoint's saved state, when the search resumes.
+    """
+
+    def __init__(self, *, time_budget, n_trials, n_jobs=1, device="auto",
+                 checkpoint_dir=None, verbose=0, start=None, owner="skautodl"):
+        if time_budget is None and n_trials is None:
+            raise ValueError(
+                f"{owner} needs a stopping rule: set time_budget (seconds), "
+                "n_trials, or both; both are None."
+            )
+        self.budget = Budget(time_budget, start)
+        self.n_trials = n_trials
+        self.checkpoint_dir = checkpoint_dir
+        self.verbose = int(verbose)
+        self.owner = owner
+        self.device = resolve_device(device, owner)
+        self.n_workers, self.n_threads = plan_workers(n_jobs, owner)
+        self.checkpoint = self.restored = None
+        self.rng = None
+        self.split_seed = self.search_seed = None
+
+    def open(self, X, y, params, random_state):
+        """Open the checkpoint (restoring its state) and draw the seeds.
+
+        Parameters
+        ----------
+        X, y
+            The validated data, fingerprinted for the checkpoint.
+        params : dict
+            The parameters that define the search.
+        random_state : int, RandomState or None
+        """
+        self.checkpoint, self.restored = open_checkpoint(self.checkpoint_dir, X, y,
+                                                         params)
+        self.rng = check_random_state(random_state)
+        if self.restored:
+            self.split_seed, self.search_seed = self.restored["seeds"]
+            set_rng_state(self.rng, self.restored["rng"])
+        else:
+            self.split_seed = draw_seed(self.rng)
+            self.search_seed = draw_seed(self.rng)
+        return self
+
+    @property
+    def searcher_state(self):
+        """The saved searcher state to continue from, or None."""
+        return None if not self.restored else self.restored.get("searcher")
+
+    @staticmethod
+    def refit_reserve(best, n_samples, n_train):
+        """Seconds kept for refitting ``best`` on all data (20 % safety).
+
+        The best trial's seconds per epoch, scaled from its training rows to
+        all rows, times the epochs the refit replays.
+        """
+        if best is None or not best.epochs_run:
+            return 0.0
+        per_epoch = best.fit_time / best.epochs_run
+        return 1.2 * per_epoch * best.epochs * n_samples / max(1, n_train)
+
+    def best_of(self, outcome):
+        """The best trial of ``outcome``, or the error that says why there is none.
+
+        Warns with :class:`~skautodl.exceptions.SearchInterruptedWarning`
+        after Ctrl-C (the best model so far is kept); raises
+        ``KeyboardInterrupt`` when Ctrl-C came before any trial finished, and
+        :class:`~skautodl.exceptions.AllTrialsFailedError` when no trial
+        produced a model.
+        """
+        results, best = outcome.results, outcome.best
+        if best is None:
+            if outcome.stop_reason == "interrupted":
+                raise KeyboardInterrupt
+            if not results:
+                raise AllTrialsFailedError(
+                    f"No trial could run within time_budget="
+                    f"{self.budget.time_budget}s (data preparation used it up); "
+                    "raise time_budget."
+                )
+            first = next((r for r in results if r.error), None)
+            raise AllTrialsFailedError(
+                f"All {len(results)} trials of {self.owner} failed; the first "
+                f"failure was: {first.error if first else 'no trial finished'}"
+                f" (config: {first.config if first else {}})."
+            )
+        if outcome.stop_reason == "interrupted":
+            warnings.warn(
+                f"{self.owner}.fit was interrupted after {len(results)} trials; it "
+                f"keeps the best model found so far (score {best.score:.4f})"
+                + (f" and the checkpoint in {self.checkpoint_dir}"
+                   if self.checkpoint_dir else "") + ".",
+                SearchInterruptedWarning, stacklevel=3,
+            )
+        return best
+
+    def run(self, searcher, scheduler, portfolio, features, task, scorer,
+            classes=None):
+        """Run the search on ``features``; returns a :class:`SearchOutcome`.
+
+        Parameters
+        ----------
+        searcher : Searcher
+        scheduler : FullFidelity or Hyperband
+        portfolio : list of dict
+        features : FeatureStore
+            The featurizations, built on first use inside the budget.
+        task : TaskInfo
+        scorer : callable
+        classes : ndarray or None
+        """
+        if self.restored:
+            scheduler.load_state(self.restored["scheduler"])
+        evaluator = Evaluator(task, scorer, classes=classes, verbose=self.verbose,
+                              n_threads=self.n_threads,
+                              device_cache=DeviceSplitCache())
+        executor = make_executor(evaluator, self.n_workers, self.n_threads)
+
+        def data_for(config):
+            key = feature_key(task, config)
+            return key, features.get(key)
+
+        def reserve(best):
+            return self.refit_reserve(best, task.n_samples, features.n_train)
+
+        try:
+            outcome = run_search(
+                searcher, evaluator, scheduler=scheduler, portfolio=portfolio,
+                n_trials=self.n_trials, end_time=self.budget.end_time,
+                reserve=reserve, seeds=self.rng,
+                devices=job_devices(self.device, self.n_workers),
+                checkpoint=self.checkpoint, restored=self.restored,
+                extra_state=[self.split_seed, self.search_seed],
+                verbose=self.verbose, executor=executor, data_for=data_for,
+            )
+        finally:
+            executor.shutdown()
+            evaluator.device_cache.clear()
+        self.executor = executor
+        return outcome

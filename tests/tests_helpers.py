@@ -75,3 +75,37 @@ def benchmark_module(script, module_name):
         yield module
     finally:
         sys.modules.pop(module_name, None)
+
+
+class MarkerEvaluator:
+    """A fake evaluator for worker processes (no training).
+
+    Trial 0 waits until ``wait_for`` other trials have left a marker file in
+    ``folder`` (or ``timeout`` seconds pass); every other trial leaves its
+    marker and returns at once. Trial 0's result records in ``epochs_run``
+    how many markers it saw, so a test can tell whether the other workers
+    kept running trials while it was busy.
+    """
+
+    def __init__(self, folder, wait_for=3, timeout=20.0):
+        self.folder = str(folder)
+        self.wait_for = wait_for
+        self.timeout = timeout
+
+    def __call__(self, job):
+        import time
+
+        from skautodl.training.trial import TrialResult, worker_id
+
+        seen = 0
+        if job.trial_id == 0:
+            start = time.time()
+            while (len(os.listdir(self.folder)) < self.wait_for
+                   and time.time() - start < self.timeout):
+                time.sleep(0.02)
+            seen = len(os.listdir(self.folder))
+        else:
+            open(os.path.join(self.folder, str(job.trial_id)), "w").close()
+        return TrialResult(config=dict(job.config), status="ok", score=0.5,
+                           split_scores=[0.5], epochs_run=seen,
+                           trial_id=job.trial_id, seed=job.seed, worker=worker_id())

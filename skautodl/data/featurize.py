@@ -43,6 +43,16 @@ _N_BINS = 16
 _CLIP = 3.0
 
 
+def _here():
+    """Run the column transformers in this process, whatever joblib backend is
+    active: inside ``parallel_backend("dask")`` scikit-learn's
+    ``ColumnTransformer`` would otherwise ship the data to the cluster (even
+    with ``n_jobs=1``) for a job that takes milliseconds here."""
+    from joblib import parallel_config
+
+    return parallel_config(backend="sequential")
+
+
 def _to_frame(X) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame):
         # positional integer column labels keep ColumnTransformer selection
@@ -373,7 +383,8 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         self.column_transformer_ = ColumnTransformer(
             transformers, remainder="drop", sparse_threshold=0.0
         )
-        Xt = self.column_transformer_.fit_transform(data)
+        with _here():
+            Xt = self.column_transformer_.fit_transform(data)
         self.n_features_out_ = Xt.shape[1]
         self.n_features_in_ = frame.shape[1]
         self.module_params_ = (self._layout(Xt)
@@ -389,7 +400,8 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
                 f"X has {frame.shape[1]} features, but TabularFeaturizer is "
                 f"expecting {self.n_features_in_} features as input."
             )
-        Xt = self.column_transformer_.transform(self._coerce(frame))
+        with _here():
+            Xt = self.column_transformer_.transform(self._coerce(frame))
         # scalers can produce +-inf on extreme unseen values: clip to a range
         # the networks tolerate instead of letting NaN/inf reach the loss
         # (before the float32 cast, which would overflow on them)

@@ -60,8 +60,9 @@ SKORCH_PREFIXES = (
     "module__", "optimizer__", "criterion__", "iterator_train__", "callbacks__",
     "featurize__", "augment__",
 )
-#: plain parameters a user may add or fix
-SKORCH_PARAMS = ("lr", "max_epochs", "batch_size", "lr_schedule")
+#: plain parameters a user may add or fix (``precision``: mixed precision
+#: on CUDA, see :mod:`skautodl.training.precision`)
+SKORCH_PARAMS = ("lr", "max_epochs", "batch_size", "lr_schedule", "precision")
 
 #: learning-rate schedules (one cycle per stretch of training)
 LR_SCHEDULES = ("cosine", "onecycle")

@@ -44,16 +44,18 @@ class TimeLimit(Callback):
 
     def initialize(self):
         self.stopped_ = False
-        self.valid_seconds_ = 0.0
+        # skorch re-initializes every callback on set_params(callbacks__...),
+        # as a continued trial does: the last measurement stays valid
+        self.valid_seconds_ = getattr(self, "valid_seconds_", 0.0)
         self._valid_start = None
         return self
 
     def on_batch_begin(self, net, training=False, **kwargs):
-        if not training and self._valid_start is None:
+        if not training and getattr(self, "_valid_start", None) is None:
             self._valid_start = time.perf_counter()
 
     def on_epoch_end(self, net, **kwargs):
-        if self._valid_start is not None:
+        if getattr(self, "_valid_start", None) is not None:
             self.valid_seconds_ = time.perf_counter() - self._valid_start
             self._valid_start = None
 

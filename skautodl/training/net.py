@@ -327,7 +327,8 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
         Mixed precision on CUDA (bf16 where supported, else fp16 with a
         gradient scaler); "auto" trains in float32 on the CPU (see
-        :mod:`skautodl.training.precision`).
+        :mod:`skautodl.training.precision`). A config's ``precision`` key
+        (``search_space={"precision": "bf16"}``) wins.
 
     Notes
     -----

@@ -170,3 +170,47 @@ def test_resume_keeps_searchspec_options(data, tmp_path):
     assert resumed.searcher_.n_asked == 4
     fresh = AutoDLClassifier(**{**params, "checkpoint_dir": None}, n_trials=4).fit(X, y)
     assert _configs(fresh) == _configs(resumed)
+
+
+def test_a_resumed_search_keeps_its_own_budget(data, tmp_path, monkeypatch):
+    from skautodl.controller import loop
+    from skautodl.search.searchers import BayesSearcher
+    from skautodl.training import trial
+
+    X, y = data
+    AutoDLClassifier(**FAST, n_trials=2, checkpoint_dir=tmp_path).fit(X, y)
+    budgets, deadlines = [], []
+    init, call = loop.Budget.__init__, trial.Evaluator.__call__
+
+    def spy_budget(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        budgets.append(self)
+
+    def spy_call(self, job):
+        deadlines.append(job.deadline)
+        return call(self, job)
+
+    monkeypatch.setattr(loop.Budget, "__init__", spy_budget)
+    monkeypatch.setattr(trial.Evaluator, "__call__", spy_call)
+    resumed = AutoDLClassifier(**{**FAST, "time_budget": 60}, n_trials=4,
+                               checkpoint_dir=tmp_path).fit(X, y)
+    (budget,) = budgets
+    assert resumed.n_trials_ == 4 and len(deadlines) == 2
+    # the new trials run inside this fit's budget, counted from its start
+    assert all(budget.start < d <= budget.end_time for d in deadlines)
+
+    # restoring the searcher counts against the budget too: when it uses the
+    # whole budget, no trial runs and fit still returns the restored best
+    replay = BayesSearcher.from_state
+
+    def slow_replay(*args, **kwargs):
+        time.sleep(1.2)
+        return replay(*args, **kwargs)
+
+    monkeypatch.setattr(BayesSearcher, "from_state", slow_replay)
+    deadlines.clear()
+    late = AutoDLClassifier(**{**FAST, "time_budget": 1}, n_trials=8,
+                            checkpoint_dir=tmp_path).fit(X, y)
+    assert deadlines == [] and late.stop_reason_ == "time_budget"
+    assert late.n_trials_ == 4
+    assert late.predict(X).shape == (len(X),)

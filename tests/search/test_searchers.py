@@ -280,3 +280,51 @@ def test_categorical_choices_all_reachable():
     space = SearchSpace({"f": {"c": Categorical(["a", "b", "c"])}})
     seen = {c["c"] for c in RandomSearcher(space, random_state=0).ask(30)}
     assert seen == {"a", "b", "c"}
+
+
+# ---------------------------------------------------------------- parallel asks
+def _key(config):
+    return json.dumps(config, sort_keys=True)
+
+
+@pytest.mark.parametrize("surrogate", ["GP", "RF"])
+def test_bayes_batch_after_the_initial_points_is_distinct(surrogate):
+    space = mlp_space()
+    searcher = BayesSearcher(space, random_state=0, n_initial_points=3,
+                             surrogate=surrogate, n_points=200)
+    drive(searcher, lambda c: -abs(math.log10(c["lr"]) + 2.5), 3)
+    # the surrogate proposes now: a batch must not repeat one point
+    batch = searcher.ask(4)
+    assert len({_key(c) for c in batch}) == 4
+    for config in batch:
+        assert_inside(space, config)
+    assert searcher.n_asked == 7
+
+
+def test_bayes_asks_between_tells_avoid_pending_configs():
+    # workers refilled one at a time: each ask comes while others still run
+    space = mlp_space()
+    searcher = BayesSearcher(space, random_state=0, n_initial_points=2,
+                             n_points=200)
+    drive(searcher, lambda c: c["module__dropout"], 2)
+    running = [searcher.ask(1)[0], searcher.ask(1)[0]]
+    assert _key(running[0]) != _key(running[1])
+    searcher.tell(running[:1], [0.3])
+    running = running[1:] + searcher.ask(1)
+    assert _key(running[0]) != _key(running[1])
+    # a told config is no longer pending
+    assert sum(len(p) for p in searcher._pending.values()) == 2
+
+
+def test_bayes_pending_configs_are_forgotten_on_resume():
+    space = mlp_space()
+    searcher = BayesSearcher(space, random_state=3, n_initial_points=2,
+                             n_points=200)
+    drive(searcher, lambda c: c["module__dropout"], 2)
+    searcher.ask(2)  # running when the checkpoint was written, then lost
+    state = json.loads(json.dumps(searcher.state()))
+    restored = BayesSearcher.from_state(state, mlp_space(), random_state=3,
+                                        n_initial_points=2, n_points=200)
+    assert all(not p for p in restored._pending.values())
+    assert restored.n_asked == 4 and len(restored.history) == 2
+    assert len({_key(c) for c in restored.ask(3)}) == 3

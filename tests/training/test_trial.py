@@ -195,3 +195,49 @@ def test_evaluator_trains_on_the_jobs_data_and_releases_memory(clf_data,
     assert len(released) == 3  # after every trial, failed ones included
     with pytest.raises(ValueError, match="carries no data"):
         evaluator(Job(3, dict(FAST), seed=0))
+
+
+def test_a_diverging_promotion_leaves_the_parent_bit_identical(clf_data):
+    from dataclasses import replace
+
+    data, task, labels = clf_data
+    parent = _run_clf(clf_data, FAST, seed=0)
+    net = parent.nets[0]
+    X_valid = data[0].X_valid
+    before = net.predict_proba(X_valid).copy()
+    weights = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    history = len(net.history)
+    # the child continues the parent's weights on data that blows the loss up
+    poisoned = [replace(s, X_train=np.full_like(s.X_train, 3e38)) for s in data]
+    child = run_trial({**FAST, "max_epochs": 2}, poisoned, task, scorer=ACCURACY,
+                      classes=labels, seed=1, warm_nets=parent.nets,
+                      prior_segments=parent.segments)
+    assert child.status == "failed" and "diverged" in child.error
+    assert child.nets == []
+    np.testing.assert_array_equal(net.predict_proba(X_valid), before)
+    for k, v in net.module_.state_dict().items():
+        assert torch.equal(v, weights[k]), k
+    assert len(net.history) == history
+
+
+def test_a_promotion_trains_a_copy_and_keeps_the_parents_device(clf_data):
+    data, task, labels = clf_data
+    parent = _run_clf(clf_data, FAST, seed=0)
+    child = run_trial({**FAST, "max_epochs": 2}, data, task, scorer=ACCURACY,
+                      classes=labels, seed=1, warm_nets=parent.nets,
+                      prior_segments=parent.segments, device="cuda:7")
+    assert child.ok
+    assert child.nets[0] is not parent.nets[0]
+    # the child's net continued the parent's history; the parent's did not move
+    assert len(child.nets[0].history) == len(parent.nets[0].history) + 2
+    # a continued net trains where its weights are, whatever device is asked
+    assert child.device == str(parent.nets[0].device) == "cpu"
+    # the copy shares the validation data instead of copying it
+    assert child.nets[0].train_split is parent.nets[0].train_split
+
+
+def test_run_trial_leaves_the_global_torch_rng_alone(clf_data):
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    _run_clf(clf_data, FAST, seed=0)
+    assert torch.equal(torch.get_rng_state(), state)

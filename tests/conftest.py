@@ -63,3 +63,28 @@ def default_portfolio_only(monkeypatch):
     monkeypatch.setattr(skautodl.estimators, "portfolio_for",
                         lambda search, space, n_trials=None:
                         [space.default_config(f) for f in space.families])
+
+
+@pytest.fixture
+def deadline_spy(monkeypatch):
+    """Record every ``Budget`` made and the deadline handed to every trial.
+
+    Returns ``(budgets, deadlines)``, two lists filled as ``fit`` runs.
+    """
+    from skautodl.controller import loop
+    from skautodl.training import trial
+
+    budgets, deadlines = [], []
+    init, call = loop.Budget.__init__, trial.Evaluator.__call__
+
+    def spy_budget(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        budgets.append(self)
+
+    def spy_call(self, job):
+        deadlines.append(job.deadline)
+        return call(self, job)
+
+    monkeypatch.setattr(loop.Budget, "__init__", spy_budget)
+    monkeypatch.setattr(trial.Evaluator, "__call__", spy_call)
+    return budgets, deadlines

@@ -287,28 +287,17 @@ def test_reproducible_with_random_state(clf_data):
     assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
 
 
-def test_time_budget_bounds_every_deadline(clf_data, monkeypatch):
-    from skautodl.controller import loop
-    from skautodl.training import refit, trial
+def test_time_budget_bounds_every_deadline(clf_data, monkeypatch, deadline_spy):
+    from skautodl.training import refit
 
-    budgets, deadlines, refit_deadlines = [], [], []
-    init, call, build = loop.Budget.__init__, trial.Evaluator.__call__, \
-        refit.build_net
-
-    def spy_budget(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        budgets.append(self)
-
-    def spy_call(self, job):
-        deadlines.append(job.deadline)
-        return call(self, job)
+    budgets, deadlines = deadline_spy
+    refit_deadlines = []
+    build = refit.build_net
 
     def spy_build(*args, **kwargs):
         refit_deadlines.append(kwargs["deadline"])
         return build(*args, **kwargs)
 
-    monkeypatch.setattr(loop.Budget, "__init__", spy_budget)
-    monkeypatch.setattr(trial.Evaluator, "__call__", spy_call)
     monkeypatch.setattr(refit, "build_net", spy_build)
     X, y = clf_data
     clf = AutoDLClassifier(time_budget=2, verbose=0, random_state=0,

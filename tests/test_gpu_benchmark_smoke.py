@@ -2,7 +2,6 @@
 prints a table with the MLP and CNN rows; without CUDA the GPU columns read
 "n/a (no CUDA)"."""
 
-import time
 
 import pytest
 from tests_helpers import benchmark_module
@@ -18,11 +17,9 @@ def bench():
 def test_gpu_benchmark_smoke(bench, capsys):
     import torch
 
-    start = time.perf_counter()
     rows = bench.main(["--quick", "--n-samples", "400", "--epochs", "1",
                        "--budget", "1.5", "--search-samples", "120",
                        "--cpu-epoch-seconds", "0.3"])
-    elapsed = time.perf_counter() - start
     out = capsys.readouterr().out
     # the first table: from its header to the blank line under it
     table = out[out.index("family "):].split("\n\n")[0]
@@ -39,5 +36,3 @@ def test_gpu_benchmark_smoke(bench, capsys):
     if not torch.cuda.is_available():
         assert "GPU: n/a (no CUDA)" in out
     assert "load average" in out
-    # a generous bound: other jobs may share the cores
-    assert elapsed < 30

@@ -1,7 +1,6 @@
 """Smoke test of benchmarks/overhead.py: it runs end to end on a tiny setting
 and prints a table with the three training paths and positive ratios."""
 
-import time
 
 import pytest
 from tests_helpers import benchmark_module
@@ -18,13 +17,11 @@ def test_overhead_smoke(bench, capsys):
     import torch
 
     threads = torch.get_num_threads()
-    start = time.perf_counter()
     try:
         rows = bench.main(["--quick", "--n-samples", "2000", "--epochs", "1",
                            "--repeats", "1", "--threads", "1", "--no-warmup"])
     finally:
         torch.set_num_threads(threads)
-    elapsed = time.perf_counter() - start
     out = capsys.readouterr().out
     table = out[out.index("path "):]
     lines = {line.split()[0]: line.split() for line in table.splitlines()
@@ -38,5 +35,3 @@ def test_overhead_smoke(bench, capsys):
     assert float(lines["plain-torch"][4]) == pytest.approx(1.0)
     assert "ratio skautodl / plain-torch" in out
     assert "load average" in out
-    # a generous bound: other jobs may share the cores
-    assert elapsed < 30

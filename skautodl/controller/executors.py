@@ -75,9 +75,11 @@ def plan_workers(n_jobs, owner="skautodl"):
     -------
     n_workers : int
     n_threads : int or None
-        torch threads each local worker uses, so that workers x threads <=
-        cores; None leaves torch's setting alone (one worker in this
-        process, or Dask workers, which keep their own).
+        torch threads each trial uses: for local workers ``cores //
+        n_workers`` (workers x threads <= cores); on Dask one per trial (Dask
+        runs one task per worker thread, and a worker has as many threads as
+        it was given cores); None leaves torch's setting alone (one trial at
+        a time in this process).
 
     Notes
     -----
@@ -107,7 +109,7 @@ def plan_workers(n_jobs, owner="skautodl"):
     n_workers = max(1, min(wanted, capacity))
     if n_workers == 1:
         return 1, None
-    return n_workers, (None if client is not None else max(1, capacity // n_workers))
+    return n_workers, (1 if client is not None else max(1, capacity // n_workers))
 
 
 def resolve_device(device, owner="skautodl"):

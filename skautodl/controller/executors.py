@@ -2,9 +2,10 @@
 
 Every executor has the same small interface, which the search loop uses to
 keep each worker busy: ``submit(job)`` starts a trial as soon as a worker is
-free, ``wait()`` blocks until at least one trial has finished and returns
-every finished ``(job, result)``, and ``n_workers`` says how many run at
-once.
+free, ``wait(timeout)`` blocks until at least one trial has finished (or
+``timeout`` seconds passed: then it may return nothing) and returns every
+finished ``(job, result)``, ``shutdown(kill)`` ends it (``kill=True`` stops
+the trials still running), and ``n_workers`` says how many run at once.
 
 * :class:`InProcessExecutor`: one trial at a time, in this process.
 * :class:`ProcessExecutor`: local worker processes of joblib's loky pool
@@ -202,13 +203,58 @@ class _DataFile:
         return _LOADED[self.path]
 
 
+#: the search's evaluator a worker process keeps between trials (its GPU
+#: data cache lives on)
+_EVALUATOR = {}
+
+
 def run_job(evaluator, job, data=None):
     """What a worker runs: resolve the job's data, then evaluate it."""
+    key = getattr(evaluator, "key", None)
+    if key is not None:
+        if key not in _EVALUATOR:
+            _EVALUATOR.clear()
+            _EVALUATOR[key] = evaluator
+        evaluator = _EVALUATOR[key]
     if data is None:
         data = job.data
     if isinstance(data, _DataFile):
         data = data.load()
     return evaluator(replace(job, data=data))
+
+
+def _local_pool(n_workers, n_threads):
+    """joblib's reusable loky pool of ``n_workers`` processes."""
+    from joblib.externals.loky import get_reusable_executor
+
+    env = None
+    if n_threads is not None:
+        env = {name: str(n_threads) for name in (
+            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    return get_reusable_executor(max_workers=n_workers, timeout=IDLE_WORKER_TIMEOUT,
+                                 env=env)
+
+
+def _ready():
+    """A no-op a new worker runs: importing this module imports the training
+    code (torch, skorch), the seconds a worker needs before its first trial."""
+    return os.getpid()
+
+
+def warm_up(n_workers, n_threads=None):
+    """Start the local worker processes now, in the background.
+
+    Each worker spends a few seconds importing torch and skorch before it can
+    run a trial; started at the beginning of ``fit``, that overlaps with the
+    input checks and the first featurization in this process. A no-op for
+    one worker and under a Dask (or any non-loky) joblib backend.
+    """
+    if n_workers <= 1 or dask_client() is not None or \
+            _active_backend() != "LokyBackend":
+        return
+    pool = _local_pool(n_workers, n_threads)
+    for _ in range(n_workers):
+        pool.submit(_ready)
 
 
 # ---------------------------------------------------------------------- executors
@@ -228,7 +274,7 @@ class InProcessExecutor:
     def submit(self, job):
         self._done.append((job, self.evaluator(job)))
 
-    def wait(self):
+    def wait(self, timeout=None):
         done, self._done = self._done, []
         return done
 
@@ -262,14 +308,7 @@ class ProcessExecutor:
         return len(self._futures)
 
     def _pool(self):
-        from joblib.externals.loky import get_reusable_executor
-
-        env = None
-        if self.n_threads is not None:
-            env = {name: str(self.n_threads) for name in (
-                "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-        return get_reusable_executor(max_workers=self.n_workers,
-                                     timeout=IDLE_WORKER_TIMEOUT, env=env)
+        return _local_pool(self.n_workers, self.n_threads)
 
     def _ship(self, job):
         if job.data is None:
@@ -288,9 +327,10 @@ class ProcessExecutor:
         future = self._pool().submit(run_job, self.evaluator, self._ship(job))
         self._futures[future] = job
 
-    def wait(self):
+    def wait(self, timeout=None):
         done, _ = concurrent.futures.wait(
-            list(self._futures), return_when=concurrent.futures.FIRST_COMPLETED)
+            list(self._futures), timeout=timeout,
+            return_when=concurrent.futures.FIRST_COMPLETED)
         out, broken = [], []
         for future in done:
             job = self._futures.pop(future)
@@ -369,10 +409,14 @@ class DaskExecutor:
                                     replace(job, data=None), data, pure=False)
         self._futures[future] = job
 
-    def wait(self):
+    def wait(self, timeout=None):
         import distributed
 
-        done, _ = distributed.wait(list(self._futures), return_when="FIRST_COMPLETED")
+        try:
+            done, _ = distributed.wait(list(self._futures), timeout=timeout,
+                                       return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
         out = []
         for future in done:
             job = self._futures.pop(future)
@@ -410,7 +454,7 @@ class JoblibExecutor:
     def submit(self, job):
         self._queue.append(job)
 
-    def wait(self):
+    def wait(self, timeout=None):
         from sklearn.utils.parallel import Parallel, delayed
 
         jobs, self._queue = self._queue, []

@@ -16,6 +16,7 @@ devices, the refit reserve, and opening and restoring the checkpoint.
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import threading
@@ -31,6 +32,7 @@ from skautodl.controller.executors import (
     make_executor,
     plan_workers,
     resolve_device,
+    warm_up,
 )
 from skautodl.controller.progress import ProgressBar, TrialLog
 from skautodl.exceptions import (
@@ -42,6 +44,8 @@ from skautodl.search.fidelity import Proposal, config_epochs
 from skautodl.training.device_data import DeviceSplitCache
 from skautodl.training.trial import Evaluator, Job, TrialResult, feature_key
 from skautodl.utils._seeding import draw_seed, rng_state, set_rng_state
+
+logger = logging.getLogger("skautodl")
 
 #: seconds ``fit`` may run past its budget on top of the refit's overrun
 #: allowance (Python start-up of workers, wrapping up)
@@ -247,6 +251,10 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
         return more
 
     def next_proposal():
+        if queue and end_time is not None and time.time() >= start + (
+                end_time - start) / 2:
+            # the portfolio never takes more than half of the search's time
+            queue.clear()
         if queue:
             # known-good configs run first, at full fidelity: a strong result
             # early, and a fair score to tell the searcher
@@ -349,7 +357,20 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                     executor.submit(job)
                 if not running:
                     break
-                for job, result in executor.wait():
+                # running trials that overrun the search's end (a worker still
+                # starting up, a trial stuck between batches) are given up
+                # rather than the refit's time, once some trial has a model
+                patient = end_time is None or outcome.best is None
+                timeout = None if patient else max(0.0, end_time - time.time())
+                finished = executor.wait(timeout)
+                if not finished and not patient and time.time() >= end_time:
+                    logger.warning("%d trial(s) still running at the end of the "
+                                   "search were stopped", len(running))
+                    executor.shutdown(kill=True)
+                    running.clear()
+                    stop_reason = stop_reason or "time_budget"
+                    break
+                for job, result in finished:
                     finish(job, result)
                 keep = scheduler.alive() | {outcome.best_id}
                 for trial_id in list(nets):
@@ -430,6 +451,8 @@ class Controller:
         self.owner = owner
         self.device = resolve_device(device, owner)
         self.n_workers, self.n_threads = plan_workers(n_jobs, owner)
+        # local workers import torch while fit checks and featurizes the data
+        warm_up(self.n_workers, self.n_threads)
         self.checkpoint = self.restored = None
         self.rng = None
         self.split_seed = self.search_seed = None
@@ -550,5 +573,4 @@ class Controller:
         finally:
             executor.shutdown()
             evaluator.device_cache.clear()
-        self.executor = executor
         return outcome

@@ -23,6 +23,7 @@ import os
 import socket
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -41,6 +42,7 @@ from skautodl.training.net import (
     set_cycle_length,
     standardized_valid_dataset,
 )
+from skautodl.utils._malloc import training_allocator
 from skautodl.utils._seeding import torch_seeded
 
 logger = logging.getLogger("skautodl")
@@ -381,6 +383,8 @@ class Evaluator:
         self.verbose = verbose
         self.n_threads = n_threads
         self.device_cache = device_cache
+        # one search's evaluator: a worker process keeps it between trials
+        self.key = uuid.uuid4().hex
 
     def __call__(self, job: Job) -> TrialResult:
         if self.n_threads is not None and torch.get_num_threads() != self.n_threads:
@@ -391,12 +395,14 @@ class Evaluator:
         if self.device_cache is not None:
             splits = self.device_cache.get(splits, job.device, key=job.data_key)
         try:
-            result = run_trial(
-                job.config, splits, self.task, scorer=self.scorer,
-                classes=self.classes, device=job.device, seed=job.seed,
-                deadline=job.deadline, verbose=self.verbose, warm_nets=job.warm_nets,
-                pruning=job.pruning, prior_segments=job.prior_segments,
-            )
+            with training_allocator():
+                result = run_trial(
+                    job.config, splits, self.task, scorer=self.scorer,
+                    classes=self.classes, device=job.device, seed=job.seed,
+                    deadline=job.deadline, verbose=self.verbose,
+                    warm_nets=job.warm_nets, pruning=job.pruning,
+                    prior_segments=job.prior_segments,
+                )
             if self.device_cache is not None:
                 for net in result.nets:
                     # kept nets must pickle without CUDA: host validation data

@@ -99,8 +99,9 @@ def test_parallel_bayes_search_repeats_no_config(data):
     clf = AutoDLClassifier(**{**FAST, "search_space": {"max_epochs": 2}},
                            n_trials=16, n_jobs=2, fidelity=None,
                            search="bayes").fit(X, y)
-    lb = clf.leaderboard_
-    assert len(set(lb["worker"])) == 2
+    # two trials are always out at once, so every ask after the first comes
+    # while another config is pending (whichever worker is free runs it)
+    assert str(os.getpid()) not in {w.rsplit(":", 1)[1] for w in _workers(clf)}
     asked = [c for c, origin in zip(clf.cv_results_["params"],
                                     clf.cv_results_["origin"], strict=True)
              if origin == "searcher"]

@@ -1,7 +1,8 @@
 """Search strategies behind one ask/tell protocol."""
 
-from skautodl.search.searchers.base import BaseSearcher, Searcher
+from skautodl.search.searchers.base import ResumableSearcher, Searcher
 from skautodl.search.searchers.bayes import BayesSearcher
+from skautodl.search.searchers.common import BaseSearcher
 from skautodl.search.searchers.evolution import EvolutionSearcher
 from skautodl.search.searchers.grid import GridSearcher
 from skautodl.search.searchers.random import RandomSearcher
@@ -14,6 +15,7 @@ __all__ = [
     "EvolutionSearcher",
     "GridSearcher",
     "RandomSearcher",
+    "ResumableSearcher",
     "SearchSpec",
     "Searcher",
     "make_searcher",

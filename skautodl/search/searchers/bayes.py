@@ -26,7 +26,8 @@ from skopt import Optimizer
 from threadpoolctl import threadpool_limits
 
 from skautodl._compat import skopt_surrogate, to_python
-from skautodl.search.searchers.base import BaseSearcher, finite_scores, is_failed
+from skautodl.search.searchers.base import finite_scores, is_failed
+from skautodl.search.searchers.common import BaseSearcher
 from skautodl.utils._seeding import set_rng_state
 
 SURROGATES = ("GP", "RF", "ET", "GBRT")

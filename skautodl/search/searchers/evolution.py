@@ -31,7 +31,8 @@ import numpy as np
 from skopt.space import Categorical, Integer
 
 from skautodl._compat import to_python
-from skautodl.search.searchers.base import BaseSearcher, is_failed
+from skautodl.search.searchers.base import is_failed
+from skautodl.search.searchers.common import BaseSearcher
 from skautodl.search.space import in_dimension
 
 #: standard deviation of a gaussian mutation, as a fraction of the scaled range

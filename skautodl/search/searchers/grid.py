@@ -33,7 +33,7 @@ import numpy as np
 from skopt.space import Categorical, Integer
 
 from skautodl._compat import to_python
-from skautodl.search.searchers.base import BaseSearcher
+from skautodl.search.searchers.common import BaseSearcher
 from skautodl.search.space import in_dimension
 
 

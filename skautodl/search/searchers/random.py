@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from skautodl.search.searchers.base import BaseSearcher
+from skautodl.search.searchers.common import BaseSearcher
 
 
 class RandomSearcher(BaseSearcher):

@@ -31,6 +31,7 @@ import torch
 
 from skautodl.networks.registry import get_family
 from skautodl.search.fidelity import config_epochs
+from skautodl.search.searchers.base import is_failed
 from skautodl.training.device_data import release_cuda_memory
 from skautodl.training.net import (
     AutoNetClassifier,
@@ -125,7 +126,7 @@ class TrialResult:
 
     @property
     def ok(self):
-        return self.status == "ok" and bool(np.isfinite(self.score))
+        return self.status == "ok" and not is_failed(self.score)
 
     def without_models(self):
         """A copy without nets and predictions (to keep memory flat)."""
@@ -135,7 +136,7 @@ class TrialResult:
         """JSON-friendly dict (no models) for checkpoints."""
         return {
             "config": self.config, "status": self.status,
-            "score": None if not np.isfinite(self.score) else float(self.score),
+            "score": None if is_failed(self.score) else float(self.score),
             "split_scores": [float(s) for s in self.split_scores],
             "epochs": int(self.epochs), "epochs_run": int(self.epochs_run),
             "fit_time": float(self.fit_time), "score_time": float(self.score_time),

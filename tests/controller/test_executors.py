@@ -44,7 +44,9 @@ def test_n_jobs_results_match_sequential_configs(data):
     X, y = data
     par = AutoDLClassifier(**FAST, n_trials=4, n_jobs=2, search="random").fit(X, y)
     seq = AutoDLClassifier(**FAST, n_trials=4, n_jobs=1, search="random").fit(X, y)
-    # same seeds per trial, so the same configs and scores
+    # same seeds per trial, so the same configs and scores; half of them are
+    # the random searcher's own
+    assert par.searcher_.n_asked == seq.searcher_.n_asked == 2
     assert par.cv_results_["params"] == seq.cv_results_["params"]
     np.testing.assert_allclose(par.cv_results_["mean_test_score"],
                                seq.cv_results_["mean_test_score"])

@@ -21,7 +21,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.metrics import get_scorer_names
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
@@ -43,16 +43,18 @@ from skautodl.networks.registry import resolve_families
 from skautodl.report import cv_results, leaderboard
 from skautodl.search.fidelity import make_scheduler
 from skautodl.search.portfolio import portfolio_for
-from skautodl.search.searchers import SEARCHERS, SearchSpec, make_searcher
+from skautodl.search.searchers import SEARCHERS, SearchSpec
 from skautodl.search.space import SearchSpace
 from skautodl.training.net import routed_parameters
 from skautodl.training.refit import refit
+from skautodl.training.scoring import trial_scorer
 
 #: parameters that define a search: a checkpoint made with other values of
-#: these is refused (time_budget, n_trials, n_jobs, device, verbose may change)
-_SEARCH_DEFINING = ("search", "search_space", "families", "fidelity", "cv",
-                    "validation_fraction", "scoring", "ensemble_size",
-                    "random_state")
+#: these is refused (time_budget, n_trials, n_jobs, device, verbose may change);
+#: image_shape is fingerprinted as resolved by fit (None for tabular data)
+_SEARCH_DEFINING = ("search", "search_space", "families", "image_shape",
+                    "fidelity", "cv", "validation_fraction", "scoring",
+                    "ensemble_size", "random_state")
 
 
 class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
@@ -138,8 +140,18 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             )
 
     def _search_params(self):
-        """The search-defining parameters, as the checkpoint fingerprints them."""
+        """The search-defining parameters, as the checkpoint fingerprints them.
+
+        Called by ``fit`` after its input checks: ``image_shape`` is the
+        resolved ``(C, H, W)`` of image input (``image_shape_``; the same for
+        ``(H, W)``, ``[H, W]`` or 4-D arrays) and None for tabular data, so a
+        tabular search and an image search on the same rows never share a
+        checkpoint. A callable ``scoring`` is fingerprinted by its qualified
+        name (see :func:`skautodl.controller.fingerprint`).
+        """
         params = {k: v for k, v in self.get_params().items() if k in _SEARCH_DEFINING}
+        shape = self.__dict__.get("image_shape_")
+        params["image_shape"] = None if shape is None else tuple(int(d) for d in shape)
         search = params["search"]
         if not isinstance(search, str):
             params["search"] = repr(search) if isinstance(search, SearchSpec) \
@@ -175,29 +187,29 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         y_fit, task = self._encode_y(y)
         if image_shape is not None:
             task = replace(task, input_kind="image", image_shape=image_shape)
-        controller = Controller(
+        classes = getattr(self, "classes_", None)
+        # the controller locks the checkpoint until its search ends (or fails)
+        with Controller(
             time_budget=self.time_budget, n_trials=self.n_trials, n_jobs=self.n_jobs,
             device=self.device, checkpoint_dir=self.checkpoint_dir,
             verbose=self.verbose, start=start, owner=name,
-        ).open(X, y, self._search_params(), self.random_state)
-        splits = make_splits(X, y, cv=self.cv,
-                             validation_fraction=self.validation_fraction,
-                             classification=task.is_classification,
-                             seed=controller.split_seed)
-        families = resolve_families(self.families, task)
-        space = SearchSpace.for_task(families, task, self.search_space,
-                                     routed=routed_parameters(families),
-                                     fidelity=self.fidelity is not None)
-        searcher = make_searcher(self.search, space, controller.search_seed,
-                                 state=controller.searcher_state)
-        features = FeatureStore(X, y_fit, y, splits, task)
-        classes = getattr(self, "classes_", None)
-        scorer = get_scorer(self._default_scoring if self.scoring is None
-                            else self.scoring)
-        outcome = controller.run(
-            searcher, make_scheduler(self.fidelity, space.max_epochs),
-            portfolio_for(self.search, space, self.n_trials), features, task,
-            scorer, classes)
+        ) as controller:
+            controller.open(X, y, self._search_params(), self.random_state)
+            splits = make_splits(X, y, cv=self.cv,
+                                 validation_fraction=self.validation_fraction,
+                                 classification=task.is_classification,
+                                 seed=controller.split_seed)
+            families = resolve_families(self.families, task)
+            space = SearchSpace.for_task(families, task, self.search_space,
+                                         routed=routed_parameters(families),
+                                         fidelity=self.fidelity is not None)
+            searcher = controller.searcher(self.search, space)
+            features = FeatureStore(X, y_fit, y, splits, task)
+            scorer = trial_scorer(self.scoring, self._default_scoring, task, y, name)
+            outcome = controller.run(
+                searcher, make_scheduler(self.fidelity, space.max_epochs),
+                portfolio_for(self.search, space, self.n_trials), features, task,
+                scorer, classes)
         best = controller.best_of(outcome)
         self.best_estimator_ = refit(
             best, outcome.nets.get(outcome.best_id), X, y_fit, task, features,
@@ -279,7 +291,9 @@ class AutoDLRegressor(RegressorMixin, _BaseAutoDL):
     _default_scoring = "r2"
 
     def _encode_y(self, y):
-        return y.astype(np.float32), detect_task(y, classifier=False)
+        # float64: the net standardizes targets in float64 before its float32
+        # training, so large offsets (y + 1e9) keep their precision
+        return y.astype(np.float64), detect_task(y, classifier=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

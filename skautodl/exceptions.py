@@ -36,6 +36,13 @@ class CheckpointError(SkautodlError, ValueError):
     """A checkpoint cannot be used: corrupted, truncated, or from another search."""
 
 
+class CheckpointWarning(UserWarning):
+    """Saving the checkpoint failed (e.g. a full disk); the search went on in memory.
+
+    The last checkpoint saved stays valid; saving is retried after every trial.
+    """
+
+
 class RefitError(SkautodlError, RuntimeError):
     """The refit on all data failed and no trial model could replace it."""
 

@@ -527,3 +527,24 @@ def test_verbose_two_adds_skorch_epoch_log(clf_data, capsys):
     AutoDLClassifier(**{**FAST, "verbose": 2, "n_trials": 1}).fit(X, y)
     out = capsys.readouterr().out
     assert "train_loss" in out and "valid_loss" in out
+
+
+@pytest.mark.parametrize("est, param, value, words", [
+    (AutoDLRegressor, "scoring", "accuracy", "cannot score this regression task"),
+    (AutoDLClassifier, "search_space", {"max_epochs": 0}, "max_epochs must be"),
+    (AutoDLClassifier, "search_space", {"batch_size": 0}, "batch_size must be"),
+    (AutoDLClassifier, "search_space", {"module__n_units": 0}, "n_units must be"),
+    (AutoDLClassifier, "families", ["cnn"], "cannot take tabular input"),
+])
+def test_settings_that_cannot_work_fail_before_any_training(clf_data, reg_data,
+                                                          monkeypatch, est,
+                                                          param, value, words):
+    from skautodl.training import trial
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a trial was started")
+
+    monkeypatch.setattr(trial, "run_trial", no_training)
+    X, y = reg_data if est is AutoDLRegressor else clf_data
+    with pytest.raises(ValueError, match=words):
+        est(**{**FAST, param: value}).fit(X, y)

@@ -109,3 +109,17 @@ class MarkerEvaluator:
         return TrialResult(config=dict(job.config), status="ok", score=0.5,
                            split_scores=[0.5], epochs_run=seen,
                            trial_id=job.trial_id, seed=job.seed, worker=worker_id())
+
+
+# scorers whose qualified name is ambiguous (a lambda, a closure): a
+# checkpoint made with one must resume in a new process
+lambda_scorer = lambda est, X, y: accuracy_score(y, est.predict(X))  # noqa: E731
+
+
+def closure_scorer(offset=0.0):
+    """Accuracy plus ``offset``, as a closure (qualname ``...<locals>.scorer``)."""
+
+    def scorer(est, X, y):
+        return accuracy_score(y, est.predict(X)) + offset
+
+    return scorer

@@ -26,9 +26,13 @@ one that kills its worker again is recorded as failed.
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
+import ctypes.util
 import logging
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import uuid
 import warnings
@@ -42,6 +46,8 @@ logger = logging.getLogger("skautodl")
 #: seconds an idle local worker process lives on (it is reused by the next
 #: search meanwhile)
 IDLE_WORKER_TIMEOUT = 60
+#: Linux prctl option: the signal a process gets when its parent dies
+PR_SET_PDEATHSIG = 1
 
 
 # ---------------------------------------------------------------------- planning
@@ -223,6 +229,24 @@ def run_job(evaluator, job, data=None):
     return evaluator(replace(job, data=data))
 
 
+def _die_with_parent():
+    """Worker initializer: end this worker when the process that runs the
+    search dies, even by ``SIGKILL`` (Linux: ``PR_SET_PDEATHSIG``).
+
+    A loky worker whose parent vanished can otherwise wait forever on its
+    queue, holding its memory.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - unusual libc
+        return
+    if os.getppid() == 1:  # the parent died before the line above
+        os._exit(0)
+
+
 def _local_pool(n_workers, n_threads):
     """joblib's reusable loky pool of ``n_workers`` processes."""
     from joblib.externals.loky import get_reusable_executor
@@ -232,7 +256,7 @@ def _local_pool(n_workers, n_threads):
         env = {name: str(n_threads) for name in (
             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     return get_reusable_executor(max_workers=n_workers, timeout=IDLE_WORKER_TIMEOUT,
-                                 env=env)
+                                 env=env, initializer=_die_with_parent)
 
 
 def _ready():

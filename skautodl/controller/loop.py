@@ -37,10 +37,12 @@ from skautodl.controller.executors import (
 from skautodl.controller.progress import ProgressBar, TrialLog
 from skautodl.exceptions import (
     AllTrialsFailedError,
+    CheckpointError,
     SearchInterruptedWarning,
     TrialFailedWarning,
 )
 from skautodl.search.fidelity import Proposal, config_epochs
+from skautodl.search.searchers.registry import make_searcher
 from skautodl.training.device_data import DeviceSplitCache
 from skautodl.training.trial import Evaluator, Job, TrialResult, feature_key
 from skautodl.utils._seeding import draw_seed, rng_state, set_rng_state
@@ -145,32 +147,43 @@ class SearchOutcome:
 
 
 # ---------------------------------------------------------------------- interrupt
-class _Interrupt:
-    """Turns Ctrl-C into a flag the loop sees even when skorch swallows it.
+#: signals that stop a search the way Ctrl-C does
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM")
+                     if hasattr(signal, name))
 
-    skorch stops training quietly on ``KeyboardInterrupt``; our SIGINT handler
+
+class _Interrupt:
+    """Turns Ctrl-C and SIGTERM into a flag the loop sees even when skorch
+    swallows it.
+
+    skorch stops training quietly on ``KeyboardInterrupt``; our handler
     records the interrupt first, so the search stops after the running
-    trials. The handler seen on entry is put back on exit.
+    trial, stops the worker processes, and ``fit`` keeps the best model and
+    a valid checkpoint. SIGTERM (what ``kill``, a job scheduler or a
+    container stop sends) is handled the same way. The handlers seen on
+    entry are put back on exit.
     """
 
     def __init__(self):
         self.flag = False
-        self._old = None
+        self._old = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.getsignal(signal.SIGINT)
-
             def handler(signum, frame):
                 self.flag = True
                 raise KeyboardInterrupt
 
-            signal.signal(signal.SIGINT, handler)
+            for sig in STOP_SIGNALS:
+                self._old[sig] = signal.getsignal(sig)
+                signal.signal(sig, handler)
         return self
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            # None: a handler installed outside Python; the default then
+            signal.signal(sig, signal.SIG_DFL if old is None else old)
+        self._old = {}
         return False
 
 
@@ -435,6 +448,14 @@ class Controller:
         Seeds of the splits and of the searcher (restored on resume).
     restored : dict or None
         The checkpoint's saved state, when the search resumes.
+
+    Notes
+    -----
+    :meth:`open` locks the checkpoint for this search (one search per
+    ``checkpoint_dir``); :meth:`run` releases it when the search ends, also
+    on errors, and so does :meth:`close`. ``fit`` uses the controller as a
+    context manager (``with controller:``), so a fit that raises anywhere
+    between :meth:`open` and the end of its search releases the lock too.
     """
 
     def __init__(self, *, time_budget, n_trials, n_jobs=1, device="auto",
@@ -458,7 +479,7 @@ class Controller:
         self.split_seed = self.search_seed = None
 
     def open(self, X, y, params, random_state):
-        """Open the checkpoint (restoring its state) and draw the seeds.
+        """Open and lock the checkpoint (restoring its state) and draw the seeds.
 
         Parameters
         ----------
@@ -467,17 +488,60 @@ class Controller:
         params : dict
             The parameters that define the search.
         random_state : int, RandomState or None
+
+        Raises
+        ------
+        CheckpointError
+            ``checkpoint_dir`` is unusable (not a directory, not writable,
+            full) or in use by another search, or its state cannot be used.
         """
         self.checkpoint, self.restored = open_checkpoint(self.checkpoint_dir, X, y,
                                                          params)
-        self.rng = check_random_state(random_state)
-        if self.restored:
-            self.split_seed, self.search_seed = self.restored["seeds"]
-            set_rng_state(self.rng, self.restored["rng"])
-        else:
-            self.split_seed = draw_seed(self.rng)
-            self.search_seed = draw_seed(self.rng)
+        try:
+            self.rng = check_random_state(random_state)
+            if self.restored:
+                self.split_seed, self.search_seed = self.restored["seeds"]
+                set_rng_state(self.rng, self.restored["rng"])
+            else:
+                self.split_seed = draw_seed(self.rng)
+                self.search_seed = draw_seed(self.rng)
+        except BaseException:
+            self.close()
+            raise
         return self
+
+    def searcher(self, search, space):
+        """The searcher of the ``search`` parameter over ``space``, restored.
+
+        On resume the saved searcher state is replayed; restored trials
+        whose family is not in ``space``, or a searcher state that cannot
+        be replayed, raise :class:`~skautodl.exceptions.CheckpointError`.
+        """
+        if not self.restored:
+            return make_searcher(search, space, self.search_seed)
+        self.checkpoint.check_families(self.restored, space.families)
+        try:
+            return make_searcher(search, space, self.search_seed,
+                                 state=self.searcher_state)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise CheckpointError(
+                f"The checkpoint {self.checkpoint.path} is corrupted: its "
+                f"searcher state cannot be restored ({type(exc).__name__}: {exc})."
+                " Nothing was resumed. Delete that file (or pass another "
+                "checkpoint_dir) to start the search over."
+            ) from None
+
+    def close(self):
+        """Release the checkpoint's lock (the saved state stays); idempotent."""
+        if self.checkpoint is not None:
+            self.checkpoint.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
     @property
     def searcher_state(self):
@@ -545,32 +609,51 @@ class Controller:
         task : TaskInfo
         scorer : callable
         classes : ndarray or None
+
+        The checkpoint's lock is released when the search ends, also when it
+        raises.
         """
-        if self.restored:
-            scheduler.load_state(self.restored["scheduler"])
-        evaluator = Evaluator(task, scorer, classes=classes, verbose=self.verbose,
-                              n_threads=self.n_threads,
-                              device_cache=DeviceSplitCache())
-        executor = make_executor(evaluator, self.n_workers, self.n_threads)
-
-        def data_for(config):
-            key = feature_key(task, config)
-            return key, features.get(key)
-
-        def reserve(best):
-            return self.refit_reserve(best, task.n_samples, features.n_train)
-
         try:
-            outcome = run_search(
-                searcher, evaluator, scheduler=scheduler, portfolio=portfolio,
-                n_trials=self.n_trials, end_time=self.budget.end_time,
-                reserve=reserve, seeds=self.rng,
-                devices=job_devices(self.device, self.n_workers),
-                checkpoint=self.checkpoint, restored=self.restored,
-                extra_state=[self.split_seed, self.search_seed],
-                verbose=self.verbose, executor=executor, data_for=data_for,
-            )
+            if self.restored:
+                self._restore(scheduler)
+            evaluator = Evaluator(task, scorer, classes=classes, verbose=self.verbose,
+                                  n_threads=self.n_threads,
+                                  device_cache=DeviceSplitCache())
+            executor = make_executor(evaluator, self.n_workers, self.n_threads)
+
+            def data_for(config):
+                key = feature_key(task, config)
+                return key, features.get(key)
+
+            def reserve(best):
+                return self.refit_reserve(best, task.n_samples, features.n_train)
+
+            try:
+                outcome = run_search(
+                    searcher, evaluator, scheduler=scheduler, portfolio=portfolio,
+                    n_trials=self.n_trials, end_time=self.budget.end_time,
+                    reserve=reserve, seeds=self.rng,
+                    devices=job_devices(self.device, self.n_workers),
+                    checkpoint=self.checkpoint, restored=self.restored,
+                    extra_state=[self.split_seed, self.search_seed],
+                    verbose=self.verbose, executor=executor, data_for=data_for,
+                )
+            finally:
+                executor.shutdown()
+                evaluator.device_cache.clear()
         finally:
-            executor.shutdown()
-            evaluator.device_cache.clear()
+            self.close()
         return outcome
+
+    def _restore(self, scheduler):
+        """Restore the fidelity scheduler's state from the checkpoint."""
+        try:
+            scheduler.load_state(self.restored["scheduler"])
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise CheckpointError(
+                f"The checkpoint {self.checkpoint.path} is corrupted: its "
+                f"fidelity scheduler state cannot be restored "
+                f"({type(exc).__name__}: {exc}). Nothing was resumed. Delete "
+                "that file (or pass another checkpoint_dir) to start the "
+                "search over."
+            ) from None

@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    clone,
+)
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -32,7 +37,7 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from skautodl.data.validation import column_kind
+from skautodl.data.validation import check_column_drift, column_kind, parse_number
 
 _MISSING = "__missing__"
 _SCALINGS = ("standard", "quantile", "robust")
@@ -41,6 +46,15 @@ _ENCODINGS = ("onehot", "codes")
 _N_BINS = 16
 #: the bound of the smooth clip after robust scaling
 _CLIP = 3.0
+#: bound of the scaled numeric features, applied after the overflow check.
+#: Training rows never reach it: standard scaling gives at most sqrt(n - 1)
+#: (Samuelson's inequality), quantile scaling +-5.2, robust scaling +-3; only
+#: values far outside the training range at predict (10,000 standard
+#: deviations) are held there, which keeps the networks' float32 arithmetic
+#: finite
+_BOUND = 1e4
+#: the largest finite float32: the networks compute in float32
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _here():
@@ -62,6 +76,107 @@ def _to_frame(X) -> pd.DataFrame:
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-D array, got shape {X.shape}.")
     return pd.DataFrame(X)
+
+
+def level_text(value):
+    """A categorical level as text, numbers by value: ``1``, ``1.0`` and
+    ``np.int8(1)`` are all ``"1"``, ``2.5`` is ``"2.5"``; strings stay as
+    they are and booleans are ``"True"``/``"False"``.
+
+    Int-coded categories that arrive as floats (or the other way round)
+    thus keep their levels, at fit and at transform, in both encodings.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        if isinstance(value, np.floating) and not isinstance(value, float):
+            value = str(value)  # float32 0.1 is "0.1", as float64 0.1 is
+        value = float(value)
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def _as_levels(series):
+    """A categorical column as an object array of level texts, NaN if missing."""
+    out = np.full(len(series), np.nan, dtype=object)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        texts = np.array([level_text(c) for c in series.cat.categories] + [np.nan],
+                         dtype=object)
+        codes = series.cat.codes.to_numpy()
+        return texts[np.where(codes >= 0, codes, len(texts) - 1)]
+    values = series.to_numpy(dtype=object)
+    present = ~pd.isna(values)
+    values = values[present]
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        out[present] = values
+    else:
+        out[present] = [level_text(v) for v in values]
+    return out
+
+
+def _as_numbers(series):
+    """A numeric column (numbers, or strings that parse as numbers) as float64."""
+    values = series.to_numpy(dtype=object)
+    present = ~pd.isna(values)
+    values = values[present]
+    out = np.full(len(series), np.nan)
+    if pd.api.types.infer_dtype(values, skipna=False) in (
+            "floating", "integer", "mixed-integer-float", "boolean", "decimal",
+            "empty"):
+        out[present] = values.astype(np.float64)
+    else:  # strings: float() decides (the drift check ran before)
+        out[present] = [parse_number(v) for v in values]
+    return out
+
+
+def _is_number_level(level):
+    return level in ("True", "False") or parse_number(level) is not None
+
+
+def _power_of_two_below(values):
+    """The largest power of two ``<= v`` per entry (1 where ``v`` is not > 0)."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.ones_like(values)
+    ok = np.isfinite(values) & (values > 0)
+    out[ok] = np.ldexp(1.0, np.frexp(values[ok])[1] - 1)
+    return out
+
+
+class _Prescale(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Divide each column by a power of two near its range, before scaling.
+
+    The range is ``max - min`` of the training values (their largest
+    magnitude for a constant column, or when the range overflows). Dividing
+    by a power of two is exact, so ordinary columns scale exactly as
+    without it, while columns of huge values (1e200) no longer overflow
+    ``StandardScaler``'s squares and columns of tiny values (1e-200) no
+    longer fall under scikit-learn's absolute thresholds (a "constant"
+    scale, ``QuantileTransformer``'s bounds): any column is scaled as the
+    same column of ordinary values would be. Non-finite results of unseen
+    values at transform are left to the overflow check after scaling.
+    """
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=np.float64)
+        if not len(X):
+            self.scale_ = np.ones(X.shape[1])
+            return self
+        with np.errstate(over="ignore", invalid="ignore"):
+            high, low = np.nanmax(X, axis=0), np.nanmin(X, axis=0)
+            spread = high - low
+        size = np.maximum(np.abs(high), np.abs(low))
+        use = np.isfinite(spread) & (spread > 0)
+        self.scale_ = _power_of_two_below(np.where(use, spread, size))
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "scale_")
+        with np.errstate(over="ignore"):
+            return np.asarray(X, dtype=np.float64) / self.scale_
 
 
 def _bin_edges(values, n_bins=_N_BINS):
@@ -178,6 +293,23 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
     missing values are a level of their own. ``module_params_`` describes the
     layout.
 
+    Categorical levels are compared as text, numbers by value: ``1``,
+    ``1.0`` and ``np.int64(1)`` are one level ``"1"`` (:func:`level_text`),
+    so int-coded categories that arrive as floats keep their levels.
+    ``transform`` checks each column against its kind at fit
+    (:func:`skautodl.data.validation.check_column_drift`): a numeric column
+    may arrive as strings only if every value parses as a number
+    (``float(s)``), and a categorical column may arrive as numbers only if it
+    had number levels at fit; otherwise ``ValueError`` names the column and
+    both kinds.
+
+    Numeric columns are scaled in float64, after an exact division by a
+    power of two near their range, so huge (1e200) or tiny (1e-200) columns
+    scale as ordinary ones do. A scaled value that is not finite or lies
+    beyond float32's range raises ``ValueError`` naming the column; finite
+    scaled values are then held to +-1e4, which training rows never reach
+    (it only bounds values far outside the training range at predict).
+
     Parameters
     ----------
     numeric_scaling : {"standard", "quantile", "robust"}, default="standard"
@@ -204,6 +336,13 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
+    column_kinds_ : list of str
+        ``"numeric"`` or ``"categorical"`` per column, as seen at fit.
+    column_names_ : list
+        The columns' names at fit (their positions for arrays), for messages.
+    number_levels_ : list of bool
+        Per column: categorical with at least one level that is a number (or
+        ``True``/``False``) at fit, so that numbers may arrive at transform.
     numeric_columns_ : list of int
         Positions of the columns treated as numeric.
     categorical_columns_ : list of int
@@ -246,19 +385,65 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         out = {}
         for j in range(frame.shape[1]):
             s = frame.iloc[:, j]
-            if j in self._numeric_set:
-                if pd.api.types.is_numeric_dtype(s.dtype):
-                    out[j] = s.to_numpy(dtype="float64", na_value=np.nan)
-                else:
-                    out[j] = pd.to_numeric(
-                        s.astype(object).where(s.notna(), np.nan), errors="coerce"
-                    ).to_numpy(dtype="float64", na_value=np.nan)
-            else:
-                values = s.astype(object)
-                out[j] = values.where(values.isna(), values.astype(str)).where(
-                    values.notna(), np.nan
-                ).astype(object)
+            if j in self._numeric_set and pd.api.types.is_numeric_dtype(s.dtype):
+                out[j] = s.to_numpy(dtype="float64", na_value=np.nan)
+                continue
+            out[j] = (_as_numbers(s) if j in self._numeric_set
+                      else _as_levels(s))
         return pd.DataFrame(out, index=frame.index)
+
+    def _check_drift(self, frame):
+        """Each column's kind against its kind at fit (the type-drift rule)."""
+        kinds = getattr(self, "column_kinds_", None)
+        if kinds is None:  # fitted by a version that did not record them
+            return
+        for j, kind in enumerate(kinds):
+            check_column_drift(frame.iloc[:, j], kind, self.column_names_[j],
+                               number_levels=self.number_levels_[j])
+
+    def _finish(self, Xt, data):
+        """Check the scaled values for overflow, bound them, cast to float32.
+
+        An overflow is an error naming the column: a scaled numeric value
+        that is not finite or lies beyond float32's range. Finite values
+        within it are held to +-``_BOUND`` (see its comment); no other block
+        (one-hot, indicators, integer codes) is touched.
+        """
+        Xt = np.asarray(Xt, dtype=np.float64)
+        block = self.column_transformer_.output_indices_.get("numeric")
+        if block is not None and block.stop > block.start:
+            scaled = Xt[:, block]
+            bad = ~(np.abs(scaled) <= _FLOAT32_MAX)  # NaN and inf included
+            if bad.any():
+                self._overflow(scaled, bad, data)
+            Xt[:, block] = np.clip(scaled, -_BOUND, _BOUND)
+        if not np.isfinite(Xt).all():
+            columns = np.flatnonzero(~np.isfinite(Xt).all(axis=0)).tolist()
+            raise ValueError(
+                "TabularFeaturizer produced non-finite features in output "
+                f"columns {columns}; please report this with the input's dtypes."
+            )
+        return np.ascontiguousarray(Xt, dtype=np.float32)
+
+    def _overflow(self, scaled, bad, data):
+        rows, cols = np.nonzero(bad)
+        k, i = int(cols[0]), int(rows[0])
+        if k >= len(self.numeric_columns_):  # a missing-value indicator
+            raise ValueError(
+                "TabularFeaturizer produced non-finite missing-value indicators; "
+                "please report this with the input's dtypes."
+            )
+        j = self.numeric_columns_[k]
+        n_bad = int(bad[:, k].sum())
+        raise ValueError(
+            f"Numeric column {self.column_names_[j]!r} overflows when scaled: "
+            f"the value {data[j].iloc[i]:.6g} scales to {scaled[i, k]:.6g} "
+            f"({n_bad} value(s) of this column), beyond float32's range "
+            f"(+-{_FLOAT32_MAX:.2g}) in which the networks compute. The column's "
+            "values are far outside those seen at fit (or its spread at fit was "
+            "near zero): check them for corrupt entries, or rescale the column "
+            "(for example take its log) at fit and at predict alike."
+        )
 
     def _validate_params(self):
         if self.numeric_scaling not in _SCALINGS:
@@ -279,12 +464,17 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
 
     def _scaler_steps(self, n_samples):
         if self.numeric_scaling == "quantile":
-            return [QuantileTransformer(output_distribution="normal",
-                                        n_quantiles=max(2, min(1000, n_samples)))]
+            return [_Prescale(),
+                    # a fixed random_state: above 10,000 rows the quantiles
+                    # come from a subsample, which would otherwise be drawn
+                    # from numpy's global generator (not reproducible)
+                    QuantileTransformer(output_distribution="normal",
+                                        n_quantiles=max(2, min(1000, n_samples)),
+                                        random_state=0)]
         if self.numeric_scaling == "robust":
-            return [_RobustScaler(quantile_range=(25.0, 75.0)),
+            return [_Prescale(), _RobustScaler(quantile_range=(25.0, 75.0)),
                     FunctionTransformer(_smooth_clip, feature_names_out="one-to-one")]
-        return [StandardScaler()]
+        return [_Prescale(), StandardScaler()]
 
     def _one_hot(self, columns, name="categorical"):
         return (
@@ -343,9 +533,8 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
             cardinalities = [len(levels) + 1 for levels in encoder.categories_]
         else:
             cardinalities = []
-        # bins on the values transform returns (clipped, float32)
-        scaled = np.clip(np.asarray(Xt[:, :n_numeric], dtype=np.float64), -1e4, 1e4)
-        scaled = np.nan_to_num(scaled.astype(np.float32))
+        # bins on the values transform returns (Xt is _finish's output)
+        scaled = np.asarray(Xt[:, :n_numeric], dtype=np.float64)
         return {
             "n_numeric": n_numeric,
             "n_binary": self.n_features_out_ - n_numeric - len(cardinalities),
@@ -358,12 +547,20 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         self._validate_params()
         frame = _to_frame(X)
         kinds = [column_kind(frame.iloc[:, j]) for j in range(frame.shape[1])]
+        self.column_kinds_ = kinds
+        self.column_names_ = (list(X.columns) if isinstance(X, pd.DataFrame)
+                              else list(range(frame.shape[1])))
         self.numeric_columns_ = [j for j, k in enumerate(kinds) if k == "numeric"]
         self.categorical_columns_ = [
             j for j, k in enumerate(kinds) if k == "categorical"
         ]
         self._numeric_set = set(self.numeric_columns_)
         data = self._coerce(frame)
+        self.number_levels_ = [
+            kind == "categorical"
+            and any(_is_number_level(level) for level in pd.unique(data[j].dropna()))
+            for j, kind in enumerate(kinds)
+        ]
         if self.categorical_encoding == "codes":
             transformers = self._coded_transformers(data)
         else:
@@ -383,8 +580,9 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         self.column_transformer_ = ColumnTransformer(
             transformers, remainder="drop", sparse_threshold=0.0
         )
-        with _here():
+        with _here(), np.errstate(over="ignore", invalid="ignore"):
             Xt = self.column_transformer_.fit_transform(data)
+        Xt = self._finish(Xt, data)
         self.n_features_out_ = Xt.shape[1]
         self.n_features_in_ = frame.shape[1]
         self.module_params_ = (self._layout(Xt)
@@ -400,15 +598,12 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
                 f"X has {frame.shape[1]} features, but TabularFeaturizer is "
                 f"expecting {self.n_features_in_} features as input."
             )
-        with _here():
-            Xt = self.column_transformer_.transform(self._coerce(frame))
-        # scalers can produce +-inf on extreme unseen values: clip to a range
-        # the networks tolerate instead of letting NaN/inf reach the loss
-        # (before the float32 cast, which would overflow on them)
-        Xt = np.clip(np.asarray(Xt, dtype=np.float64), -1e4, 1e4)
-        Xt = np.ascontiguousarray(Xt, dtype=np.float32)
-        np.nan_to_num(Xt, copy=False)
-        return Xt
+        self._check_drift(frame)
+        data = self._coerce(frame)
+        # scaled in float64; overflows are caught by _finish, not hidden
+        with _here(), np.errstate(over="ignore", invalid="ignore"):
+            Xt = self.column_transformer_.transform(data)
+        return self._finish(Xt, data)
 
     def fit_transform(self, X, y=None):
         return self.fit(X, y).transform(X)

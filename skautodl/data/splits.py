@@ -13,6 +13,12 @@ from sklearn.model_selection import (
     check_cv,
 )
 
+#: fewest validation rows per split of a regression (``cv=None`` or an int)
+_MIN_REGRESSION_VALID = 2
+#: fewest rows on each side of the holdout split (``cv=None``): one
+#: validation row cannot rank trials (and R2 is undefined on it)
+MIN_SPLIT_ROWS = 2
+
 
 def make_splits(X, y, *, cv, validation_fraction, classification, seed):
     """Return a list of ``(train_index, valid_index)`` pairs.
@@ -28,7 +34,10 @@ def make_splits(X, y, *, cv, validation_fraction, classification, seed):
         gives that many (stratified) shuffled folds; anything else is passed
         to :func:`sklearn.model_selection.check_cv`.
     validation_fraction : float
-        Size of the holdout split when ``cv`` is None.
+        Size of the holdout split when ``cv`` is None: it must leave at
+        least :data:`MIN_SPLIT_ROWS` rows on each side (else ValueError naming
+        the fractions that work). ``cv=k`` of a regression needs ``n >= 2 k``
+        (R2 is undefined on one row); a user's splitter is followed as it is.
     classification : bool
         Whether to stratify on ``y``.
     seed : int
@@ -37,7 +46,17 @@ def make_splits(X, y, *, cv, validation_fraction, classification, seed):
     n = len(y)
     if cv is None:
         n_valid = int(np.ceil(validation_fraction * n))
-        n_valid = min(max(n_valid, 1), n - 1)
+        if min(n_valid, n - n_valid) < MIN_SPLIT_ROWS:
+            low = MIN_SPLIT_ROWS / n
+            high = 1 - MIN_SPLIT_ROWS / n
+            advice = (f"use a validation_fraction between {low:.3g} and "
+                      f"{high:.3g}, or more samples" if low <= high
+                      else f"use at least {2 * MIN_SPLIT_ROWS} samples")
+            raise ValueError(
+                f"validation_fraction={validation_fraction!r} leaves {n_valid} "
+                f"validation and {n - n_valid} training rows of n_samples={n}; "
+                f"each side needs at least {MIN_SPLIT_ROWS} rows: {advice}."
+            )
         splitter = None
         if classification:
             _, counts = np.unique(y, return_counts=True)
@@ -56,6 +75,15 @@ def make_splits(X, y, *, cv, validation_fraction, classification, seed):
             raise ValueError(
                 f"cv={cv} asks for {cv} folds, but there are only n_samples={n} "
                 "samples; use fewer folds or cv=None for a holdout split."
+            )
+        if not classification and n // cv < _MIN_REGRESSION_VALID:
+            fewer = (f"cv={n // _MIN_REGRESSION_VALID} or fewer"
+                     if n // _MIN_REGRESSION_VALID >= 2 else "cv=None (a holdout)")
+            raise ValueError(
+                f"cv={cv} leaves {n // cv} validation row in the smallest fold of "
+                f"n_samples={n} samples; a regression needs at least "
+                f"{_MIN_REGRESSION_VALID} validation rows per fold (R2 is undefined "
+                f"on a single row): use {fewer}, or more samples."
             )
         if classification:
             _, counts = np.unique(y, return_counts=True)

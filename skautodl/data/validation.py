@@ -18,6 +18,11 @@ from sklearn.utils.validation import _num_samples, column_or_1d, validate_data
 
 #: task kinds understood by the rest of the package
 TASK_KINDS = ("binary", "multiclass", "regression", "multioutput-regression")
+#: the largest finite float32: the networks compute in float32
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: fewest samples of a regression: 2 to train on, 2 to validate on (R2 is
+#: undefined on a single validation row)
+MIN_REGRESSION_SAMPLES = 4
 
 
 @dataclass(frozen=True)
@@ -105,11 +110,121 @@ def column_kind(series, estimator_name="TabularFeaturizer"):
     raise TypeError(f"Column {series.name!r} has unsupported dtype {dtype}.")
 
 
+def parse_number(value):
+    """``float(value)`` if ``value`` is a number or a string ``float`` parses.
+
+    The documented rule for numeric strings: a string counts as a number
+    only when ``float(s)`` succeeds on it (surrounding spaces, exponents,
+    ``"nan"`` and ``"inf"`` included; ``"1,5"`` or ``"12 kg"`` are not
+    numbers). Returns None for anything else.
+    """
+    if isinstance(value, bool | np.bool_ | numbers.Real):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _examples(values, k=3):
+    shown = ", ".join(repr(v) for v in values[:k])
+    return shown + (", ..." if len(values) > k else "")
+
+
+#: ``pandas.api.types.infer_dtype`` answers for columns of numbers only
+_NUMBER_DTYPES = ("floating", "integer", "mixed-integer-float", "boolean",
+                  "decimal", "empty")
+
+
+def check_column_drift(series, fitted_kind, column, *, number_levels=True,
+                       owner="TabularFeaturizer"):
+    """Check a column at ``transform``/``predict`` against its kind at ``fit``.
+
+    The type-drift rule: a column that was numeric at fit may arrive as
+    strings (or as a ``category`` column) only when every non-missing value
+    parses as a number (:func:`parse_number`); a column that was categorical
+    at fit may arrive as numbers only when some level seen at fit was a
+    number (or ``True``/``False``), as for int-coded categories that arrive
+    as floats (``number_levels``). Anything else raises ``ValueError`` naming
+    the column and both kinds, instead of silently turning the values into
+    missing ones or unseen levels.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        The column as it arrives.
+    fitted_kind : {"numeric", "categorical"}
+        Its kind at fit (:func:`column_kind`).
+    column : object
+        The column's name (or position), for the message.
+    number_levels : bool, default=True
+        Whether the column, categorical at fit, had a level that is a number.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        kind = "categorical"
+    elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        kind = "numeric"
+    else:  # strings or objects: the values decide (infer_dtype is the fast way)
+        inferred = pd.api.types.infer_dtype(series, skipna=True)
+        kind = ("categorical" if inferred == "string" else
+                "numeric" if inferred in _NUMBER_DTYPES else
+                column_kind(series, owner))
+    if kind == fitted_kind:
+        return
+    values = pd.unique(series.dropna().to_numpy(dtype=object))
+    if not len(values):
+        return  # all missing: missing values are imputed, whatever the dtype
+    if fitted_kind == "numeric":
+        parsed = [(v, parse_number(v)) for v in values]
+        bad = [v for v, f in parsed if f is None]
+        if bad:
+            raise ValueError(
+                f"Column {column!r} was numeric at fit but arrives as categorical: "
+                f"{len(bad)} distinct value(s) are not numbers "
+                f"({_examples(bad)}). A numeric column may arrive as strings only "
+                "if every non-missing value parses as a number (float(s) "
+                "succeeds); convert the column to numbers (pd.to_numeric) or fix "
+                "those values."
+            )
+        infinite = [v for v, f in parsed if np.isinf(f)]
+        if infinite:
+            raise ValueError(
+                f"Input X contains infinity in column {column!r} "
+                f"({_examples(infinite)}); replace it with a finite value or NaN "
+                "(missing values are imputed)."
+            )
+        return
+    if not number_levels:
+        raise ValueError(
+            f"Column {column!r} was categorical at fit, with no level that is a "
+            "number, but arrives as numeric (values such as "
+            f"{_examples(values)}): pass the column with the categories it had "
+            "at fit."
+        )
+
+
+def check_unique_columns(X, owner):
+    """Raise ``ValueError`` naming the column names a DataFrame repeats."""
+    counts = pd.Index(X.columns).value_counts(sort=False)
+    repeated = counts[counts > 1]
+    if len(repeated):
+        names = ", ".join(f"{name!r} ({int(n)} times)"
+                          for name, n in repeated.items())
+        raise ValueError(
+            f"X passed to {owner} has duplicate column names: {names}. Every "
+            "column needs its own name (rename or drop the repeats)."
+        )
+
+
 def check_X(estimator, X, *, reset):
     """Validate ``X`` for ``fit`` (``reset=True``) or ``predict`` (``reset=False``).
 
     Sets or checks ``n_features_in_`` and ``feature_names_in_`` on the
-    estimator through :func:`sklearn.utils.validation.validate_data`.
+    estimator through :func:`sklearn.utils.validation.validate_data`; a
+    DataFrame's column names must be unique (:func:`check_unique_columns`).
 
     Returns
     -------
@@ -120,6 +235,7 @@ def check_X(estimator, X, *, reset):
     """
     name = type(estimator).__name__
     if _is_dataframe(X):
+        check_unique_columns(X, name)
         validate_data(estimator, X, reset=reset, skip_check_array=True)
         if X.shape[0] == 0:
             raise ValueError(
@@ -282,12 +398,57 @@ def check_image_X(estimator, X, *, reset, image_shape=None):
     return flat, shape
 
 
+_LABEL_TYPES = (((bool, np.bool_), "bool"), ((numbers.Integral,), "int"),
+                ((numbers.Real,), "float"), ((str,), "str"))
+
+
+def _label_type(value):
+    for types, label in _LABEL_TYPES:
+        if isinstance(value, types):
+            return label
+    return type(value).__name__
+
+
+def _object_labels(y):
+    """Class labels of an object array: one type, numbers as a numeric array.
+
+    Labels that mix types (``1`` and ``"a"``) cannot be ordered into
+    ``classes_``; scikit-learn's own message ("Unknown label type: unknown")
+    does not say why, so they raise here. Labels that are all numbers become
+    an int (or float) array: scikit-learn does not recognize numbers in an
+    object array as class labels.
+    """
+    kinds = {}
+    for v in y:
+        try:
+            kinds.setdefault(_label_type(v), set()).add(v)
+        except TypeError:  # unhashable: scikit-learn says what is wrong
+            return y
+    groups = {"number" if k in ("int", "float") else k for k in kinds}
+    if len(groups) > 1:
+        parts = [f"{k} ({len(v)} label{'s' if len(v) != 1 else ''})"
+                 for k, v in sorted(kinds.items())]
+        listed = ", ".join(parts[:-1]) + " and " + parts[-1]
+        raise ValueError(
+            f"y mixes types: {listed}; class labels must be all numbers or all "
+            "strings. Convert them to one type first, for example "
+            "y.astype(str)."
+        )
+    if groups <= {"number", "bool"} and len(y):
+        return np.asarray(y.tolist())
+    return y
+
+
 def check_y(estimator, y, n_samples, *, classifier):
     """Validate ``y`` and return it as a numpy array.
 
     For a classifier the returned array is 1-D (a column vector warns with
-    ``DataConversionWarning``, as everywhere in scikit-learn); for a
-    regressor it is float64 with the user's number of dimensions kept.
+    ``DataConversionWarning``, as everywhere in scikit-learn); labels in an
+    object array must be of one type (numbers, which become a numeric array,
+    or strings). For a regressor it is float64 with the user's number of
+    dimensions kept, and its values must lie within float32's range (the
+    networks train in float32; they standardize the targets in float64
+    first, so any finite float32 value works).
     """
     name = type(estimator).__name__
     if y is None:
@@ -313,6 +474,9 @@ def check_y(estimator, y, n_samples, *, classifier):
                     f"Input y contains NaN or None ({int(missing.sum())} missing "
                     f"labels, first at row {int(np.flatnonzero(missing)[0])})."
                 )
+            y = _object_labels(y)
+            if y.dtype.kind == "f":
+                assert_all_finite(y, input_name="y")
         check_classification_targets(y)
         return y
     y_arr = np.asarray(y)
@@ -330,6 +494,14 @@ def check_y(estimator, y, n_samples, *, classifier):
             f"y must be 1-D or 2-D (n_samples, n_outputs); got shape {y_arr.shape}."
         )
     assert_all_finite(y_arr, input_name="y")
+    biggest = float(np.abs(y_arr).max()) if y_arr.size else 0.0
+    if biggest > _FLOAT32_MAX:
+        raise ValueError(
+            f"y holds values up to {biggest:.3g} in magnitude, beyond float32's "
+            f"range (+-{_FLOAT32_MAX:.2g}) in which {name} trains its networks; "
+            "rescale y (for example divide it by 1e30) and scale the "
+            "predictions back."
+        )
     return y_arr
 
 
@@ -338,7 +510,8 @@ def check_fit_input(estimator, X, y, *, image_shape=None, classifier):
 
     Tabular ``X`` goes through :func:`check_X`, image ``X`` (a 3-D or 4-D
     array, or flat rows with ``image_shape``) through
-    :func:`check_image_X`; ``y`` through :func:`check_y`. Sets the
+    :func:`check_image_X`; ``y`` through :func:`check_y`. A classifier needs
+    2 samples, a regressor :data:`MIN_REGRESSION_SAMPLES` (4). Sets the
     estimator's ``n_features_in_`` (and ``feature_names_in_``), and
     ``image_shape_`` for images (removing a stale one otherwise).
 
@@ -358,10 +531,17 @@ def check_fit_input(estimator, X, y, *, image_shape=None, classifier):
         estimator.__dict__.pop("image_shape_", None)
         X = check_X(estimator, X, reset=True)
     y = check_y(estimator, y, X.shape[0], classifier=classifier)
-    if len(y) < 2:
+    name = type(estimator).__name__
+    if classifier and len(y) < 2:
         raise ValueError(
-            f"{type(estimator).__name__} needs at least 2 samples to hold out "
-            f"validation data; got n_samples={len(y)}."
+            f"{name} needs at least 2 samples to hold out validation data; got "
+            f"n_samples={len(y)}."
+        )
+    if not classifier and len(y) < MIN_REGRESSION_SAMPLES:
+        raise ValueError(
+            f"{name} needs at least {MIN_REGRESSION_SAMPLES} samples for a "
+            "regression (2 to train on and 2 to validate on: R2 is undefined on "
+            f"a single validation row); got n_samples={len(y)}."
         )
     return X, y, shape
 
@@ -390,5 +570,7 @@ def detect_task(y, *, classifier, n_classes=None, input_kind="tabular",
     return TaskInfo(kind="regression", n_outputs=1, **common)
 
 
-__all__ = ["TaskInfo", "check_X", "check_fit_input", "check_predict_input", "check_y",
-           "column_kind", "detect_task", "type_of_target"]
+__all__ = ["MIN_REGRESSION_SAMPLES", "TaskInfo", "check_X", "check_column_drift",
+           "check_fit_input", "check_predict_input", "check_unique_columns",
+           "check_y", "column_kind", "detect_task", "parse_number",
+           "type_of_target"]

@@ -32,6 +32,8 @@ import torch.nn.functional as F
 from skopt.space import Categorical, Integer, Real
 from torch import nn
 
+from skautodl.search.space import Bound
+
 POOLINGS = ("max", "avg")
 #: how the stem treats images whose smaller side is >= STEM_MIN_SIDE
 STEMS = ("pool", "stride", "plain")
@@ -200,6 +202,14 @@ def space(task):
 
 
 #: the coarse grid ``search="grid"`` runs on the default space (each list
+#: the values the CNN's own numeric parameters may take
+BOUNDS = {
+    "module__n_stages": Bound(1, integer=True),
+    "module__width": Bound(1, integer=True),
+    "module__kernel_size": Bound(1, integer=True),
+    "module__dropout": Bound(0, 1, high_open=True),
+}
+
 #: holds the default, so the grid starts at the family's default config)
 GRID = {
     "module__n_stages": [2, 3],

@@ -30,6 +30,7 @@ from skautodl.networks.mlp import ACTIVATIONS, MLP
 from skautodl.networks.mlp import NORMS as NORMS  # the trunk's norms
 from skautodl.networks.mlp import applies as applies  # every tabular task
 from skautodl.networks.resnet import ResNet
+from skautodl.search.space import Bound
 
 NUMERIC_EMBEDDINGS = ("none", "linear", "periodic", "pwl")
 TRUNKS = ("mlp", "resnet")
@@ -358,6 +359,14 @@ def space(task):
 
 
 #: the coarse grid ``search="grid"`` runs on the default space (each list
+#: the values the embed family's own numeric parameters may take
+BOUNDS = {
+    **mlp.BOUNDS,
+    "module__d_embedding": Bound(1, integer=True),
+    "module__n_frequencies": Bound(1, integer=True),
+    "module__frequency_scale": Bound(0, low_open=True),
+}
+
 #: holds the default, so the grid starts at the family's default config)
 GRID = {
     "module__numeric_embedding": ["periodic", "pwl"],

@@ -16,6 +16,7 @@ from torch import nn
 
 from skautodl.networks.mlp import ACTIVATIONS
 from skautodl.networks.mlp import applies as applies  # every tabular task
+from skautodl.search.space import Bound
 
 
 class LinearBatchEnsemble(nn.Module):
@@ -196,6 +197,14 @@ def space(task):
 
 
 #: the coarse grid ``search="grid"`` runs on the default space (each list
+#: the values the ensemble MLP's own numeric parameters may take
+BOUNDS = {
+    "module__k": Bound(1, integer=True),
+    "module__n_layers": Bound(1, integer=True),
+    "module__n_units": Bound(1, integer=True),
+    "module__dropout": Bound(0, 1, high_open=True),
+}
+
 #: holds the default, so the grid starts at the family's default config)
 GRID = {
     "module__k": [4, 8],

@@ -5,6 +5,8 @@ from __future__ import annotations
 from skopt.space import Categorical, Integer, Real
 from torch import nn
 
+from skautodl.search.space import Bound
+
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
 NORMS = ("none", "batch", "layer")
 
@@ -71,6 +73,13 @@ def space(task):
 
 #: the coarse grid ``search="grid"`` runs on the default space (with the
 #: training settings' ``TRAINING_GRID``; other dimensions keep the defaults).
+#: the values the MLP's own numeric parameters may take
+BOUNDS = {
+    "module__n_layers": Bound(0, integer=True),
+    "module__n_units": Bound(1, integer=True),
+    "module__dropout": Bound(0, 1, high_open=True),
+}
+
 #: Each list holds the default, so the grid starts at the default config
 GRID = {
     "module__n_layers": [1, 2, 3],

@@ -42,6 +42,9 @@ class Family:
     grid : dict, default={}
         The coarse grid of the family's own dimensions that
         ``search="grid"`` runs on the default space.
+    bounds : dict, default={}
+        ``{name: skautodl.search.space.Bound}``: the values the family's own
+        numeric parameters may take, checked before any training.
     """
 
     name: str
@@ -53,6 +56,7 @@ class Family:
     data_params: tuple = ()
     categorical_encoding: str = "onehot"
     grid: dict = field(default_factory=dict)
+    bounds: dict = field(default_factory=dict)
 
     def build(self, config, n_inputs, n_outputs, **data_params):
         """Build the module from the ``module__*`` keys of a trial config.
@@ -69,21 +73,25 @@ class Family:
 
 FAMILIES = {
     "mlp": Family("mlp", mlp.MLP, mlp.space, mlp.applies, mlp.DEFAULTS,
-                  grid=mlp.GRID),
+                  grid=mlp.GRID,
+                  bounds=mlp.BOUNDS),
     "resnet": Family("resnet", resnet.ResNet, resnet.space, resnet.applies,
-                     resnet.DEFAULTS, in_auto=False, grid=resnet.GRID),
+                     resnet.DEFAULTS, in_auto=False, grid=resnet.GRID,
+                     bounds=resnet.BOUNDS),
     "ensemble_mlp": Family("ensemble_mlp", ensemble_mlp.EnsembleMLP,
                            ensemble_mlp.space, ensemble_mlp.applies,
                            ensemble_mlp.DEFAULTS, in_auto=False,
-                           grid=ensemble_mlp.GRID),
+                           grid=ensemble_mlp.GRID, bounds=ensemble_mlp.BOUNDS),
     "cnn": Family("cnn", cnn.ResidualCNN, cnn.space, cnn.applies, cnn.DEFAULTS,
-                  data_params=("image_shape",), grid=cnn.GRID),
+                  data_params=("image_shape",), grid=cnn.GRID,
+                  bounds=cnn.BOUNDS),
     # in "auto" since the quality benchmark (docs/benchmarks.md): mlp + embed
     # beat mlp alone on breast cancer, friedman1 and the mixed-type set
     "embed": Family("embed", embed.EmbedNet, embed.space, embed.applies,
                     embed.DEFAULTS,
                     data_params=("n_numeric", "n_binary", "cardinalities", "bins"),
-                    categorical_encoding="codes", grid=embed.GRID),
+                    categorical_encoding="codes", grid=embed.GRID,
+                    bounds=embed.BOUNDS),
 }
 
 #: families the design names that arrive in a later release (none left)

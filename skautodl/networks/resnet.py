@@ -11,6 +11,7 @@ from torch import nn
 
 from skautodl.networks.mlp import ACTIVATIONS
 from skautodl.networks.mlp import applies as applies  # every tabular task
+from skautodl.search.space import Bound
 
 NORMS = ("batch", "layer")
 
@@ -142,6 +143,15 @@ def space(task):
 
 
 #: the coarse grid ``search="grid"`` runs on the default space (each list
+#: the values the ResNet's own numeric parameters may take
+BOUNDS = {
+    "module__n_blocks": Bound(0, integer=True),
+    "module__d_main": Bound(1, integer=True),
+    "module__d_hidden_factor": Bound(0, low_open=True),
+    "module__dropout_first": Bound(0, 1, high_open=True),
+    "module__dropout_second": Bound(0, 1, high_open=True),
+}
+
 #: holds the default, so the grid starts at the family's default config)
 GRID = {
     "module__n_blocks": [1, 2, 3],

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 from skopt.space import Categorical, Dimension, Integer, Real
@@ -51,6 +52,78 @@ TRAINING_GRID = {
     "lr": [1e-3, 3e-3],
     "optimizer__weight_decay": [1e-4, 1e-2],
 }
+
+@dataclass(frozen=True)
+class Bound:
+    """The values a numeric parameter may take: an interval, maybe of ints.
+
+    Checked for every searched dimension and fixed value before the first
+    trial, so a setting that cannot train (``max_epochs=0``, a negative
+    batch size, ``module__n_units=0``) fails at once, naming itself.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return False
+        if not math.isfinite(value):
+            return False
+        if self.integer and float(value) != int(value):
+            return False
+        if self.low is not None and (value < self.low
+                                     or self.low_open and value == self.low):
+            return False
+        return self.high is None or not (value > self.high
+                                         or self.high_open and value == self.high)
+
+    def describe(self):
+        kind = "an int" if self.integer else "a number"
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return f"{kind} {' and '.join(parts)}".strip()
+
+
+#: the values the training settings may take
+TRAINING_BOUNDS = {
+    "lr": Bound(0, low_open=True),
+    "optimizer__weight_decay": Bound(0),
+    "batch_size": Bound(1, integer=True),
+    "max_epochs": Bound(1, integer=True),
+    "callbacks__early_stopping__patience": Bound(1, integer=True),
+    "criterion__label_smoothing": Bound(0, 1, high_open=True),
+    "augment__mixup_alpha": Bound(0),
+}
+
+
+def check_bounds(name, value, bound):
+    """Raise ``ValueError`` unless ``value`` (a fixed value or a dimension)
+    lies inside ``bound``."""
+    if isinstance(value, Categorical):
+        bad = [c for c in value.categories if to_python(c) not in bound]
+        shown = f"{list(value.categories)!r} (the choice {to_python(bad[0])!r})" \
+            if bad else None
+    elif isinstance(value, Integer | Real):
+        bad = [v for v in (value.low, value.high) if v not in bound]
+        shown = f"({value.low!r}, {value.high!r})" if bad else None
+    else:
+        if isinstance(value, str | bool) or value is None:
+            return
+        bad = [] if value in bound else [value]
+        shown = repr(value) if bad else None
+    if bad:
+        raise ValueError(
+            f"search_space[{name!r}] = {shown} is out of range: {name} must be "
+            f"{bound.describe()}. Nothing was trained."
+        )
+
 
 #: prefixes under which parameters are routed: skorch's own, plus
 #: ``featurize__`` (the tabular featurizer) and ``augment__`` (batch
@@ -343,6 +416,7 @@ class SearchSpace:
             names, {f.name: f.space(task) for f in families},
             {f.name: f.defaults for f in families}, overrides, task=task,
             family_grids={f.name: f.grid for f in families}, routed=routed,
+            family_bounds={f.name: f.bounds for f in families},
         )
         if fidelity:
             epochs = space.max_epochs
@@ -353,7 +427,7 @@ class SearchSpace:
 
     @classmethod
     def build(cls, families, family_spaces, family_defaults, overrides=None,
-              task=None, family_grids=None, routed=None):
+              task=None, family_grids=None, routed=None, family_bounds=None):
         """Assemble the space for a task.
 
         Parameters
@@ -374,6 +448,11 @@ class SearchSpace:
             ``{family: {name: values}}``: each family's coarse grid.
         routed : dict, optional
             Accepted names per routed prefix (see :func:`check_names`).
+        family_bounds : dict, optional
+            ``{family: {name: Bound}}``: the values each family's own
+            parameters may take (the training settings' are
+            :data:`TRAINING_BOUNDS`); a dimension or fixed value outside
+            raises ``ValueError``.
         """
         overrides = dict(overrides or {})
         shared, shared_defaults = task_space(task)
@@ -414,6 +493,10 @@ class SearchSpace:
                 else:
                     dims[name] = dim
                     fix.pop(name, None)
+            bounds = {**TRAINING_BOUNDS, **(family_bounds or {}).get(f, {})}
+            for name, value in [*dims.items(), *fix.items()]:
+                if name in bounds:
+                    check_bounds(name, value, bounds[name])
             subspaces[f] = dims
             fixed[f] = fix
             defaults[f] = {**TRAINING_DEFAULTS, **shared_defaults,

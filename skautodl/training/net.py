@@ -14,6 +14,8 @@ import contextlib
 import copy
 import functools
 import inspect
+import threading
+import weakref
 
 import numpy as np
 import torch
@@ -74,13 +76,46 @@ def _float32(X):
     return np.ascontiguousarray(X, dtype=np.float32)
 
 
+#: float64 inference copies of fitted modules: {module_: (weights key, copy)}
+_INFERENCE = weakref.WeakKeyDictionary()
+_INFERENCE_LOCK = threading.Lock()
+
+
+def _weights_key(module):
+    """Changes whenever a parameter or buffer of ``module`` is written to."""
+    return tuple((id(t), t._version) for t in (*module.parameters(),
+                                               *module.buffers()))
+
+
+def inference_module(net):
+    """A float64, eval-mode copy of ``net.module_``, made once and shared.
+
+    Predicting never touches the fitted module itself (no dtype cast, no
+    ``eval()``), so a fitted net can serve predictions from several threads
+    at once while its weights stay bit-identical. The copy is remade when
+    the module's weights change (continued training bumps the tensors'
+    version counters) and dropped with the module.
+    """
+    module = net.module_
+    key = _weights_key(module)
+    with _INFERENCE_LOCK:
+        cached = _INFERENCE.get(module)
+        if cached is None or cached[0] != key:
+            copy64 = copy.deepcopy(module).double().eval()
+            for p in copy64.parameters():
+                p.requires_grad_(False)
+            cached = _INFERENCE[module] = (key, copy64)
+    return cached[1]
+
+
 def _forward64(net, X):
     """Network outputs computed in float64 on the CPU, or None on a GPU.
 
     Predictions must not depend on which other rows share a batch (float32
     matrix products sum in an order that depends on the batch's shape, which
-    moves results by ~1e-7). The module is cast to float64 for the forward
-    pass and back afterwards (exact for float32 weights).
+    moves results by ~1e-7), so the forward pass runs in float64 (exact for
+    float32 weights), on a separate copy of the module
+    (:func:`inference_module`).
     """
     if str(net.device).startswith("cuda"):
         return None
@@ -88,19 +123,12 @@ def _forward64(net, X):
     X = _float32(X)
     if isinstance(X, Dataset):
         return None
-    module = net.module_
-    was_training = module.training
-    module.double()
-    module.eval()
-    try:
-        X = torch.as_tensor(X)
-        with torch.no_grad():
-            bs = max(1, int(net.batch_size))
-            outs = [module(X[i:i + bs].double()) for i in range(0, len(X), bs)]
-        return torch.cat(outs) if outs else torch.empty((0,), dtype=torch.float64)
-    finally:
-        module.float()
-        module.train(was_training)
+    module = inference_module(net)
+    X = torch.as_tensor(X)
+    with torch.no_grad():
+        bs = max(1, int(net.batch_size))
+        outs = [module(X[i:i + bs].double()) for i in range(0, len(X), bs)]
+    return torch.cat(outs) if outs else torch.empty((0,), dtype=torch.float64)
 
 
 class AutoNetClassifier(MixedPrecisionMixin, NeuralNetClassifier):
@@ -130,14 +158,21 @@ class AutoNetClassifier(MixedPrecisionMixin, NeuralNetClassifier):
 
 
 def target_stats(y2):
-    """Per-column mean and scale (std, 1 where constant) of 2-D float32 targets.
+    """Per-column mean and scale (std, 1 where constant) of 2-D targets.
 
     One definition for the regressor's training scale and the validation
-    targets, which must be standardized the same way.
+    targets, which must be standardized the same way. Computed in float64
+    whatever the input's dtype: float32 sums and squares of targets near
+    float32's limit (1e37 and up) overflow. A column is constant when its
+    std is within rounding of its magnitude (relative, so tiny targets such
+    as 1e-15 still get their own scale).
     """
-    mean = y2.mean(axis=0).astype(np.float32)
-    scale = y2.std(axis=0).astype(np.float32)
-    return mean, np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+    y2 = np.asarray(y2, dtype=np.float64)
+    mean = y2.mean(axis=0)
+    scale = y2.std(axis=0)
+    size = np.abs(y2).max(axis=0) if len(y2) else np.zeros_like(scale)
+    constant = ~(scale > 16 * np.finfo(np.float64).eps * size)
+    return mean, np.where(constant, 1.0, scale)
 
 
 class AutoNetRegressor(MixedPrecisionMixin, NeuralNetRegressor):
@@ -161,13 +196,15 @@ class AutoNetRegressor(MixedPrecisionMixin, NeuralNetRegressor):
         return super().fit(X, y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        y = np.asarray(y, dtype=np.float32)
+        # standardized in float64, then cast: the network trains in float32
+        y = np.asarray(y, dtype=np.float64)
         y2 = y.reshape(len(y), -1)
         if not hasattr(self, "target_mean_"):
             self.target_ndim_ = y.ndim
             self.target_mean_, self.target_scale_ = target_stats(y2)
         y_std = (y2 - self.target_mean_) / self.target_scale_
-        return super().partial_fit(_float32(X), np.ascontiguousarray(y_std),
+        return super().partial_fit(_float32(X),
+                                   np.ascontiguousarray(y_std, dtype=np.float32),
                                    classes=classes, **fit_params)
 
     def predict_proba(self, X):
@@ -216,10 +253,10 @@ def standardized_valid_dataset(net_cls, X_valid, y_valid, y_train):
     if net_cls is AutoNetClassifier:
         return Dataset(X_valid, np.asarray(y_valid, dtype=np.int64))
     mean, scale = target_stats(
-        np.asarray(y_train, dtype=np.float32).reshape(len(y_train), -1))
-    y_v = np.asarray(y_valid, dtype=np.float32).reshape(len(y_valid), -1)
-    return Dataset(X_valid, np.ascontiguousarray(((y_v - mean) / scale)
-                                                 .astype(np.float32)))
+        np.asarray(y_train, dtype=np.float64).reshape(len(y_train), -1))
+    y_v = np.asarray(y_valid, dtype=np.float64).reshape(len(y_valid), -1)
+    return Dataset(X_valid, np.ascontiguousarray((y_v - mean) / scale,
+                                                 dtype=np.float32))
 
 
 def restart_lr(net):

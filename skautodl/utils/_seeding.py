@@ -9,8 +9,14 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
+
+#: held while a block trains under a torch seed: torch's random generator is
+#: one per process, so two trainings in two threads would draw from it in
+#: turns and neither would be reproducible; they take turns instead
+_TRAINING_LOCK = threading.RLock()
 
 
 def rng_state(rng):
@@ -39,7 +45,9 @@ def torch_seeded(seed, device="cpu"):
     The global torch generator (and the CUDA generators when CUDA is in
     use) is saved before and put back after the block, so training a trial
     or refitting a model never changes the random numbers the user's own
-    code draws next.
+    code draws next. Blocks in different threads of one process run one at
+    a time (torch has one generator per process): two ``fit`` calls in two
+    threads give the same models as the same fits one after the other.
 
     Parameters
     ----------
@@ -53,7 +61,7 @@ def torch_seeded(seed, device="cpu"):
     devices = []
     if str(device).startswith("cuda") and torch.cuda.is_available():
         devices = list(range(torch.cuda.device_count()))
-    with torch.random.fork_rng(devices=devices):
+    with _TRAINING_LOCK, torch.random.fork_rng(devices=devices):
         if devices:
             torch.manual_seed(int(seed))  # the CPU and every CUDA generator
         else:

@@ -282,3 +282,125 @@ def test_dask_dead_worker_takes_only_its_trial(data):
     assert lb.loc[1, "status"] == "failed"
     assert "KilledWorker" in lb.loc[1, "error"]
     assert (lb.drop(index=1)["status"] == "ok").all()
+
+
+_TERM_SCRIPT = """
+import sys, warnings
+from sklearn.datasets import make_classification
+from skautodl import AutoDLClassifier
+X, y = make_classification(n_samples=300, n_features=8, random_state=0)
+clf = AutoDLClassifier(time_budget=None, n_trials=int(sys.argv[2]), n_jobs=2,
+                       verbose=0, random_state=0, device="cpu", families=["mlp"],
+                       fidelity=None, search_space={"max_epochs": 40},
+                       checkpoint_dir=sys.argv[1])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    clf.fit(X, y)
+print("STOP", clf.stop_reason_, clf.n_trials_, flush=True)
+print("WARNINGS", sorted({type(w.message).__name__ for w in caught}), flush=True)
+"""
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            state = next(line for line in fh if line.startswith("State:"))
+    except (FileNotFoundError, StopIteration):
+        return False
+    return "zombie" not in state
+
+
+class _Search:
+    """A search of ``_TERM_SCRIPT`` in a subprocess, with its checkpoint."""
+
+    def __init__(self, tmp_path, stdout):
+        import subprocess
+        import sys
+
+        from skautodl.controller import CHECKPOINT_FILE
+
+        self.script = tmp_path / "search.py"
+        self.script.write_text(_TERM_SCRIPT)
+        self.ckpt = tmp_path / "ckpt"
+        self.state_file = self.ckpt / CHECKPOINT_FILE
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        self.proc = subprocess.Popen(self.command(200), env=self.env,
+                                     stdout=stdout, text=True)
+
+    def command(self, n_trials):
+        import sys
+
+        return [sys.executable, str(self.script), str(self.ckpt), str(n_trials)]
+
+    def results(self):
+        return json.loads(self.state_file.read_text())["results"]
+
+    def workers(self):
+        return {int(r["worker"].rsplit(":", 1)[1]) for r in self.results()}
+
+    def wait_for(self, done, seconds=240):
+        """Poll the checkpoint until ``done()`` is true or the search ends."""
+        deadline = time.time() + seconds
+        while time.time() < deadline and self.proc.poll() is None:
+            if self.state_file.exists():
+                try:
+                    if done():
+                        return
+                except (json.JSONDecodeError, KeyError):
+                    pass
+            time.sleep(0.05)
+        assert self.proc.poll() is None, "the search ended before it was stopped"
+        pytest.fail("the search made no progress")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+
+def _wait_dead(pids, seconds=10.0):
+    deadline = time.time() + seconds
+    while time.time() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    return [pid for pid in pids if _alive(pid)]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc (Linux)")
+def test_sigterm_keeps_the_best_model_and_leaves_no_worker_behind(tmp_path):
+    import subprocess
+
+    search = _Search(tmp_path, subprocess.PIPE)
+    try:
+        search.wait_for(lambda: len(search.results()) >= 2)
+        search.proc.send_signal(signal.SIGTERM)
+        out, _ = search.proc.communicate(timeout=120)
+    finally:
+        search.kill()
+    # handled like Ctrl-C: fit returned with the best model so far
+    assert search.proc.returncode == 0, out
+    assert "STOP interrupted" in out
+    assert "SearchInterruptedWarning" in out
+    workers = search.workers()
+    assert workers and search.proc.pid not in workers
+    # no worker process outlives the search
+    assert _wait_dead(workers) == []
+    # and the checkpoint resumes
+    n = len(search.results())
+    resumed = subprocess.run(search.command(n + 2), env=search.env,
+                             capture_output=True, text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"STOP n_trials {n + 2}" in resumed.stdout
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc (Linux)")
+def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
+    import subprocess
+
+    search = _Search(tmp_path, subprocess.DEVNULL)
+    try:
+        search.wait_for(lambda: len(search.workers()) >= 2)
+        workers = search.workers()
+        search.proc.kill()  # SIGKILL: nothing in the process can react
+        search.proc.wait()
+    finally:
+        search.kill()
+    assert _wait_dead(workers) == []

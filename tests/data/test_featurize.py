@@ -131,16 +131,6 @@ def test_transform_before_fit_raises():
         TabularFeaturizer().transform(_small_frame())
 
 
-def test_extreme_values_are_clipped_not_inf():
-    X = pd.DataFrame({"a": [0.0, 1.0, 2.0]})
-    feat = TabularFeaturizer().fit(X)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)  # no float32 overflow
-        Xt = feat.transform(pd.DataFrame({"a": [1e300, -1e300, 1.0]}))
-    assert np.isfinite(Xt).all()
-    assert Xt.max() == 1e4 and Xt.min() == -1e4
-
-
 def test_pickle_round_trip_gives_identical_transform(mixed_frame):
     X, _ = mixed_frame
     feat = TabularFeaturizer(numeric_scaling="quantile").fit(X)
@@ -406,3 +396,174 @@ def test_bad_scaling_lists_the_allowed_values():
 def test_bad_encoding_settings_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TabularFeaturizer(**kwargs).fit(_small_frame())
+
+
+# -- type drift between fit and transform (hardening issue, item 3) -----------
+
+def _drift_frame():
+    rng = np.random.RandomState(0)
+    return pd.DataFrame({
+        "age": rng.normal(size=12),
+        "code": pd.Categorical(rng.choice([1, 2, 3], 12)),
+        "city": rng.choice(["a", "b"], 12),
+    })
+
+
+def test_column_kinds_are_fitted_state():
+    feat = TabularFeaturizer().fit(_drift_frame())
+    assert feat.column_kinds_ == ["numeric", "categorical", "categorical"]
+    assert feat.column_names_ == ["age", "code", "city"]
+    arr = TabularFeaturizer().fit(np.array([[1.0, "a"], [2.0, "b"]], dtype=object))
+    assert arr.column_kinds_ == ["numeric", "categorical"]
+    assert arr.column_names_ == [0, 1]
+
+
+def test_numeric_column_arriving_as_words_raises_naming_column_and_kinds():
+    X = _drift_frame()
+    feat = TabularFeaturizer().fit(X)
+    new = X.assign(age=X["age"].astype(str))
+    new.loc[3, "age"] = "n/a"
+    with pytest.raises(ValueError) as info:
+        feat.transform(new)
+    msg = str(info.value)
+    for words in ("'age'", "numeric at fit", "categorical", "'n/a'", "float("):
+        assert words in msg
+
+
+def test_numeric_column_arriving_as_number_strings_is_accepted():
+    X = _drift_frame()
+    feat = TabularFeaturizer().fit(X)
+    as_text = X.assign(age=[repr(v) for v in X["age"]])
+    as_text.loc[2, "age"] = None           # missing stays missing
+    expected = feat.transform(X.assign(age=X["age"].where(X.index != 2)))
+    np.testing.assert_array_equal(feat.transform(as_text), expected)
+    # float() rules: surrounding spaces and exponents parse
+    spaced = X.assign(age=[f" {v:.17e} " for v in X["age"]])
+    np.testing.assert_array_equal(feat.transform(spaced), feat.transform(X))
+
+
+def test_number_strings_holding_infinity_raise():
+    X = _drift_frame()
+    feat = TabularFeaturizer().fit(X)
+    new = X.assign(age=X["age"].astype(str))
+    new.loc[0, "age"] = "inf"
+    with pytest.raises(ValueError, match="infinity in column 'age'"):
+        feat.transform(new)
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "codes"])
+def test_int_coded_categories_arriving_as_floats_keep_their_levels(encoding):
+    X = _drift_frame()
+    feat = TabularFeaturizer(categorical_encoding=encoding, max_onehot=2).fit(X)
+    as_float = X.assign(code=X["code"].astype(float))
+    np.testing.assert_array_equal(feat.transform(as_float), feat.transform(X))
+    as_object = X.assign(code=X["code"].astype(float).astype(object))
+    np.testing.assert_array_equal(feat.transform(as_object), feat.transform(X))
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "codes"])
+def test_float_coded_categories_at_fit_match_ints_at_transform(encoding):
+    X = _drift_frame().assign(code=lambda d: pd.Categorical(
+        d["code"].astype(float)))
+    feat = TabularFeaturizer(categorical_encoding=encoding, max_onehot=2).fit(X)
+    as_int = X.assign(code=X["code"].astype(int))
+    Xt = feat.transform(X)
+    np.testing.assert_array_equal(feat.transform(as_int), Xt)
+    # 1.0 and 1 are one level, not two
+    assert feat.transform(X.iloc[:1]).sum() == Xt[:1].sum()
+    mixed = pd.DataFrame({"c": np.array([1, 1.0, "a", 2.0, 2], dtype=object)})
+    levels = TabularFeaturizer(categorical_encoding=encoding,
+                               max_onehot=10).fit_transform(mixed)
+    assert len(np.unique(levels, axis=0)) == 3
+
+
+def test_word_categories_arriving_as_numbers_raise():
+    X = _drift_frame()
+    feat = TabularFeaturizer().fit(X)
+    with pytest.raises(ValueError) as info:
+        feat.transform(X.assign(city=np.arange(12.0)))
+    msg = str(info.value)
+    for words in ("'city'", "categorical at fit", "numeric"):
+        assert words in msg
+    # an all-missing column is missing values, not numbers
+    Xt = feat.transform(X.assign(city=np.full(12, np.nan)))
+    assert Xt.shape == (12, feat.n_features_out_)
+
+
+# -- numeric range (hardening issue, item 4) ----------------------------------
+
+@pytest.mark.parametrize("scaling", ["standard", "robust", "quantile"])
+@pytest.mark.parametrize("factor", [1e200, 1e30, 1e-200])
+def test_huge_or_tiny_columns_scale_like_ordinary_ones(scaling, factor):
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.normal(size=30), "b": rng.exponential(size=30)})
+    X.loc[::5, "b"] = 0.0  # zero IQR would need the std fallback in "robust"
+    expected = TabularFeaturizer(numeric_scaling=scaling).fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow anywhere
+        got = TabularFeaturizer(numeric_scaling=scaling).fit_transform(X * factor)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("scaling", ["standard", "quantile"])
+def test_values_near_the_float64_limit_scale(scaling):
+    X = pd.DataFrame({"a": [-1.7e308, -1e308, 0.0, 1e308, 1.7e308]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        Xt = TabularFeaturizer(numeric_scaling=scaling).fit_transform(X)
+    assert np.isfinite(Xt).all()
+    assert np.all(np.diff(Xt[:, 0]) > 0)
+
+
+@pytest.mark.parametrize("value", [1e300, -1e300, 1.7e308])
+def test_scaled_value_beyond_float32_raises_naming_the_column(value):
+    X = pd.DataFrame({"ok": [0.0, 1.0, 2.0], "a": [0.0, 1.0, 2.0]})
+    feat = TabularFeaturizer().fit(X)
+    new = pd.DataFrame({"ok": [1.0, 1.0], "a": [1.0, value]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError) as info:
+            feat.transform(new)
+    msg = str(info.value)
+    for words in ("column 'a'", "float32", "scal"):
+        assert words in msg
+
+
+def test_only_finite_float32_values_are_bounded_and_codes_are_not():
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0]})
+    feat = TabularFeaturizer().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        Xt = feat.transform(pd.DataFrame({"a": [1e20, -1e20, 1.0]}))
+    # documented bound of the scaled numeric block: +-1e4 (10,000 standard
+    # deviations, beyond anything the training rows themselves can give)
+    assert Xt[:, 0].tolist() == [1e4, -1e4, 0.0]
+    # integer codes are not numeric features: never clipped
+    many = pd.DataFrame({"c": [f"l{i:05d}" for i in range(10_050)]})
+    codes = TabularFeaturizer(categorical_encoding="codes", max_categories=None,
+                              max_onehot=0).fit_transform(many)
+    assert codes[:, 0].max() == 10_050
+
+
+def test_level_text_normalizes_numbers_only():
+    from skautodl.data.featurize import level_text
+
+    assert {level_text(v) for v in (1, 1.0, np.int8(1), np.float32(1.0),
+                                     np.float64(1.0))} == {"1"}
+    assert level_text(np.float32(0.1)) == level_text(0.1) == "0.1"
+    assert level_text(2.5) == "2.5"
+    assert level_text(True) == level_text(np.bool_(True)) == "True"
+    assert level_text("1.0") == "1.0"  # strings stay as they are ("01" too)
+    assert level_text(10**20) == level_text(1e20) == "100000000000000000000"
+
+
+def test_quantile_scaling_of_large_data_is_reproducible():
+    # above 10,000 rows QuantileTransformer subsamples: not from numpy's
+    # global generator, whose state the user owns
+    rng = np.random.RandomState(0)
+    X = rng.lognormal(size=(12_000, 2))
+    np.random.seed(1)
+    a = TabularFeaturizer(numeric_scaling="quantile").fit_transform(X)
+    np.random.seed(2)
+    b = TabularFeaturizer(numeric_scaling="quantile").fit_transform(X)
+    np.testing.assert_array_equal(a, b)

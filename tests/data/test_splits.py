@@ -29,16 +29,16 @@ def test_holdout_sizes(fraction, n_valid):
     _assert_partition(train, valid, 100)
 
 
-def test_holdout_rounds_up_and_keeps_both_sides_non_empty():
-    y = np.arange(3, dtype=float)
-    (train, valid), = make_splits(np.zeros((3, 1)), y, cv=None,
-                                  validation_fraction=0.01, classification=False,
+def test_holdout_rounds_up():
+    y = np.arange(10, dtype=float)
+    (train, valid), = make_splits(np.zeros((10, 1)), y, cv=None,
+                                  validation_fraction=0.15, classification=False,
                                   seed=0)
-    assert len(valid) == 1 and len(train) == 2
-    (train, valid), = make_splits(np.zeros((3, 1)), y, cv=None,
-                                  validation_fraction=0.99, classification=False,
+    assert len(valid) == 2 and len(train) == 8  # ceil(1.5)
+    (train, valid), = make_splits(np.zeros((10, 1)), y, cv=None,
+                                  validation_fraction=0.79, classification=False,
                                   seed=0)
-    assert len(valid) == 2 and len(train) == 1
+    assert len(valid) == 8 and len(train) == 2
 
 
 def test_holdout_is_stratified():
@@ -139,3 +139,42 @@ def test_same_seed_same_split_other_seed_other_split(cv, classification):
         np.testing.assert_array_equal(va, vb)
     assert any(not np.array_equal(va, vc)
                for (_, va), (_, vc) in zip(a, c, strict=True))
+
+
+# ------------------------------------- small regressions (hardening issue, 6)
+@pytest.mark.parametrize("classification", [True, False])
+@pytest.mark.parametrize("n, fraction, words", [
+    (5, 0.2, "leaves 1 validation and 4 training rows of n_samples=5"),
+    (100, 0.01, "between 0.02 and 0.98"),
+    (10, 0.9, "leaves 9 validation and 1 training rows"),
+    (3, 0.5, "use at least 4 samples"),
+])
+def test_a_holdout_of_fewer_than_two_rows_raises_naming_the_fraction(
+        classification, n, fraction, words):
+    y = np.arange(n) % 2 if classification else np.arange(n * 1.0)
+    with pytest.raises(ValueError, match=f"validation_fraction={fraction}") as info:
+        make_splits(np.zeros((n, 1)), y, cv=None, validation_fraction=fraction,
+                    classification=classification, seed=0)
+    assert words in str(info.value) and "at least 2 rows" in str(info.value)
+
+
+@pytest.mark.parametrize("n, fraction", [(4, 0.5), (5, 0.4), (100, 0.02)])
+def test_a_holdout_of_two_rows_or_more_passes(n, fraction):
+    (train, valid), = make_splits(np.zeros((n, 1)), np.arange(n * 1.0), cv=None,
+                                  validation_fraction=fraction,
+                                  classification=False, seed=0)
+    assert len(valid) >= 2 and len(train) >= 2
+    _assert_partition(train, valid, n)
+
+
+def test_regression_folds_of_one_row_raise_naming_cv_and_n_samples():
+    with pytest.raises(ValueError) as info:
+        make_splits(np.zeros((9, 1)), np.arange(9.0), cv=5,
+                    validation_fraction=0.2, classification=False, seed=0)
+    msg = str(info.value)
+    for words in ("cv=5", "n_samples=9", "1 validation row", "at least 2",
+                  "cv=4"):
+        assert words in msg
+    splits = make_splits(np.zeros((10, 1)), np.arange(10.0), cv=5,
+                         validation_fraction=0.2, classification=False, seed=0)
+    assert min(len(v) for _, v in splits) == 2

@@ -7,7 +7,13 @@ import scipy.sparse as sp
 from sklearn.exceptions import DataConversionWarning
 
 from skautodl import AutoDLClassifier, AutoDLRegressor
-from skautodl.data.validation import TaskInfo, check_X, check_y, detect_task
+from skautodl.data.validation import (
+    TaskInfo,
+    check_fit_input,
+    check_X,
+    check_y,
+    detect_task,
+)
 
 
 @pytest.fixture
@@ -245,3 +251,64 @@ def test_detect_regression_tasks():
     multi = detect_task(np.zeros((5, 3)), classifier=False)
     assert multi.kind == "multioutput-regression" and multi.n_outputs == 3
     assert multi.n_samples == 5
+
+
+# ------------------------------------------- hardening issue: items 4 and 6
+@pytest.mark.parametrize("reset", [True, False])
+def test_duplicate_column_names_raise_our_error_naming_them(reset):
+    est = AutoDLClassifier()
+    good = pd.DataFrame(np.zeros((3, 4)), columns=["a", "b", "c", "d"])
+    check_X(est, good, reset=True)
+    X = pd.DataFrame(np.zeros((3, 4)), columns=["a", "b", "a", "b"])
+    with pytest.raises(ValueError) as info:
+        check_X(est, X, reset=reset)
+    assert type(info.value) is ValueError  # not narwhals' DuplicateError
+    assert "duplicate column names" in str(info.value)
+    assert "'a' (2 times), 'b' (2 times)" in str(info.value)
+
+
+def test_mixed_label_types_raise_saying_so(est):
+    y = np.array([1, 2, 3, "a", "b"] * 2, dtype=object)
+    with pytest.raises(ValueError) as info:
+        check_y(est, y, 10, classifier=True)
+    msg = str(info.value)
+    assert "y mixes types: int (3 labels) and str (2 labels)" in msg
+    assert "astype(str)" in msg
+    mixed = pd.Series([True, 0, "x", 2.5])
+    with pytest.raises(ValueError, match=r"bool \(1 label\), float \(1 label\), "
+                                         r"int \(1 label\) and str \(1 label\)"):
+        check_y(est, mixed, 4, classifier=True)
+
+
+def test_object_labels_that_are_all_numbers_are_numbers(est):
+    y = check_y(est, np.array([0, 1, 2, 1], dtype=object), 4, classifier=True)
+    assert y.dtype.kind == "i"
+    np.testing.assert_array_equal(y, [0, 1, 2, 1])
+    assert check_y(est, pd.Series(["a", "b"], dtype=object), 2,
+                   classifier=True).dtype == object
+
+
+@pytest.mark.parametrize("big", [1e39, -1e39, 1e300])
+def test_regression_targets_beyond_float32_raise_naming_y(big):
+    y = np.array([0.0, 1.0, big, 2.0])
+    with pytest.raises(ValueError) as info:
+        check_y(AutoDLRegressor(), y, 4, classifier=False)
+    msg = str(info.value)
+    for words in ("y holds", f"{abs(big):.3g}", "float32", "3.4e+38", "rescale y"):
+        assert words in msg
+    # up to float32's limit is fine (the nets standardize in float64)
+    check_y(AutoDLRegressor(), np.array([0.0, 3e38, -3e38]), 3, classifier=False)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_regression_needs_four_samples(n):
+    with pytest.raises(ValueError) as info:
+        check_fit_input(AutoDLRegressor(), np.zeros((n, 2)), np.arange(n * 1.0),
+                        classifier=False)
+    msg = str(info.value)
+    assert f"n_samples={n}" in msg and "at least 4 samples" in msg
+    X, y, _ = check_fit_input(AutoDLRegressor(), np.zeros((4, 2)), np.arange(4.0),
+                              classifier=False)
+    assert len(y) == 4
+    # a classifier still needs only 2
+    check_fit_input(AutoDLClassifier(), np.zeros((2, 2)), [0, 1], classifier=True)

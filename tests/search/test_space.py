@@ -246,3 +246,52 @@ def test_family_space_value_fixes_a_shared_dimension():
                        families=("embed",))
     assert "augment__mixup_alpha" in user.names("embed")
     assert "augment__mixup_alpha" not in user.fixed["embed"]
+
+
+# ---------------------------------------------------------------------- bounds
+@pytest.mark.parametrize("name, value, words", [
+    ("max_epochs", 0, "max_epochs must be an int >= 1"),
+    ("max_epochs", -3, "max_epochs must be an int >= 1"),
+    ("max_epochs", (0, 10), "= (0, 10) is out of range"),
+    ("batch_size", 0, "batch_size must be an int >= 1"),
+    ("batch_size", [0, 32], "the choice 0"),
+    ("lr", 0.0, "lr must be a number > 0"),
+    ("lr", -1e-3, "lr must be a number > 0"),
+    ("optimizer__weight_decay", -0.1, "must be a number >= 0"),
+    ("callbacks__early_stopping__patience", 0, "an int >= 1"),
+    ("module__n_units", 0, "module__n_units must be an int >= 1"),
+    ("module__n_layers", -1, "module__n_layers must be an int >= 0"),
+    ("module__dropout", 1.0, "must be a number >= 0 and < 1"),
+    ("module__dropout", (0.0, 1.5), "out of range"),
+])
+def test_settings_that_cannot_train_are_refused(name, value, words):
+    from skautodl.networks.registry import FAMILIES as families
+
+    mlp = families["mlp"]
+    with pytest.raises(ValueError, match=f"search_space\\['{name}'\\]") as info:
+        SearchSpace.for_task([mlp], TASK, {name: value})
+    assert words in str(info.value) and "Nothing was trained" in str(info.value)
+
+
+def test_settings_inside_their_bounds_pass():
+    from skautodl.networks.registry import FAMILIES as families
+
+    space = SearchSpace.for_task([families["mlp"]], TASK, {
+        "max_epochs": 1, "batch_size": [1, 8], "module__n_layers": 0,
+        "module__dropout": (0.0, 0.9), "lr": 1e-6})
+    assert space.fixed["mlp"]["max_epochs"] == 1
+
+
+def test_every_family_default_and_grid_lies_inside_its_bounds():
+    from skautodl.search.space import TRAINING_BOUNDS, TRAINING_DEFAULTS, TRAINING_GRID
+
+    for name, family in FAMILIES.items():
+        for key, bound in family.bounds.items():
+            assert family.defaults[key] in bound, (name, key)
+            for value in family.grid.get(key, ()):
+                assert value in bound, (name, key, value)
+    for key, bound in TRAINING_BOUNDS.items():
+        if key in TRAINING_DEFAULTS:
+            assert TRAINING_DEFAULTS[key] in bound, key
+        for value in TRAINING_GRID.get(key, ()):
+            assert value in bound, key

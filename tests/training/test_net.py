@@ -409,3 +409,46 @@ def test_data_params_reach_only_families_that_declare_them():
     net = build_net(FAST, task, 3, classes=[0, 1],
                     data_params={"n_numeric": 3, "cardinalities": [4]})
     assert "module__n_numeric" not in net.get_params()
+
+
+# ------------------------- targets near float32's limit (hardening issue, 4)
+def test_target_stats_are_float64_and_do_not_overflow():
+    from skautodl.training.net import target_stats
+
+    y = (np.arange(80, dtype=np.float64).reshape(-1, 1) + 100.0) * 1e36
+    mean, scale = target_stats(y.astype(np.float32))
+    assert mean.dtype == np.float64 and scale.dtype == np.float64
+    np.testing.assert_allclose(mean, y.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(scale, y.std(axis=0), rtol=1e-6)
+    # float64 input keeps its precision: a large offset with a unit spread
+    offset = np.array([[1e10], [1e10 + 1.0], [1e10 + 2.0]])
+    mean, scale = target_stats(offset)
+    assert mean[0] == 1e10 + 1.0
+    np.testing.assert_allclose(scale, [np.sqrt(2 / 3)], rtol=1e-12)
+
+
+def test_regressor_trains_on_targets_near_the_float32_limit(tiny_regression):
+    X, y = tiny_regression
+    big = (y * 1e36).astype(np.float32)  # up to ~3e38: finite in float32
+    assert np.isfinite(big).all()
+    net = build_net({**FAST, "max_epochs": 2}, TaskInfo("regression", 1,
+                                                        n_samples=80), 3)
+    net.fit(X, big)
+    assert np.isfinite(net.history[:, "train_loss"]).all()
+    pred = net.predict(X)
+    assert np.isfinite(pred).all()
+    assert abs(pred.mean() - y.mean() * 1e36) < y.std() * 1e36
+    valid = standardized_valid_dataset(AutoNetRegressor, X[:10], big[:10], big)
+    assert valid.y.dtype == np.float32 and np.isfinite(valid.y).all()
+    np.testing.assert_allclose(valid.y.ravel(),
+                               (y[:10] - y.mean()) / y.std(), rtol=1e-4)
+
+
+def test_target_stats_give_tiny_targets_their_own_scale():
+    from skautodl.training.net import target_stats
+
+    y = np.array([[1.0], [2.0], [4.0]]) * 1e-15
+    _, scale = target_stats(y)
+    np.testing.assert_allclose(scale, y.std(axis=0), rtol=1e-12)
+    _, scale = target_stats(np.full((4, 1), 7.0, dtype=np.float32))
+    assert scale[0] == 1.0

@@ -39,6 +39,7 @@ from skautodl.data.validation import (
     check_predict_input,
     detect_task,
 )
+from skautodl.ensemble import MAX_POOL, Ensemble, PredictionPool, blend_scorer, select
 from skautodl.networks.registry import resolve_families
 from skautodl.report import cv_results, leaderboard
 from skautodl.search.fidelity import make_scheduler
@@ -46,7 +47,7 @@ from skautodl.search.portfolio import portfolio_for
 from skautodl.search.searchers import SEARCHERS, SearchSpec
 from skautodl.search.space import SearchSpace
 from skautodl.training.net import routed_parameters
-from skautodl.training.refit import refit
+from skautodl.training.refit import fit_members
 from skautodl.training.scoring import trial_scorer
 
 #: parameters that define a search: a checkpoint made with other values of
@@ -55,6 +56,26 @@ from skautodl.training.scoring import trial_scorer
 _SEARCH_DEFINING = ("search", "search_space", "families", "image_shape",
                     "fidelity", "cv", "validation_fraction", "scoring",
                     "ensemble_size", "random_state")
+
+
+class _EnsemblePlan:
+    """What the search keeps for the ensemble of ``ensemble_size`` rounds.
+
+    With ``ensemble_size=1`` nothing beyond the best trial (its refit on
+    all data is the model). Otherwise the out-of-sample predictions of the
+    best ``min(100, 5 x ensemble_size)`` trials and the nets of the best
+    ``2 x ensemble_size`` (the members' fold models with ``cv``, or their
+    trial models when a refit cannot be afforded). The search keeps time
+    for one refit (none with ``cv``: bags need no refit).
+    """
+
+    def __init__(self, ensemble_size, bagging):
+        single = ensemble_size == 1
+        self.bagging = bool(bagging) and not single
+        self.pool = None if single else PredictionPool(
+            min(MAX_POOL, 5 * ensemble_size))
+        self.keep_nets = 1 if single else 2 * ensemble_size
+        self.refits = 0 if self.bagging else 1
 
 
 class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
@@ -96,7 +117,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         cv=None,
         validation_fraction=0.2,
         scoring=None,
-        ensemble_size=1,
+        ensemble_size=10,
         device="auto",
         n_jobs=1,
         checkpoint_dir=None,
@@ -133,11 +154,6 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         validate_parameter_constraints(self._parameter_constraints,
                                        self.get_params(deep=False),
                                        caller_name=type(self).__name__)
-        if self.ensemble_size != 1:
-            raise NotImplementedError(
-                f"{type(self).__name__}(ensemble_size={self.ensemble_size!r}) is "
-                "not implemented yet in this release; use ensemble_size=1."
-            )
 
     def _search_params(self):
         """The search-defining parameters, as the checkpoint fingerprints them.
@@ -206,26 +222,36 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             searcher = controller.searcher(self.search, space)
             features = FeatureStore(X, y_fit, y, splits, task)
             scorer = trial_scorer(self.scoring, self._default_scoring, task, y, name)
+            plan = _EnsemblePlan(self.ensemble_size, bagging=self.cv is not None)
             outcome = controller.run(
                 searcher, make_scheduler(self.fidelity, space.max_epochs),
                 portfolio_for(self.search, space, self.n_trials), features, task,
-                scorer, classes)
+                scorer, classes, pool=plan.pool, keep_nets=plan.keep_nets,
+                refits=plan.refits)
         best = controller.best_of(outcome)
-        self.best_estimator_ = refit(
-            best, outcome.nets.get(outcome.best_id), X, y_fit, task, features,
+        weights, history = {best.trial_id: 1.0}, [float(best.score)]
+        if plan.pool is not None and len(plan.pool):
+            y_valid = np.concatenate([y[valid] for _, valid in splits])
+            weights, history = select(
+                plan.pool, y_valid, blend_scorer(scorer, task, classes,
+                                                 self._default_scoring),
+                self.ensemble_size)
+        self.ensemble_, self.best_estimator_, weights = fit_members(
+            weights, best, outcome, X, y_fit, task, features, bagging=plan.bagging,
             classes=classes, device=controller.device,
             hard_end=controller.budget.hard_end,
-            needed=controller.refit_reserve(best, task.n_samples, features.n_train),
+            needed=lambda r: controller.refit_reserve(r, task.n_samples,
+                                                      features.n_train),
             quick=outcome.stop_reason == "interrupted", verbose=int(self.verbose),
             owner=name,
         )
-        self.ensemble_ = [(self.best_estimator_, 1.0)]
+        self.ensemble_score_ = float(max(history))
         self.searcher_ = searcher
         self.best_params_ = dict(best.config)
         self.best_score_ = float(best.score)
         self.best_index_ = int(outcome.best_index)
-        self.cv_results_ = cv_results(outcome.results)
-        self.leaderboard_ = leaderboard(outcome.results)
+        self.cv_results_ = cv_results(outcome.results, weights)
+        self.leaderboard_ = leaderboard(outcome.results, weights)
         self.n_trials_ = len(outcome.results)
         self.search_time_ = float(outcome.search_time)
         self.stop_reason_ = outcome.stop_reason
@@ -246,7 +272,10 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             Labels (classifier) or values (regressor); 1-D when ``y`` was.
         """
         check_is_fitted(self)
-        return self.best_estimator_.predict(check_predict_input(self, X))
+        return self._ensemble().predict(check_predict_input(self, X))
+
+    def _ensemble(self):
+        return Ensemble(self.ensemble_, getattr(self, "classes_", None))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -283,7 +312,7 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        return self.best_estimator_.predict_proba(check_predict_input(self, X))
+        return self._ensemble().predict_proba(check_predict_input(self, X))
 
 
 class AutoDLRegressor(RegressorMixin, _BaseAutoDL):
@@ -350,8 +379,12 @@ validation_fraction : float, default=0.2
     Size of the holdout split when ``cv`` is None.
 scoring : str, callable or None, default=None
     Scorer ranking the trials; None means {scoring}.
-ensemble_size : int, default=1
-    Members of the final ensemble (1 = the best single model).
+ensemble_size : int, default=10
+    Rounds of greedy ensemble selection over the trials' out-of-sample
+    predictions (a trial may be chosen several times; its weight is its
+    share of the rounds). With ``cv=None`` the members are refitted on all
+    data; with ``cv`` each member is its trial's fold models averaged
+    (bagging). 1 = the best single model.
 device : {{"auto", "cpu", "cuda", "cuda:N"}}, default="auto"
     Where networks train; "auto" uses CUDA when present.
 n_jobs : int or None, default=1
@@ -383,9 +416,13 @@ best_score_ : float
 best_index_ : int
     Index of the best trial in ``cv_results_``.
 best_estimator_ : sklearn.pipeline.Pipeline
-    Featurizer plus fitted skorch net; predicts on raw input.
-ensemble_ : list of (Pipeline, float)
-    Ensemble members with their weights.
+    The best single trial's model (featurizer plus fitted skorch net, or
+    its bag of fold models with ``cv``); predicts on raw input.
+ensemble_ : list of (estimator, float)
+    Ensemble members (refitted pipelines, or bags of fold models with
+    ``cv``) with their weights, summing to 1; ``predict`` averages them.
+ensemble_score_ : float
+    Validation score of the ensemble's blend (at least ``best_score_``).
 cv_results_ : dict of ndarray
     Per-trial results with :class:`~sklearn.model_selection.GridSearchCV`'s
     keys, in trial order.

@@ -7,7 +7,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 
-def cv_results(results):
+def cv_results(results, weights=None):
     """Build ``cv_results_`` with :class:`~sklearn.model_selection.GridSearchCV`'s keys.
 
     Keys: ``params``, ``param_<name>`` (masked arrays: masked where a trial
@@ -57,11 +57,13 @@ def cv_results(results):
     out["epochs_run"] = np.array([r.epochs_run for r in results], dtype=np.int64)
     out["error"] = np.array([r.error for r in results], dtype=object)
     out["trial_id"] = np.array([r.trial_id for r in results], dtype=np.int64)
+    out["ensemble_weight"] = np.array(
+        [(weights or {}).get(r.trial_id, 0.0) for r in results], dtype=float)
     out["origin"] = np.array([r.origin for r in results], dtype=object)
     return out
 
 
-def leaderboard(results):
+def leaderboard(results, weights=None):
     """One row per trial, best first: rank, score, epochs, seconds, status, params."""
     rows = []
     for r in results:
@@ -78,6 +80,7 @@ def leaderboard(results):
             "rung": r.rung,
             "parent": r.parent_id,
             "origin": r.origin,
+            "ensemble_weight": (weights or {}).get(r.trial_id, 0.0),
             "worker": r.worker,
             "device": r.device,
             "error": r.error,

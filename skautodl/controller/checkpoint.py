@@ -606,6 +606,10 @@ _STATE = _object({
     "portfolio_done": _list(_int(0)),
     "next_trial_id": _int(0),
     "searcher": _searcher,
+    # out-of-sample predictions of the best trials: {trial_id: [score, dtype,
+    # shape, base64 of the values]}
+    "predictions": _nullable(_object(values=_tuple(
+        _number, _string("float32"), _list(_int(0)), _string()))),
 }, required=STATE_KEYS)
 
 

@@ -113,6 +113,7 @@ class SearchOutcome:
     resumed: int = 0  # trials restored from a checkpoint
     nets: dict = field(default_factory=dict, repr=False)  # trial_id -> nets
     best_id: int | None = None
+    pool: object = field(default=None, repr=False)  # PredictionPool or None
 
     @property
     def best_index(self):
@@ -126,6 +127,12 @@ class SearchOutcome:
     def best(self):
         i = self.best_index
         return None if i is None else self.results[i]
+
+    def top_ids(self, k):
+        """Ids of the ``k`` best successful trials (ties: lower id first)."""
+        ok = sorted((r for r in self.results if r.ok),
+                    key=lambda r: (-r.score, r.trial_id))
+        return [r.trial_id for r in ok[:max(0, int(k))]]
 
     def by_id(self, trial_id):
         return next(r for r in self.results if r.trial_id == trial_id)
@@ -191,7 +198,8 @@ class _Interrupt:
 def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                end_time=None, reserve=None, seeds, n_jobs=1, devices=("cpu",),
                checkpoint=None, restored=None, extra_state=None, verbose=0,
-               executor=None, data_for=None, callbacks=None):
+               executor=None, data_for=None, callbacks=None, pool=None,
+               keep_nets=1):
     """Run trials until ``n_trials``, ``end_time``, exhaustion or Ctrl-C.
 
     Parameters
@@ -231,12 +239,18 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
     callbacks : list, optional
         Loop callbacks (:mod:`skautodl.controller.progress`); by default a
         progress bar and per-trial log lines.
+    pool : PredictionPool, optional
+        Keeps the out-of-sample predictions of the best trials (for
+        ensemble selection); saved in the checkpoint.
+    keep_nets : int, default=1
+        The nets of this many best trials are kept after the search (for
+        the ensemble's members), beside those a promotion may still need.
 
     Returns
     -------
     SearchOutcome
     """
-    outcome = SearchOutcome()
+    outcome = SearchOutcome(pool=pool)
     queue = list(enumerate(dict(c) for c in portfolio))
     portfolio_done = []
     next_id = 0
@@ -247,6 +261,8 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
         portfolio_done = list(restored.get("portfolio_done", []))
         queue = [(i, c) for i, c in queue if i not in portfolio_done]
         next_id = int(restored.get("next_trial_id", len(outcome.results)))
+        if pool is not None:
+            pool.load_state(restored.get("predictions"))
     own_executor = executor is None
     if own_executor:
         executor = make_executor(evaluator, n_jobs)
@@ -317,6 +333,7 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
             "seeds": extra_state,
             "portfolio_done": sorted(portfolio_done),
             "next_trial_id": next_id,
+            "predictions": None if pool is None else pool.state(),
         })
 
     def finish(job, result):
@@ -385,7 +402,7 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                     break
                 for job, result in finished:
                     finish(job, result)
-                keep = scheduler.alive() | {outcome.best_id}
+                keep = scheduler.alive() | set(outcome.top_ids(keep_nets))
                 for trial_id in list(nets):
                     if trial_id not in keep:
                         del nets[trial_id]
@@ -419,6 +436,8 @@ def _record(outcome, result, nets):
         )
     if result.nets:
         nets[result.trial_id] = result.nets
+    if outcome.pool is not None:
+        outcome.pool.add(result)
     outcome.add(result.without_models())
 
 
@@ -596,7 +615,7 @@ class Controller:
         return best
 
     def run(self, searcher, scheduler, portfolio, features, task, scorer,
-            classes=None):
+            classes=None, pool=None, keep_nets=1, refits=1):
         """Run the search on ``features``; returns a :class:`SearchOutcome`.
 
         Parameters
@@ -609,6 +628,13 @@ class Controller:
         task : TaskInfo
         scorer : callable
         classes : ndarray or None
+        pool : PredictionPool, optional
+            Keeps the best trials' out-of-sample predictions.
+        keep_nets : int, default=1
+            Nets of this many best trials are kept for the ensemble.
+        refits : int, default=1
+            Refits on all data the search keeps time for (one per ensemble
+            member that is refitted).
 
         The checkpoint's lock is released when the search ends, also when it
         raises.
@@ -626,7 +652,8 @@ class Controller:
                 return key, features.get(key)
 
             def reserve(best):
-                return self.refit_reserve(best, task.n_samples, features.n_train)
+                return refits * self.refit_reserve(best, task.n_samples,
+                                                   features.n_train)
 
             try:
                 outcome = run_search(
@@ -637,6 +664,7 @@ class Controller:
                     checkpoint=self.checkpoint, restored=self.restored,
                     extra_state=[self.split_seed, self.search_seed],
                     verbose=self.verbose, executor=executor, data_for=data_for,
+                    pool=pool, keep_nets=keep_nets,
                 )
             finally:
                 executor.shutdown()

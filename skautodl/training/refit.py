@@ -134,3 +134,122 @@ def _replay(best, X, y_fit, task, *, classes, device, hard_end, verbose):
         if dict(net.callbacks_)["time_limit"].stopped_:
             return Pipeline([("featurize", featurizer), ("net", net)]), True
     return Pipeline([("featurize", featurizer), ("net", net)]), False
+
+
+def _trial_model(result, trial_nets, features, task):
+    """A trial's own model: its first split's featurizer and net."""
+    split = features.get(feature_key(task, result.config))[0]
+    return Pipeline([("featurize", split.featurizer),
+                     ("net", without_validation_data(trial_nets[0]))])
+
+
+def bag(result, trial_nets, features, task):
+    """A trial's fold models averaged: its ensemble member under ``cv``.
+
+    No training: each fold's net (trained on that fold's training rows)
+    comes with that fold's featurizer, and the member averages their
+    predictions (k-fold bagging, as AutoGluon does).
+    """
+    from skautodl.ensemble import BaggedModel
+
+    splits = features.get(feature_key(task, result.config))
+    return BaggedModel([Pipeline([("featurize", split.featurizer),
+                                  ("net", without_validation_data(net))])
+                        for split, net in zip(splits, trial_nets, strict=True)])
+
+
+def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
+                classes=None, device="cpu", hard_end=None, needed=None,
+                quick=False, verbose=0, owner="the estimator"):
+    """The fitted models of the ensemble's members and of the best trial.
+
+    Parameters
+    ----------
+    weights : dict
+        ``{trial_id: weight}`` from :func:`skautodl.ensemble.select`.
+    best : TrialResult
+        The best single trial (``best_estimator_``'s).
+    outcome : SearchOutcome
+        Its results and kept nets.
+    X, y_fit, task, features
+        As for :func:`refit`.
+    bagging : bool
+        With ``cv``: a member is its trial's fold models averaged
+        (:func:`bag`), no refit. Without: each member is refitted on all
+        data, the best trial first (with :func:`refit`'s fallbacks), then
+        the others by weight while the time left holds their estimated
+        refit; a member that cannot be afforded keeps its trial model
+        (trained on the training split) when its nets are kept, and is
+        dropped otherwise, as is one whose refit fails (the weights of the
+        others are renormalized).
+    needed : callable
+        ``needed(result) -> seconds``: a member's estimated refit time.
+
+    Returns
+    -------
+    members : list of (estimator, float)
+    best_model : estimator
+    weights : dict
+        ``{trial_id: weight}`` of the members kept, summing to 1.
+    """
+    models, dropped, failed, kept_as_trained = {}, [], [], []
+    others = sorted((t for t in weights if t != best.trial_id),
+                    key=lambda t: (-weights[t], t))
+    for trial_id in [best.trial_id, *others]:
+        result = outcome.by_id(trial_id)
+        trial_nets = outcome.nets.get(trial_id)
+        if bagging and trial_nets:
+            models[trial_id] = bag(result, trial_nets, features, task)
+        elif trial_id == best.trial_id:
+            models[trial_id] = refit(result, trial_nets, X, y_fit, task, features,
+                                     classes=classes, device=device,
+                                     hard_end=hard_end, needed=needed(result),
+                                     quick=quick, verbose=verbose, owner=owner)
+        elif quick or (hard_end is not None
+                       and time.time() + needed(result) > hard_end):
+            if trial_nets:
+                # no time to refit: the member as its trial trained it
+                models[trial_id] = _trial_model(result, trial_nets, features, task)
+                kept_as_trained.append(trial_id)
+            else:
+                dropped.append(trial_id)
+        else:
+            try:
+                pipeline, cut_short = _replay(result, X, y_fit, task,
+                                              classes=classes, device=device,
+                                              hard_end=hard_end, verbose=verbose)
+            except (Exception, MemoryError):  # noqa: BLE001 - drop the member
+                logger.debug("refit of member %d failed", trial_id, exc_info=True)
+                failed.append(trial_id)
+                continue
+            if cut_short and trial_nets:
+                models[trial_id] = _trial_model(result, trial_nets, features, task)
+                kept_as_trained.append(trial_id)
+            elif cut_short:
+                dropped.append(trial_id)
+            else:
+                models[trial_id] = pipeline
+    kept = {t: w for t, w in weights.items() if t in models}
+    if kept_as_trained:
+        logger.info("%d ensemble member(s) (trials %s) kept as their trials "
+                    "trained them: no time left to refit them on all data",
+                    len(kept_as_trained), sorted(kept_as_trained))
+    if failed:
+        warnings.warn(
+            f"The refit on all data failed for {len(failed)} ensemble member(s) "
+            f"(trials {sorted(failed)}); {owner} leaves them out.",
+            RefitFailedWarning, stacklevel=3,
+        )
+    if dropped and not quick:
+        warnings.warn(
+            f"The time budget could not hold the refit of "
+            f"{len(dropped)} ensemble member(s) (trials {sorted(dropped)}); "
+            f"{owner} leaves them out. Raise time_budget for the whole ensemble.",
+            BudgetWarning, stacklevel=3,
+        )
+    if not kept:  # every member dropped: the best trial alone
+        kept = {best.trial_id: 1.0}
+    total = sum(kept.values())
+    kept = {t: w / total for t, w in sorted(kept.items())}
+    return ([(models[t], w) for t, w in kept.items()], models[best.trial_id],
+            kept)

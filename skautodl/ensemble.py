@@ -1,0 +1,279 @@
+"""Ensemble selection over the trials' out-of-sample predictions.
+
+Every finished trial leaves its predictions on the rows it was validated on
+(the holdout split, or every row out of fold with ``cv``). The best of them
+are kept (:class:`PredictionPool`, within a stated bound), and after the
+search :func:`select` builds an ensemble by greedy forward selection with
+replacement (Caruana et al., "Ensemble selection from libraries of models",
+ICML 2004; as in auto-sklearn and AutoGluon): ``ensemble_size`` rounds, each
+adding the trial whose predictions, averaged with those already chosen,
+score best under the estimator's ``scoring``. A trial chosen ``c`` times of
+``n`` weighs ``c / n``. :class:`Ensemble` predicts the weighted mean of its
+members' probabilities (classifier) or values (regressor).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import get_scorer
+
+logger = logging.getLogger("skautodl")
+
+#: trials whose out-of-sample predictions are kept at most, whatever the size
+MAX_POOL = 100
+
+
+# ---------------------------------------------------------------------- pool
+class PredictionPool:
+    """Out-of-sample predictions of the best trials, at most ``size`` of them.
+
+    Memory: ``size x rows x outputs x 4`` bytes (float32), where ``rows`` are
+    the validation rows (all rows with ``cv``) and ``outputs`` the classes or
+    target columns; 100 trials of 10,000 rows and 10 classes take 40 MB.
+
+    Parameters
+    ----------
+    size : int
+        Trials kept; when a better one arrives, the worst one (lowest score,
+        then highest trial id) is dropped.
+    """
+
+    def __init__(self, size):
+        self.size = int(size)
+        self.predictions = {}  # trial_id -> float32 array
+        self.scores = {}
+
+    def __len__(self):
+        return len(self.predictions)
+
+    def __contains__(self, trial_id):
+        return trial_id in self.predictions
+
+    def ranked(self):
+        """Trial ids, best score first (ties: lower trial id first)."""
+        return sorted(self.scores, key=lambda t: (-self.scores[t], t))
+
+    def add(self, result):
+        """Keep ``result``'s predictions if it is among the best ``size``."""
+        if not result.ok or not result.valid_predictions or self.size < 1:
+            return
+        self.predictions[result.trial_id] = np.concatenate(
+            [np.asarray(p, dtype=np.float32) for p in result.valid_predictions])
+        self.scores[result.trial_id] = float(result.score)
+        for trial_id in self.ranked()[self.size:]:
+            del self.predictions[trial_id], self.scores[trial_id]
+
+    def state(self):
+        """JSON-friendly: ``{trial_id: [score, dtype, shape, base64]}``."""
+        return {str(t): [self.scores[t], "float32", list(p.shape),
+                         base64.b64encode(np.ascontiguousarray(p).tobytes())
+                         .decode("ascii")]
+                for t, p in self.predictions.items()}
+
+    def load_state(self, state):
+        for key, (score, dtype, shape, data) in (state or {}).items():
+            array = np.frombuffer(base64.b64decode(data), dtype=np.dtype(dtype))
+            self.predictions[int(key)] = array.reshape(shape).copy()
+            self.scores[int(key)] = float(score)
+        return self
+
+
+# ---------------------------------------------------------------------- selection
+class _Blend(BaseEstimator):
+    """Fixed predictions dressed as a fitted estimator, for scikit-learn scorers."""
+
+    def __init__(self, output, classes=None):
+        self.output = output
+        self.classes = classes
+
+    def fit(self, X=None, y=None):  # pragma: no cover - never fitted
+        return self
+
+
+class _ClassifierBlend(ClassifierMixin, _Blend):
+    def __sklearn_is_fitted__(self):
+        return True
+
+    @property
+    def classes_(self):
+        return self.classes
+
+    def predict_proba(self, X):
+        return self.output
+
+    def predict(self, X):
+        return np.asarray(self.classes)[np.argmax(self.output, axis=1)]
+
+
+class _RegressorBlend(RegressorMixin, _Blend):
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def predict(self, X):
+        return self.output
+
+
+def blend_scorer(scorer, task, classes, default):
+    """``score(output, y) -> float`` for blended predictions of a task.
+
+    Uses the estimator's ``scoring`` through a stand-in estimator whose
+    ``predict`` / ``predict_proba`` return the blend. A callable scorer that
+    needs a real trial network cannot score a blend: then the task's
+    default metric (``default``) ranks the blends, with a warning.
+    """
+    def wrap(output):
+        if task.is_classification:
+            # float32 pool: make each row sum to one again
+            output = np.asarray(output, dtype=np.float64)
+            return _ClassifierBlend(output / output.sum(axis=1, keepdims=True),
+                                    classes)
+        return _RegressorBlend(output)
+
+    def score(output, y):
+        return float(scorer(wrap(output), np.zeros((len(y), 1)), y))
+
+    def fallback(output, y):
+        return float(get_scorer(default)(wrap(output), np.zeros((len(y), 1)), y))
+
+    def checked(output, y):
+        nonlocal use
+        try:
+            return use(output, y)
+        except (AttributeError, TypeError) as exc:
+            if use is fallback:
+                raise
+            warnings.warn(
+                f"The scoring callable cannot score blended predictions "
+                f"({type(exc).__name__}: {exc}); the ensemble is selected by "
+                f"{default!r} instead.", UserWarning, stacklevel=2)
+            use = fallback
+            return use(output, y)
+
+    use = score
+    return checked
+
+
+def select(pool, y_true, score, rounds):
+    """Greedy forward selection with replacement over ``pool``.
+
+    Parameters
+    ----------
+    pool : PredictionPool
+    y_true : ndarray
+        Targets of the rows the predictions are on (the user's labels for a
+        classifier).
+    score : callable
+        ``score(output, y) -> float``, higher is better (:func:`blend_scorer`).
+    rounds : int
+        ``ensemble_size``.
+
+    Returns
+    -------
+    weights : dict
+        ``{trial_id: weight}``, weights summing to 1, of the round whose
+        blend scored best (the latest of equal bests: more members, same
+        score).
+    history : list of float
+        The blend's score after each round.
+
+    Notes
+    -----
+    Candidates are visited in trial-id order and a candidate must beat the
+    best so far strictly, so ties go to the lowest trial id; with
+    ``rounds=1`` the choice is exactly the best single trial.
+    """
+    candidates = sorted(pool.predictions)
+    if not candidates:
+        return {}, []
+    total = None
+    counts, history, chosen = {}, [], []
+    best_round, best_score = 0, -np.inf
+    for r in range(1, int(rounds) + 1):
+        pick, pick_score = None, -np.inf
+        for trial_id in candidates:
+            preds = pool.predictions[trial_id]
+            blend = preds if total is None else (total + preds) / r
+            value = score(blend, y_true)
+            if pick is None or value > pick_score:
+                pick, pick_score = trial_id, value
+        preds = pool.predictions[pick].astype(np.float64)
+        total = preds if total is None else total + preds
+        counts[pick] = counts.get(pick, 0) + 1
+        chosen.append(dict(counts))
+        history.append(pick_score)
+        if pick_score >= best_score:
+            best_round, best_score = r, pick_score
+    final = chosen[best_round - 1]
+    n = sum(final.values())
+    return {t: c / n for t, c in sorted(final.items())}, history
+
+
+# ---------------------------------------------------------------------- models
+class BaggedModel(BaseEstimator):
+    """The fold models of one configuration, averaged (k-fold bagging).
+
+    Parameters
+    ----------
+    models : list of Pipeline
+        One fitted ``Pipeline(featurizer, net)`` per fold.
+    """
+
+    def __init__(self, models):
+        self.models = models
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    @property
+    def classes_(self):
+        return self.models[0].classes_
+
+    def predict_proba(self, X):
+        return np.mean([m.predict_proba(X) for m in self.models], axis=0)
+
+    def predict(self, X):
+        net = self.models[0][-1]
+        if hasattr(net, "classes_"):
+            return np.asarray(net.classes_)[self.predict_proba(X).argmax(axis=1)]
+        return np.mean([m.predict(X) for m in self.models], axis=0)
+
+
+class Ensemble(BaseEstimator):
+    """The weighted mean of fitted members' predictions.
+
+    Parameters
+    ----------
+    members : list of (estimator, float)
+        Fitted members (a refitted ``Pipeline`` or a :class:`BaggedModel`)
+        and their weights, summing to 1.
+    classes : ndarray or None
+        The classifier's labels; None for a regressor.
+    """
+
+    def __init__(self, members, classes=None):
+        self.members = members
+        self.classes = classes
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def predict_proba(self, X):
+        out = None
+        for model, weight in self.members:
+            p = np.asarray(model.predict_proba(X), dtype=np.float64) * weight
+            out = p if out is None else out + p
+        return out
+
+    def predict(self, X):
+        if self.classes is not None:
+            return np.asarray(self.classes)[self.predict_proba(X).argmax(axis=1)]
+        out = None
+        for model, weight in self.members:
+            p = np.asarray(model.predict(X), dtype=np.float64) * weight
+            out = p if out is None else out + p
+        return out

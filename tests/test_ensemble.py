@@ -1,0 +1,260 @@
+"""Tests of skautodl/ensemble.py and of the ensembles the estimators build."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification, make_regression
+from sklearn.metrics import get_scorer
+
+from skautodl import AutoDLClassifier, AutoDLRegressor
+from skautodl.data.validation import TaskInfo
+from skautodl.ensemble import (
+    BaggedModel,
+    Ensemble,
+    PredictionPool,
+    blend_scorer,
+    select,
+)
+from skautodl.exceptions import BudgetWarning
+from skautodl.training.trial import TrialResult
+
+REG = TaskInfo("regression", 1)
+BIN = TaskInfo("binary", 2)
+
+
+def _result(trial_id, score, predictions):
+    return TrialResult(config={"family": "mlp"}, status="ok", score=score,
+                       split_scores=[score], trial_id=trial_id,
+                       valid_predictions=[np.asarray(predictions)])
+
+
+def _pool(*predictions, scores=None, size=10):
+    pool = PredictionPool(size)
+    for i, p in enumerate(predictions):
+        pool.add(_result(i, (scores or [0.0] * len(predictions))[i], p))
+    return pool
+
+
+def neg_mse(output, y):
+    return -float(np.mean((np.asarray(output) - y) ** 2))
+
+
+# ---------------------------------------------------------------------- pool
+def test_pool_keeps_the_best_within_its_size_and_round_trips():
+    pool = PredictionPool(2)
+    for trial_id, score in [(0, 0.5), (1, 0.9), (2, 0.7), (3, 0.9)]:
+        pool.add(_result(trial_id, score, [float(trial_id)] * 3))
+    pool.add(TrialResult(config={}, status="failed", score=float("nan"),
+                         trial_id=4))
+    assert pool.ranked() == [1, 3]  # ties: the lower trial id first
+    assert pool.predictions[1].dtype == np.float32
+    restored = PredictionPool(2).load_state(json.loads(json.dumps(pool.state())))
+    assert restored.ranked() == [1, 3]
+    for t in (1, 3):
+        np.testing.assert_array_equal(restored.predictions[t], pool.predictions[t])
+
+
+# ---------------------------------------------------------------------- selection
+def test_greedy_selection_arithmetic_on_a_hand_made_example():
+    y = np.array([0.0, 0.0, 0.0, 0.0])
+    # A is off by +1, B by -1, C by +3: A and B cancel; C never helps
+    pool = _pool([1.0] * 4, [-1.0] * 4, [3.0] * 4)
+    weights, history = select(pool, y, neg_mse, rounds=4)
+    # round 1: A (mse 1, tied with B: the lower id); round 2: (A+B)/2 = 0;
+    # rounds 3-4 cannot beat 0, and the best round wins (the last of ties)
+    assert history[:2] == [-1.0, 0.0]
+    assert max(history) == 0.0
+    assert weights[0] == pytest.approx(weights[1])
+    assert 2 not in weights
+    assert sum(weights.values()) == pytest.approx(1.0)
+
+
+def test_selection_with_one_round_is_the_best_single_trial():
+    y = np.zeros(4)
+    pool = _pool([2.0] * 4, [0.5] * 4, [0.5] * 4, [-1.0] * 4)
+    weights, history = select(pool, y, neg_mse, rounds=1)
+    assert weights == {1: 1.0}  # tied with trial 2: the lower id wins
+    assert history == [-0.25]
+
+
+def test_selection_is_deterministic():
+    rng = np.random.RandomState(0)
+    y = rng.rand(50)
+    preds = [y + rng.normal(0, 0.3, 50) for _ in range(8)]
+    a = select(_pool(*preds), y, neg_mse, rounds=10)
+    b = select(_pool(*preds), y, neg_mse, rounds=10)
+    assert a == b
+    assert len(a[0]) > 1  # noisy copies of y: averaging helps
+
+
+def test_blend_scorer_uses_the_estimators_scoring_on_probabilities():
+    y = np.array(["a", "b", "b", "a"])
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])
+    accuracy = blend_scorer(get_scorer("accuracy"), BIN, np.array(["a", "b"]),
+                            "accuracy")
+    assert accuracy(proba, y) == pytest.approx(0.75)
+    log_loss = blend_scorer(get_scorer("neg_log_loss"), BIN, np.array(["a", "b"]),
+                            "accuracy")
+    expected = np.mean(np.log([0.9, 0.8, 0.4, 0.7]))  # minus the log loss
+    assert log_loss(proba, y) == pytest.approx(expected)
+
+
+def test_a_callable_that_needs_a_net_falls_back_to_the_default_metric():
+    def needs_net(est, X, y):
+        return est.lr  # a blend has no learning rate
+
+    score = blend_scorer(needs_net, REG, None, "r2")
+    with pytest.warns(UserWarning, match="selected by 'r2' instead"):
+        value = score(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))
+    assert value == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------- models
+class Fixed:
+    def __init__(self, proba=None, values=None):
+        self.proba, self.values = proba, values
+
+    def predict_proba(self, X):
+        return np.asarray(self.proba)
+
+    def predict(self, X):
+        return np.asarray(self.values)
+
+
+def test_ensemble_is_the_weighted_mean_of_its_members():
+    classes = np.array(["x", "y"])
+    ens = Ensemble([(Fixed(proba=[[1.0, 0.0]]), 0.25),
+                    (Fixed(proba=[[0.2, 0.8]]), 0.75)], classes)
+    np.testing.assert_allclose(ens.predict_proba(None), [[0.4, 0.6]])
+    assert list(ens.predict(None)) == ["y"]
+    reg = Ensemble([(Fixed(values=[1.0, 2.0]), 0.5), (Fixed(values=[3.0, 4.0]), 0.5)])
+    np.testing.assert_allclose(reg.predict(None), [2.0, 3.0])
+
+
+# ---------------------------------------------------------------------- estimators
+@pytest.fixture(scope="module")
+def reg_data():
+    return make_regression(n_samples=160, n_features=6, noise=20.0, random_state=0)
+
+
+FAST = {"time_budget": None, "n_trials": 6, "fidelity": None, "verbose": 0,
+        "random_state": 0, "device": "cpu", "families": ["mlp"],
+        "search": "random", "search_space": {"max_epochs": 6}}
+
+
+def test_ensemble_size_one_is_the_best_single_model(reg_data):
+    X, y = reg_data
+    reg = AutoDLRegressor(**FAST, ensemble_size=1).fit(X, y)
+    (model, weight), = reg.ensemble_
+    assert model is reg.best_estimator_ and weight == 1.0
+    np.testing.assert_array_equal(reg.predict(X), reg.best_estimator_.predict(X))
+    lb = reg.leaderboard_
+    assert list(lb.loc[lb["ensemble_weight"] > 0, "trial"]) == [reg.best_index_]
+    assert reg.ensemble_score_ == reg.best_score_
+
+
+def test_default_ensemble_blends_refitted_members(reg_data):
+    X, y = reg_data
+    reg = AutoDLRegressor(**FAST).fit(X, y)  # ensemble_size=10 by default
+    assert reg.get_params()["ensemble_size"] == 10
+    weights = [w for _, w in reg.ensemble_]
+    assert sum(weights) == pytest.approx(1.0)
+    # at least as good on the validation rows as the best single trial
+    assert reg.ensemble_score_ >= reg.best_score_
+    lb = reg.leaderboard_
+    members = lb[lb["ensemble_weight"] > 0]
+    assert len(members) == len(reg.ensemble_)
+    assert members["ensemble_weight"].sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(reg.cv_results_["ensemble_weight"].sum(), 1.0)
+    expected = sum(w * m.predict(X) for m, w in reg.ensemble_)
+    np.testing.assert_allclose(reg.predict(X), expected)
+    # members are refitted on all the data (no validation split, no
+    # validation loss in their history)
+    for model, _ in reg.ensemble_:
+        assert model[-1].train_split is None
+        assert "valid_loss" not in model[-1].history[-1]
+
+
+def test_bagging_members_average_their_fold_models():
+    X, y = make_classification(n_samples=150, n_features=6, random_state=0)
+    clf = AutoDLClassifier(**{**FAST, "n_trials": 4}, cv=3).fit(X, y)
+    for model, _ in clf.ensemble_:
+        assert isinstance(model, BaggedModel) and len(model.models) == 3
+        np.testing.assert_allclose(
+            model.predict_proba(X),
+            np.mean([m.predict_proba(X) for m in model.models], axis=0))
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert clf.ensemble_score_ >= 0.5
+
+
+def test_same_random_state_same_ensemble(reg_data):
+    X, y = reg_data
+    a = AutoDLRegressor(**FAST).fit(X, y)
+    b = AutoDLRegressor(**FAST).fit(X, y)
+    assert list(a.leaderboard_["ensemble_weight"]) == \
+        list(b.leaderboard_["ensemble_weight"])
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+@pytest.mark.parametrize("nets_kept", [True, False])
+def test_members_the_budget_cannot_refit(reg_data, monkeypatch, nets_kept):
+    import time
+
+    from skautodl import estimators
+    from skautodl.training import refit
+
+    X, y = reg_data
+    seen = {}
+
+    def fit_members(weights, best, outcome, *args, **kwargs):
+        # every member but the best "needs" an hour to refit; 60 s are left
+        seen["weights"] = dict(weights)
+        if not nets_kept:  # e.g. trials restored from a checkpoint
+            outcome.nets = {t: n for t, n in outcome.nets.items()
+                            if t == best.trial_id}
+        kwargs.update(hard_end=time.time() + 60,
+                      needed=lambda r: 0.0 if r.trial_id == best.trial_id
+                      else 3600.0)
+        return refit.fit_members(weights, best, outcome, *args, **kwargs)
+
+    monkeypatch.setattr(estimators, "fit_members", fit_members)
+    reg = AutoDLRegressor(**FAST)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg.fit(X, y)
+    if len(seen["weights"]) < 2:
+        pytest.skip("this search chose a single member")
+    budget = [w for w in caught if issubclass(w.category, BudgetWarning)
+              and "ensemble member" in str(w.message)]
+    lb = reg.leaderboard_
+    if nets_kept:
+        # no refit, but the members as their trials trained them
+        assert budget == []
+        assert len(reg.ensemble_) == len(seen["weights"])
+        refitted = [m for m, _ in reg.ensemble_
+                    if "valid_loss" not in m[-1].history[-1]]
+        assert refitted == [reg.best_estimator_]
+    else:
+        assert budget  # dropped, and said so
+        (model, weight), = reg.ensemble_
+        assert weight == 1.0 and model is reg.best_estimator_
+        assert list(lb.loc[lb["ensemble_weight"] > 0, "trial"]) == \
+            [reg.best_index_]
+
+
+def test_resumed_search_builds_the_same_ensemble(reg_data, tmp_path):
+    X, y = reg_data
+    full = AutoDLRegressor(**FAST).fit(X, y)
+    AutoDLRegressor(**FAST, checkpoint_dir=tmp_path).fit(X, y)
+    state = json.loads((tmp_path / "search_state.json").read_text())
+    assert state["predictions"]  # the pool is saved
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resumed = AutoDLRegressor(**FAST, checkpoint_dir=tmp_path).fit(X, y)
+    assert resumed.n_trials_ == FAST["n_trials"]
+    assert list(resumed.leaderboard_["ensemble_weight"]) == \
+        list(full.leaderboard_["ensemble_weight"])
+    np.testing.assert_allclose(resumed.predict(X), full.predict(X), rtol=1e-6)

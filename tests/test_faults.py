@@ -133,8 +133,10 @@ def test_soak_memory_flat_and_only_kept_models_alive(data):
     earlier = weakref.WeakSet(o for o in gc.get_objects()
                               if type(o) is AutoNetClassifier)
     before = _rss_mb()
+    # a single model: memory must not grow with the number of trials
     clf = AutoDLClassifier(**{**FAST, "search_space": {"max_epochs": 2}},
-                           n_trials=30, search="random").fit(X, y)
+                           n_trials=30, search="random",
+                           ensemble_size=1).fit(X, y)
     gc.collect()
     growth = _rss_mb() - before
     # documented bound: under 1.5 MB per trial (measured about 0.1 MB)
@@ -144,3 +146,17 @@ def test_soak_memory_flat_and_only_kept_models_alive(data):
     # the fitted estimator keeps exactly one net: its refit best model
     assert clf.best_estimator_[-1] in alive
     assert len([n for n in alive if n is not clf.best_estimator_[-1]]) <= 1
+    earlier.update(alive)
+    del clf, alive
+    gc.collect()
+
+    # an ensemble keeps its members' nets and nothing else of the search
+    ens = AutoDLClassifier(**{**FAST, "search_space": {"max_epochs": 2}},
+                           n_trials=12, search="random",
+                           ensemble_size=5).fit(X, y)
+    gc.collect()
+    alive = [o for o in gc.get_objects() if type(o) is AutoNetClassifier
+             and o not in earlier]
+    members = {id(model[-1]) for model, _ in ens.ensemble_}
+    assert members <= {id(n) for n in alive}
+    assert len([n for n in alive if id(n) not in members]) <= 1

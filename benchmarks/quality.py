@@ -132,6 +132,7 @@ for _path in (str(ROOT), str(HERE)):
         sys.path.insert(0, _path)
 
 import search_efficiency  # noqa: E402  (the hand-written skorch + BayesSearchCV)
+from devsuite import DEV_DATASETS, DEV_IMAGE_MAX, load_dev  # noqa: E402
 
 DEFAULT_BUDGET = 60.0
 DEFAULT_SPLIT_SEEDS = (0, 1, 2)
@@ -156,7 +157,12 @@ DATASETS = {
 }
 
 #: largest pixel value of the image data sets (realmlp gets rows in [0, 1])
-IMAGE_MAX = {"mnist": 255.0, "digits_images": 16.0}
+IMAGE_MAX = {"mnist": 255.0, "digits_images": 16.0, **DEV_IMAGE_MAX}
+
+#: ``--suite``: the test suite reported in docs/benchmarks.md, or the
+#: development suite on which defaults are chosen (``devsuite.py``)
+SUITES = {"test": DATASETS, "dev": DEV_DATASETS}
+ALL_DATASETS = {**DATASETS, **DEV_DATASETS}
 
 #: test-score targets; "hgb" means HGB's score on the same data in the same run
 TARGETS = {
@@ -197,6 +203,9 @@ BASELINES = {"hgb": "hgb", "mlp": "mlp", "skorch": "skorch-bayes",
              "realmlp": "realmlp"}
 #: baselines that need an optional package: baseline -> import name
 OPTIONAL_BASELINES = {"realmlp": "pytabkit"}
+
+#: suffix of the row of a fit's best single trial (scored in the same child)
+BEST_TRIAL = "/best-trial"
 
 #: one fit: data set, method ("skautodl" or a baseline key), variant, label, seed
 Job = namedtuple("Job", "dataset method variant label seed")
@@ -304,7 +313,9 @@ def load_data(name):
         return datasets.make_friedman1(n_samples=2000, noise=1.0, random_state=0)
     if name == "mixed":
         return make_mixed(5000, random_state=0)
-    raise ValueError(f"unknown data set {name!r}; choose from {list(DATASETS)}")
+    if name in DEV_DATASETS:
+        return load_dev(name)
+    raise ValueError(f"unknown data set {name!r}; choose from {list(ALL_DATASETS)}")
 
 
 def split_data(name, quick=False, random_state=0):
@@ -317,7 +328,7 @@ def split_data(name, quick=False, random_state=0):
     from sklearn.model_selection import train_test_split
 
     X, y = load_data(name)
-    classification = DATASETS[name][0] == "classification"
+    classification = ALL_DATASETS[name][0] == "classification"
     if quick and len(y) > QUICK_ROWS:
         X, _, y, _ = train_test_split(X, y, train_size=QUICK_ROWS,
                                       random_state=random_state,
@@ -328,7 +339,7 @@ def split_data(name, quick=False, random_state=0):
 
 def baseline_view(name, X):
     """What the baselines get: flat rows (images), mnist scaled by 1/255."""
-    if DATASETS[name][1] != "image":
+    if ALL_DATASETS[name][1] != "image":
         return X
     flat = np.asarray(X).reshape(len(X), -1).astype(np.float32)
     return flat / 255.0 if name == "mnist" else flat
@@ -343,7 +354,7 @@ def realmlp_view(name, X_train, X_test):
     levels (None and unseen levels are missing values, which RealMLP's own
     encoding handles). Other data sets: unchanged.
     """
-    kind = DATASETS[name][1]
+    kind = ALL_DATASETS[name][1]
     if kind == "image":
         scale = IMAGE_MAX[name]
         return tuple(np.asarray(X).reshape(len(X), -1).astype(np.float32) / scale
@@ -473,8 +484,8 @@ def run_skorch_baseline(name, X_train, X_test, y_train, y_test, budget,
     """``search_efficiency.run_baseline`` on this split; its ``Run``."""
     from skautodl.data.splits import make_splits
 
-    kind = DATASETS[name][1]
-    classification = DATASETS[name][0] == "classification"
+    kind = ALL_DATASETS[name][1]
+    classification = ALL_DATASETS[name][0] == "classification"
     if kind == "mixed":
         encode = _one_hot(X_train).fit(X_train)
         X_train, X_test = encode.transform(X_train), encode.transform(X_test)
@@ -521,7 +532,7 @@ def run_child(job):
         import torch  # only the torch methods pay for importing it
 
         torch.set_num_threads(int(job["threads"]))
-    task, kind = DATASETS[name]
+    task, kind = ALL_DATASETS[name]
     classification = task == "classification"
     X_train, X_test, y_train, y_test = split_data(name, job["quick"], split_seed)
     result = {"n_train": len(y_train), "n_test": len(y_test), "trials": None}
@@ -536,6 +547,8 @@ def run_child(job):
             result["fit_s"] = time.perf_counter() - t0
             result["test"] = float(est.score(X_test, y_test))
             result["trials"] = int(getattr(est, "n_trials_", 0))
+            result["ensemble"] = ensemble_details(est, X_test, y_test,
+                                                  classification)
         elif method == "skorch":
             result["pre_fit_mb"] = _peak_mb_so_far()
             run = run_skorch_baseline(
@@ -569,6 +582,60 @@ def run_child(job):
     result["warnings"] = dict(Counter(type(w.message).__name__ for w in caught))
     result["peak_mb_self"] = _peak_mb_so_far()
     return result
+
+
+def _predict_ms(predict, X, repeats=3):
+    """Median milliseconds of ``predict(X)`` over ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        predict(X)
+        times.append(time.perf_counter() - t0)
+    return 1000.0 * float(np.median(times))
+
+
+def _pickled_mb(obj):
+    import pickle
+
+    return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)) / MIB
+
+
+def ensemble_details(est, X_test, y_test, classification):
+    """The fitted ensemble beside the best single trial of the same fit.
+
+    ``best_test``: the test score of ``best_estimator_`` (the best trial's
+    model: refitted, or its bagged fold models), the model ``ensemble_size=1``
+    keeps; ``members``: distinct ensemble members; ``log_loss`` /
+    ``best_log_loss`` (classifiers); ``predict_ms`` / ``best_predict_ms``:
+    median milliseconds to predict the test rows; ``model_mb`` /
+    ``best_model_mb``: pickled size of the members' models.
+    """
+    from sklearn.metrics import accuracy_score, log_loss, r2_score
+
+    from skautodl.data.validation import check_predict_input
+    from skautodl.ensemble import Ensemble
+
+    if not hasattr(est, "ensemble_"):
+        return None
+    classes = getattr(est, "classes_", None)
+    single = Ensemble([(est.best_estimator_, 1.0)], classes)
+    X_checked = check_predict_input(est, X_test)
+    metric = accuracy_score if classification else r2_score
+    out = {
+        "members": len(est.ensemble_),
+        "best_test": float(metric(y_test, single.predict(X_checked))),
+        "predict_ms": _predict_ms(est.predict, X_test),
+        "best_predict_ms": _predict_ms(
+            lambda X: single.predict(check_predict_input(est, X)), X_test),
+        "model_mb": _pickled_mb([m for m, _ in est.ensemble_]),
+        "best_model_mb": _pickled_mb(est.best_estimator_),
+    }
+    if classification:
+        out["log_loss"] = float(log_loss(y_test, est.predict_proba(X_test),
+                                         labels=classes))
+        out["best_log_loss"] = float(log_loss(
+            y_test, single.predict_proba(X_checked), labels=classes))
+    return out
 
 
 def child_main(spec):
@@ -675,7 +742,7 @@ def plan(args):
     """
     jobs, skipped = [], []
     for name in args.datasets:
-        image = DATASETS[name][1] == "image"
+        image = ALL_DATASETS[name][1] == "image"
         methods = []
         for variant in args.variants:
             label = f"skautodl:{variant}"
@@ -697,7 +764,7 @@ def _finite(value):
 
 
 def _metric(name):
-    return "accuracy" if DATASETS[name][0] == "classification" else "r2"
+    return "accuracy" if ALL_DATASETS[name][0] == "classification" else "r2"
 
 
 def _warning_text(counts):
@@ -732,9 +799,16 @@ def build_rows(results):
             "fit_seconds": res.get("fit_s"), "peak_mb_value": res.get("peak_mb"),
             "pre_fit_mb": res.get("pre_fit_mb"), "trials": res.get("trials"),
             "warnings": res.get("warnings") or {}, "error": res.get("error", ""),
-            "note": "; ".join(note),
+            "note": "; ".join(note), "ensemble": res.get("ensemble") if ok else None,
         })
-    order = {name: i for i, name in enumerate(DATASETS)}
+        ens = rows[-1]["ensemble"]
+        if ens and _finite(ens.get("best_test")):
+            # the best single trial of the same fit: what ensemble_size=1 keeps
+            rows.append({**rows[-1], "method": job.label + BEST_TRIAL,
+                         "variant": job.variant + BEST_TRIAL,
+                         "score": float(ens["best_test"]), "ensemble": None,
+                         "note": "best single trial of the fit above"})
+    order = {name: i for i, name in enumerate(ALL_DATASETS)}
     rows.sort(key=lambda r: (order[r["dataset"]], r["seed"]))  # stable
     _add_verdicts(rows)
     return rows
@@ -742,7 +816,9 @@ def build_rows(results):
 
 def _target(name, hgb_scores):
     """``(value, text)`` of the target of ``name``; hgb: the mean of its scores."""
-    target = TARGETS[name]
+    target = TARGETS.get(name)  # the dev suite has no targets
+    if target is None:
+        return None, "-"
     if target != "hgb":
         return target, f"{target:g}"
     if not hgb_scores:
@@ -838,7 +914,7 @@ def summarize(rows, skipped=()):
             "note": "tabular-only variant; image data sets run "
                     + ", ".join(IMAGE_VARIANTS) + " only",
         })
-    order = {name: i for i, name in enumerate(DATASETS)}
+    order = {name: i for i, name in enumerate(ALL_DATASETS)}
     out.sort(key=lambda r: order[r["dataset"]])  # stable: run order within
     _add_summary_verdicts(out)
     return out
@@ -960,6 +1036,42 @@ def format_pivot(summary):
     return markdown_table(columns, cells)
 
 
+def format_ensembles(rows):
+    """Ensemble against its fit's best trial, per data set and variant.
+
+    Means over the split seeds of: distinct members, test score (ensemble,
+    best trial), log loss (classifiers), predict milliseconds for the test
+    rows and pickled model MB (ensemble / best trial).
+    """
+    groups = {}
+    for r in rows:
+        if r.get("ensemble"):
+            groups.setdefault((r["dataset"], r["method"]), []).append(r)
+    columns = ("dataset", "method", "seeds", "members", "test", "best_trial_test",
+               "log_loss", "best_trial_log_loss", "predict_ms", "model_mb")
+    cells = []
+
+    def mean(group, key):
+        values = [r["ensemble"].get(key) for r in group]
+        values = [v for v in values if _finite(v)]
+        return float(np.mean(values)) if values else None
+
+    for (name, label), group in groups.items():
+        cells.append({
+            "dataset": name, "method": label, "seeds": len(group),
+            "members": _num(mean(group, "members"), ".1f"),
+            "test": _num(float(np.mean([r["score"] for r in group])), ".4f"),
+            "best_trial_test": _num(mean(group, "best_test"), ".4f"),
+            "log_loss": _num(mean(group, "log_loss"), ".4f"),
+            "best_trial_log_loss": _num(mean(group, "best_log_loss"), ".4f"),
+            "predict_ms": (f"{_num(mean(group, 'predict_ms'), '.1f')} / "
+                           f"{_num(mean(group, 'best_predict_ms'), '.1f')}"),
+            "model_mb": (f"{_num(mean(group, 'model_mb'), '.2f')} / "
+                         f"{_num(mean(group, 'best_model_mb'), '.2f')}"),
+        })
+    return markdown_table(columns, cells, right=set(columns[2:]))
+
+
 CSV_COLUMNS = ("dataset", "metric", "method", "seed", "status", "score", "target",
                "target_value", "met", "ge_best_baseline", "fit_seconds",
                "peak_mb_value", "pre_fit_mb", "trials", "note")
@@ -968,7 +1080,8 @@ CSV_COLUMNS = ("dataset", "metric", "method", "seed", "status", "score", "target
 JSON_ROW_FIELDS = ("dataset", "metric", "method", "kind", "variant", "seed",
                    "status", "reason", "score", "target", "target_value", "met",
                    "ge_best_baseline", "fit_seconds", "peak_mb_value",
-                   "pre_fit_mb", "trials", "warnings", "error", "note")
+                   "pre_fit_mb", "trials", "warnings", "error", "note",
+                   "ensemble")
 #: summary row fields of the JSON output
 JSON_SUMMARY_FIELDS = ("dataset", "metric", "method", "kind", "variant", "status",
                        "reason", "seeds", "n_ok", "scores", "score_mean",
@@ -1038,9 +1151,13 @@ def _seeds(text):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--suite", default="test", choices=sorted(SUITES),
+                   help="the data sets of --datasets all: test (the quality "
+                   "suite, default) or dev (benchmarks/devsuite.py, where "
+                   "defaults are chosen)")
     p.add_argument("--datasets", default="all",
-                   help=f"comma-separated subset of {','.join(DATASETS)} "
-                   "(default all)")
+                   help=f"comma-separated subset of {','.join(ALL_DATASETS)} "
+                   "(default all: the --suite's)")
     p.add_argument("--variants", default="default",
                    help="comma-separated skautodl configurations: "
                    f"{','.join(VARIANTS)}, all or none (default: default); "
@@ -1087,7 +1204,8 @@ def parse_args(argv=None):
     if args._child is not None:
         return args
     try:
-        args.datasets = _choices(args.datasets, DATASETS, "--datasets")
+        args.datasets = (list(SUITES[args.suite]) if args.datasets == "all"
+                         else _choices(args.datasets, ALL_DATASETS, "--datasets"))
         args.variants = _choices(args.variants, VARIANTS, "--variants", ("none",))
         args.baselines = _choices(args.baselines, BASELINES, "--baselines",
                                   ("none",))
@@ -1178,6 +1296,11 @@ def main(argv=None):
     print("\nTest score by method: mean [min, max] over the split seeds; bold: "
           "the best mean of the data set:\n")
     print(format_pivot(summary))
+    if any(r.get("ensemble") for r in rows):
+        print("\nEnsembles against the best single trial of the same fit "
+              "(means over the split seeds; predict_ms and model_mb: ensemble "
+              "/ best trial):\n")
+        print(format_ensembles(rows))
     print()
     print(f"test = accuracy (classification) or R^2 (regression) on the 25 % test "
           f"split; fit_s = seconds in fit (the child's clock); peak_mb = the child "

@@ -361,8 +361,10 @@ search_space : dict or None, default=None
     parameter names (``"lr"``, ``"module__n_units"``...).
 families : "auto" or list of str, default="auto"
     Network families to search: ``"mlp"``, ``"embed"``, ``"resnet"``,
-    ``"ensemble_mlp"`` (tabular), ``"cnn"`` (images). ``"auto"`` uses
-    ``"mlp"`` and ``"embed"`` for tabular data and ``"cnn"`` for images.
+    ``"ensemble_mlp"`` (tabular), ``"cnn"`` (images), and gradient-boosted
+    trees ``"hgb"`` (tabular, opt-in: ``["mlp", "hgb"]`` lets the ensemble
+    mix trees and networks). ``"auto"`` uses ``"mlp"`` and ``"embed"`` for
+    tabular data and ``"cnn"`` for images.
 image_shape : tuple of int or None, default=None
     ``(H, W)`` or ``(C, H, W)``: treat the rows of a 2-D ``X`` as flat
     images of this shape (so image models work after 2-D pipeline steps).

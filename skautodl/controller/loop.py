@@ -44,6 +44,7 @@ from skautodl.exceptions import (
 from skautodl.search.fidelity import Proposal, config_epochs
 from skautodl.search.searchers.registry import make_searcher
 from skautodl.training.device_data import DeviceSplitCache
+from skautodl.training.trees import is_tree
 from skautodl.training.trial import Evaluator, Job, TrialResult, feature_key
 from skautodl.utils._seeding import draw_seed, rng_state, set_rng_state
 
@@ -339,14 +340,19 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
     def finish(job, result):
         p, _ = running.pop(job.trial_id)
         # n_resources: epochs the config has been trained for
-        result = replace(result, config={**p.config, "max_epochs": p.total_epochs},
-                         origin=job.origin)
+        config = {**p.config, "max_epochs": p.total_epochs}
+        tree = is_tree(config)
+        if tree:  # trees have no epochs: n_resources are their iterations
+            config.pop("max_epochs")
+        result = replace(result, config=config, origin=job.origin)
         if p.is_new:
             searcher.tell([p.base_config], [result.score if result.ok else math.nan])
         if p.from_portfolio:
             portfolio_done.append(p.portfolio_index)
         else:
-            scheduler.report(p, result)
+            # a tree trial trains at full fidelity: never promoted (its
+            # rung's promotions go to the networks)
+            scheduler.report(p, replace(result, pruned=True) if tree else result)
         _record(outcome, result, nets)
         save()
         for cb in callbacks:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from skautodl.networks import cnn, embed, ensemble_mlp, mlp, resnet
+from skautodl.networks import cnn, embed, ensemble_mlp, hgb, mlp, resnet
 
 
 @dataclass(frozen=True)
 class Family:
-    """A network family.
+    """A search family: a network, or gradient-boosted trees (``kind="tree"``).
 
     Attributes
     ----------
@@ -21,6 +21,7 @@ class Family:
     module : type
         The ``torch.nn.Module`` class; skorch builds it from ``module__*``
         keys, so every architecture setting is reachable by ``set_params``.
+        For a tree family, the model class its trials fit.
     space : callable
         ``space(task) -> dict`` of skopt dimensions keyed by skorch names.
     applies : callable
@@ -45,6 +46,11 @@ class Family:
     bounds : dict, default={}
         ``{name: skautodl.search.space.Bound}``: the values the family's own
         numeric parameters may take, checked before any training.
+    kind : {"network", "tree"}, default="network"
+        A ``"tree"`` family (``"hgb"``) is no skorch net: its trials and
+        refits go through :mod:`skautodl.training.trees`, its config holds
+        only its own ``<name>__*`` keys (none of the networks' training
+        settings) and its models train on the CPU whatever ``device`` says.
     """
 
     name: str
@@ -57,6 +63,11 @@ class Family:
     categorical_encoding: str = "onehot"
     grid: dict = field(default_factory=dict)
     bounds: dict = field(default_factory=dict)
+    kind: str = "network"
+
+    @property
+    def is_tree(self):
+        return self.kind == "tree"
 
     def build(self, config, n_inputs, n_outputs, **data_params):
         """Build the module from the ``module__*`` keys of a trial config.
@@ -92,6 +103,9 @@ FAMILIES = {
                     data_params=("n_numeric", "n_binary", "cardinalities", "bins"),
                     categorical_encoding="codes", grid=embed.GRID,
                     bounds=embed.BOUNDS),
+    # opt-in gradient-boosted trees, mixed with the networks by the ensemble
+    "hgb": Family("hgb", hgb.HGBModel, hgb.space, hgb.applies, hgb.DEFAULTS,
+                  in_auto=False, grid=hgb.GRID, bounds=hgb.BOUNDS, kind="tree"),
 }
 
 #: families the design names that arrive in a later release (none left)
@@ -105,6 +119,16 @@ def get_family(name) -> Family:
         raise ValueError(
             f"Unknown network family {name!r}; known families: {sorted(FAMILIES)}."
         ) from None
+
+
+def is_tree_config(config):
+    """Whether a trial config belongs to a tree family (no skorch net).
+
+    A name the registry does not know counts as a network (its trial fails
+    where the net is built, as before).
+    """
+    family = FAMILIES.get(config.get("family", "mlp"))
+    return family is not None and family.is_tree
 
 
 def resolve_families(families, task):

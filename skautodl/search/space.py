@@ -316,6 +316,9 @@ class SearchSpace:
         :class:`~skautodl.search.searchers.GridSearcher`).
     user_names : set of str, optional
         Names the user's ``search_space`` set (searched or fixed).
+    trees : set of str, optional
+        Families that are no networks (``"hgb"``): their subspaces hold only
+        their own parameters, and they have no epochs.
 
     Attributes
     ----------
@@ -325,12 +328,13 @@ class SearchSpace:
     """
 
     def __init__(self, subspaces, fixed=None, defaults=None, grids=None,
-                 user_names=()):
+                 user_names=(), trees=()):
         self.subspaces = subspaces
         self.fixed = fixed or {f: {} for f in subspaces}
         self.defaults = defaults or {f: {} for f in subspaces}
         self.grids = grids or {f: {} for f in subspaces}
         self.user_names = set(user_names)
+        self.trees = set(trees)
 
     @property
     def families(self):
@@ -340,6 +344,8 @@ class SearchSpace:
     def max_epochs(self):
         epochs = []
         for f in self.families:
+            if f in self.trees:
+                continue
             dim = self.subspaces[f].get("max_epochs")
             if dim is None:
                 epochs.append(int(self.fixed[f].get(
@@ -417,17 +423,21 @@ class SearchSpace:
             {f.name: f.defaults for f in families}, overrides, task=task,
             family_grids={f.name: f.grid for f in families}, routed=routed,
             family_bounds={f.name: f.bounds for f in families},
+            trees={f.name for f in families if getattr(f, "is_tree", False)},
         )
         if fidelity:
             epochs = space.max_epochs
             for f in space.families:
+                if f in space.trees:  # trained once, at full fidelity
+                    continue
                 space.subspaces[f].pop("max_epochs", None)
                 space.fixed[f]["max_epochs"] = epochs
         return space
 
     @classmethod
     def build(cls, families, family_spaces, family_defaults, overrides=None,
-              task=None, family_grids=None, routed=None, family_bounds=None):
+              task=None, family_grids=None, routed=None, family_bounds=None,
+              trees=()):
         """Assemble the space for a task.
 
         Parameters
@@ -453,8 +463,18 @@ class SearchSpace:
             parameters may take (the training settings' are
             :data:`TRAINING_BOUNDS`); a dimension or fixed value outside
             raises ``ValueError``.
+        trees : set of str, optional
+            Families that are no networks (``"hgb"``): their subspace holds
+            their own parameters only, not the shared training dimensions,
+            and of the user's ``search_space`` they take only their own
+            names (``<family>__*``); the networks never take those.
         """
         overrides = dict(overrides or {})
+        trees = set(trees)
+
+        def tree_own(name, tree):
+            return name in family_spaces[tree] or name.startswith(f"{tree}__")
+
         shared, shared_defaults = task_space(task)
         shared = {**TRAINING_SPACE, **shared}
         known = set(shared)
@@ -474,14 +494,18 @@ class SearchSpace:
         subspaces, fixed, defaults, grids = {}, {}, {}, {}
         for f in families:
             own = family_spaces[f]
-            dims = {**shared, **{k: v for k, v in own.items()
-                                 if isinstance(v, Dimension)}}
+            alone = f in trees
+            dims = {**({} if alone else shared),
+                    **{k: v for k, v in own.items() if isinstance(v, Dimension)}}
             # a plain value in a family's space fixes a shared dimension
             # for that family (the embed family keeps mixup off)
             fix = {k: v for k, v in own.items() if not isinstance(v, Dimension)}
             for name in fix:
                 dims.pop(name, None)
             for name, value in overrides.items():
+                if (not tree_own(name, f) if alone
+                        else any(tree_own(name, t) for t in trees)):
+                    continue  # trees take only their own settings
                 if name.startswith("module__") and name not in family_spaces[f] and (
                     name in known
                 ):
@@ -499,10 +523,12 @@ class SearchSpace:
                     check_bounds(name, value, bounds[name])
             subspaces[f] = dims
             fixed[f] = fix
-            defaults[f] = {**TRAINING_DEFAULTS, **shared_defaults,
-                           **family_defaults[f]}
-            grids[f] = {**TRAINING_GRID, **(family_grids or {}).get(f, {})}
-        return cls(subspaces, fixed, defaults, grids, user_names=set(overrides))
+            base_defaults = {} if alone else {**TRAINING_DEFAULTS, **shared_defaults}
+            defaults[f] = {**base_defaults, **family_defaults[f]}
+            grids[f] = {**({} if alone else TRAINING_GRID),
+                        **(family_grids or {}).get(f, {})}
+        return cls(subspaces, fixed, defaults, grids, user_names=set(overrides),
+                   trees=trees & set(families))
 
     def describe(self):
         """Rows ``(family, name, dimension)`` for documentation and reports."""

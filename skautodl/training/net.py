@@ -49,23 +49,30 @@ def routed_parameters(families):
     (:func:`skautodl.search.space.check_names`): ``module__`` the searched
     families' module arguments (those filled from the data excluded),
     ``optimizer__`` the optimizer's, ``augment__`` the batch augmentation's,
-    ``featurize__`` the featurizer's per-trial options.
+    ``featurize__`` the featurizer's per-trial options; a tree family's
+    prefix (``hgb__``) its booster's arguments.
 
     Parameters
     ----------
     families : list of Family
     """
+    from skautodl.networks import hgb
+
     def args(*classes):
         return set().union(*(inspect.signature(c).parameters for c in classes))
 
-    data_params = set().union(*(f.data_params for f in families))
-    return {
-        "module__": args(*(f.module for f in families))
+    networks = [f for f in families if not f.is_tree]
+    data_params = set().union(*(f.data_params for f in networks))
+    routed = {
+        "module__": args(*(f.module for f in networks))
         - {"n_inputs", "n_outputs"} - data_params,
         "optimizer__": args(OPTIMIZER) - {"params"},
         "augment__": args(Augmentation) - {"image_shape"},
         "featurize__": set(FEATURIZE_OPTIONS),
     }
+    if any(f.name == "hgb" for f in families):
+        routed[hgb.PREFIX] = hgb.booster_parameters()
+    return routed
 
 
 def _float32(X):
@@ -329,7 +336,8 @@ def without_validation_data(net):
     ``train_split``; a model given to the user (and pickled with the
     estimator) must not carry those rows.
     """
-    net.train_split = None
+    if hasattr(net, "train_split"):  # a tree model holds no validation data
+        net.train_split = None
     return net
 
 

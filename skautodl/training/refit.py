@@ -111,8 +111,13 @@ def refit(best, trial_nets, X, y_fit, task, features, *, classes=None,
 def _replay(best, X, y_fit, task, *, classes, device, hard_end, verbose):
     """Train ``best``'s config on all data, segment by segment.
 
-    Returns ``(pipeline, cut_short)``.
+    Returns ``(pipeline, cut_short)``. A tree family's config refits
+    through :func:`skautodl.training.trees.replay_tree`.
     """
+    from skautodl.training.trees import is_tree, replay_tree
+
+    if is_tree(best.config):
+        return replay_tree(best, X, y_fit, task, classes=classes, hard_end=hard_end)
     featurizer = make_featurizer(task, feature_key(task, best.config))
     X_all = featurizer.fit_transform(X)
     segments = best.segments or [(best.epochs, best.epochs)]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from skautodl.networks.registry import get_family
+from skautodl.networks.registry import get_family, is_tree_config
 from skautodl.search.fidelity import config_epochs
 from skautodl.search.searchers.base import is_failed
 from skautodl.training.device_data import release_cuda_memory
@@ -241,7 +241,17 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
         Per-epoch validation-loss thresholds (see ``PruningReporter``).
     prior_segments : sequence of (int, int)
         Segments of the trial whose nets are continued.
+
+    A config of a tree family (``"hgb"``) goes to
+    :func:`skautodl.training.trees.run_tree_trial`, on the CPU.
     """
+    if is_tree_config(config):
+        from skautodl.training.trees import run_tree_trial
+
+        return run_tree_trial(config, splits, task, scorer=scorer, classes=classes,
+                              seed=seed, deadline=deadline, warm_nets=warm_nets,
+                              prior_segments=prior_segments,
+                              n_threads=torch.get_num_threads())
     scores, nets, preds, kept = [], [], [], []
     fit_time = score_time = 0.0
     epochs_run = 0
@@ -393,7 +403,9 @@ class Evaluator:
         splits = job.data
         if splits is None:
             raise ValueError(f"Job {job.trial_id} carries no data.")
-        if self.device_cache is not None:
+        # trees train on the host arrays, on the CPU
+        tree = is_tree_config(job.config)
+        if self.device_cache is not None and not tree:
             splits = self.device_cache.get(splits, job.device, key=job.data_key)
         try:
             with training_allocator():

@@ -12,7 +12,8 @@ name           task            rows     what it is
 =============  ==============  =======  =================================
 iris           classification  150      scikit-learn's iris (3 classes)
 autompg        regression      392      mlxtend's auto-mpg (7 numeric
-                                        columns, 1 ordinal: origin)
+                                        columns; its all-NaN name column
+                                        dropped)
 friedman2      regression      1000     ``make_friedman2(noise=10)``
                                         (targets up to ~1,700: scaling)
 friedman3      regression      1000     ``make_friedman3(noise=0.1)``
@@ -158,7 +159,9 @@ def load_dev(name):
             raise ImportError("the autompg data set needs mlxtend: "
                               "pip install -e '.[bench]'") from exc
         X, y = autompg_data()
-        return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        # the 8th column (the car's name) loads as all-NaN: dropped
+        return (np.asarray(X, dtype=np.float64)[:, :7],
+                np.asarray(y, dtype=np.float64))
     if name == "friedman2":
         return datasets.make_friedman2(n_samples=1000, noise=10.0, random_state=SEED)
     if name == "friedman3":

@@ -207,6 +207,19 @@ def train_segment(net, X, y, *, epochs, cycle_length, seed):
         return net.partial_fit(X, y)
 
 
+def fold_deadline(deadline, index, n_splits, now=None):
+    """The deadline of split ``index`` of ``n_splits``: an equal share.
+
+    Split ``index`` may use ``1 / (n_splits - index)`` of the time left
+    before ``deadline``, so time a fold leaves unused goes to the folds
+    after it and the last fold gets whatever remains. None stays None.
+    """
+    if deadline is None:
+        return None
+    now = time.time() if now is None else now
+    return now + max(0.0, deadline - now) / (n_splits - index)
+
+
 def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=0,
               deadline=None, verbose=0, warm_nets=None, pruning=None,
               prior_segments=()) -> TrialResult:
@@ -231,7 +244,8 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
     deadline : float, optional
         ``time.time()`` by which training and scoring should be over:
         training stops between batches early enough to leave time for the
-        scoring pass.
+        scoring pass. With several splits each gets an equal share of the
+        time left (:func:`fold_deadline`).
     verbose : int
     warm_nets : list of skorch nets, optional
         Nets of an earlier trial of the same config, one per split, to
@@ -262,9 +276,13 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
         device = str(warm_nets[0].device)
     try:
         for i, split in enumerate(splits):
+            # each fold gets an equal share of the time left: with one
+            # deadline for all, the first folds took it and the last trained
+            # for an epoch, which made the trial's score and bag worthless
+            split_deadline = fold_deadline(deadline, i, len(splits))
             if warm_nets is not None:
                 net = copy_net(warm_nets[i])
-                net.set_params(callbacks__time_limit__deadline=deadline,
+                net.set_params(callbacks__time_limit__deadline=split_deadline,
                                callbacks__pruning__thresholds=pruning)
             else:
                 split_task = replace(task, n_samples=len(split.X_train))
@@ -273,7 +291,8 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                 )
                 net = build_net(config, split_task, split.X_train.shape[1],
                                 classes=classes, device=device, valid=valid,
-                                deadline=deadline, verbose=verbose, pruning=pruning,
+                                deadline=split_deadline, verbose=verbose,
+                                pruning=pruning,
                                 data_params=split.module_params)
             start = len(net.history) if warm_nets is not None else 0
             t0 = time.perf_counter()

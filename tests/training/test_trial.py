@@ -241,3 +241,34 @@ def test_run_trial_leaves_the_global_torch_rng_alone(clf_data):
     state = torch.get_rng_state()
     _run_clf(clf_data, FAST, seed=0)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_fold_deadline_gives_each_split_an_equal_share_of_the_time_left():
+    from skautodl.training.trial import fold_deadline
+
+    assert fold_deadline(None, 0, 5) is None
+    assert fold_deadline(100.0, 0, 5, now=50.0) == pytest.approx(60.0)
+    assert fold_deadline(100.0, 3, 5, now=70.0) == pytest.approx(85.0)
+    assert fold_deadline(100.0, 4, 5, now=90.0) == pytest.approx(100.0)  # the rest
+    assert fold_deadline(100.0, 1, 5, now=120.0) == pytest.approx(120.0)  # past
+
+
+def test_cv_folds_do_not_share_one_deadline(reg_data, monkeypatch):
+    # with one deadline for all, the first fold could use all the time and
+    # the later ones train one epoch (their bag members were then useless)
+    from skautodl.training import trial
+
+    data, task = reg_data
+    seen = []
+    build = trial.build_net
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["deadline"])
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(trial, "build_net", spy)
+    deadline = time.time() + 60.0
+    result = run_trial(FAST, data, task, scorer=R2, deadline=deadline)
+    assert result.ok and len(seen) == len(data) == 2
+    assert seen[0] < deadline - 20.0  # the first fold gets about half
+    assert seen[1] == pytest.approx(deadline, abs=1.0)  # the last, the rest

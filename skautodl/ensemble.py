@@ -158,7 +158,31 @@ def blend_scorer(scorer, task, classes, default):
     return checked
 
 
-def select(pool, y_true, score, rounds):
+def blend_tiebreak(task, classes):
+    """``tiebreak(output, y) -> float`` (higher is better) for equal scores.
+
+    Accuracy on a few hundred validation rows ties often; among blends of
+    equal score the one with the lower log loss (classifier: better
+    calibrated probabilities) or squared error (regressor) is preferred.
+    """
+    if task.is_classification:
+        index = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
+
+        def tiebreak(output, y):
+            p = np.asarray(output, dtype=np.float64)
+            p = p / p.sum(axis=1, keepdims=True)
+            rows = np.array([index[v] for v in np.asarray(y).tolist()])
+            true = np.clip(p[np.arange(len(rows)), rows], 1e-15, 1.0)
+            return float(np.mean(np.log(true)))
+    else:
+        def tiebreak(output, y):
+            diff = np.asarray(output, np.float64).reshape(len(y), -1) - \
+                np.asarray(y, np.float64).reshape(len(y), -1)
+            return -float(np.mean(diff ** 2))
+    return tiebreak
+
+
+def select(pool, y_true, score, rounds, tiebreak=None):
     """Greedy forward selection with replacement over ``pool``.
 
     Parameters
@@ -171,6 +195,10 @@ def select(pool, y_true, score, rounds):
         ``score(output, y) -> float``, higher is better (:func:`blend_scorer`).
     rounds : int
         ``ensemble_size``.
+    tiebreak : callable, optional
+        ``tiebreak(output, y) -> float``, higher is better
+        (:func:`blend_tiebreak`): decides between candidates, and between
+        rounds, of equal ``score``.
 
     Returns
     -------
@@ -184,30 +212,35 @@ def select(pool, y_true, score, rounds):
     Notes
     -----
     Candidates are visited in trial-id order and a candidate must beat the
-    best so far strictly, so ties go to the lowest trial id; with
-    ``rounds=1`` the choice is exactly the best single trial.
+    best so far strictly (on ``score``, then ``tiebreak``), so complete
+    ties go to the lowest trial id; with ``rounds=1`` and no ``tiebreak``
+    the choice is exactly the best single trial.
     """
+    def key(output):
+        value = score(output, y_true)
+        return (value, tiebreak(output, y_true) if tiebreak is not None else 0.0)
+
     candidates = sorted(pool.predictions)
     if not candidates:
         return {}, []
     total = None
     counts, history, chosen = {}, [], []
-    best_round, best_score = 0, -np.inf
+    best_round, best_key = 0, None
     for r in range(1, int(rounds) + 1):
-        pick, pick_score = None, -np.inf
+        pick, pick_key = None, None
         for trial_id in candidates:
             preds = pool.predictions[trial_id]
             blend = preds if total is None else (total + preds) / r
-            value = score(blend, y_true)
-            if pick is None or value > pick_score:
-                pick, pick_score = trial_id, value
+            value = key(blend)
+            if pick is None or value > pick_key:
+                pick, pick_key = trial_id, value
         preds = pool.predictions[pick].astype(np.float64)
         total = preds if total is None else total + preds
         counts[pick] = counts.get(pick, 0) + 1
         chosen.append(dict(counts))
-        history.append(pick_score)
-        if pick_score >= best_score:
-            best_round, best_score = r, pick_score
+        history.append(pick_key[0])
+        if best_key is None or pick_key >= best_key:
+            best_round, best_key = r, pick_key
     final = chosen[best_round - 1]
     n = sum(final.values())
     return {t: c / n for t, c in sorted(final.items())}, history

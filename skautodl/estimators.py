@@ -39,7 +39,14 @@ from skautodl.data.validation import (
     check_predict_input,
     detect_task,
 )
-from skautodl.ensemble import MAX_POOL, Ensemble, PredictionPool, blend_scorer, select
+from skautodl.ensemble import (
+    MAX_POOL,
+    Ensemble,
+    PredictionPool,
+    blend_scorer,
+    blend_tiebreak,
+    select,
+)
 from skautodl.networks.registry import resolve_families
 from skautodl.report import cv_results, leaderboard
 from skautodl.search.fidelity import make_scheduler
@@ -56,6 +63,34 @@ from skautodl.training.scoring import trial_scorer
 _SEARCH_DEFINING = ("search", "search_space", "families", "image_shape",
                     "fidelity", "cv", "validation_fraction", "scoring",
                     "ensemble_size", "random_state")
+
+
+#: ``cv="auto"``: tabular data with fewer rows than this are bagged over
+#: ``AUTO_FOLDS`` folds, everything else gets one holdout split (chosen on
+#: the development suite: docs/benchmarks.md, "Validation protocol")
+AUTO_BAGGING_MAX_ROWS = 1000
+AUTO_FOLDS = 5
+
+
+def resolve_cv(cv, n_samples, input_kind, smallest_class=None):
+    """The ``cv`` a fit uses: ``cv`` itself, or what ``"auto"`` chooses.
+
+    ``"auto"`` gives ``AUTO_FOLDS``-fold bagging for tables of fewer than
+    ``AUTO_BAGGING_MAX_ROWS`` rows (where ranking trials on one small
+    holdout is mostly noise, and a fold costs little) and None (one holdout
+    split of ``validation_fraction``) otherwise, and always for images
+    (each CNN fold costs a whole training). On tiny data the folds are
+    fewer, so that every fold holds a member of the smallest class
+    (``smallest_class``, classifiers) or 2 rows (regressors); below 2
+    folds it is the holdout.
+    """
+    if not (isinstance(cv, str) and cv == "auto"):
+        return cv
+    if input_kind == "image" or n_samples >= AUTO_BAGGING_MAX_ROWS:
+        return None
+    room = n_samples // 2 if smallest_class is None else smallest_class
+    folds = min(AUTO_FOLDS, room)
+    return folds if folds >= 2 else None
 
 
 class _EnsemblePlan:
@@ -90,7 +125,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         "families": [str, list, tuple],  # names checked by the family registry
         "image_shape": [tuple, list, None],
         "fidelity": [StrOptions({"hyperband", "halving"}), None],
-        "cv": ["cv_object", None],
+        "cv": [StrOptions({"auto"}), "cv_object", None],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
@@ -114,7 +149,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         families="auto",
         image_shape=None,
         fidelity="hyperband",
-        cv=None,
+        cv="auto",
         validation_fraction=0.2,
         scoring=None,
         ensemble_size=10,
@@ -211,7 +246,10 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             verbose=self.verbose, start=start, owner=name,
         ) as controller:
             controller.open(X, y, self._search_params(), self.random_state)
-            splits = make_splits(X, y, cv=self.cv,
+            cv = resolve_cv(self.cv, task.n_samples, task.input_kind,
+                            int(np.bincount(y_fit).min())
+                            if task.is_classification else None)
+            splits = make_splits(X, y, cv=cv,
                                  validation_fraction=self.validation_fraction,
                                  classification=task.is_classification,
                                  seed=controller.split_seed)
@@ -222,7 +260,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             searcher = controller.searcher(self.search, space)
             features = FeatureStore(X, y_fit, y, splits, task)
             scorer = trial_scorer(self.scoring, self._default_scoring, task, y, name)
-            plan = _EnsemblePlan(self.ensemble_size, bagging=self.cv is not None)
+            plan = _EnsemblePlan(self.ensemble_size, bagging=cv is not None)
             outcome = controller.run(
                 searcher, make_scheduler(self.fidelity, space.max_epochs),
                 portfolio_for(self.search, space, self.n_trials), features, task,
@@ -235,7 +273,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             weights, history = select(
                 plan.pool, y_valid, blend_scorer(scorer, task, classes,
                                                  self._default_scoring),
-                self.ensemble_size)
+                self.ensemble_size, tiebreak=blend_tiebreak(task, classes))
         self.ensemble_, self.best_estimator_, weights = fit_members(
             weights, best, outcome, X, y_fit, task, features, bagging=plan.bagging,
             classes=classes, device=controller.device,
@@ -246,6 +284,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             owner=name,
         )
         self.ensemble_score_ = float(max(history))
+        self.cv_ = cv
         self.searcher_ = searcher
         self.best_params_ = dict(best.config)
         self.best_score_ = float(best.score)
@@ -374,9 +413,12 @@ fidelity : {{"hyperband", "halving"}} or None, default="hyperband"
     ``1/3`` of each rung continued (from their weights) for 3x the epochs.
     ``"halving"`` repeats Hyperband's most aggressive bracket; None trains
     every trial for its full ``max_epochs``.
-cv : None, int, CV splitter or iterable, default=None
+cv : "auto", None, int, CV splitter or iterable, default="auto"
     None holds out ``validation_fraction`` of the data once; an int gives
-    that many {folds} folds.
+    that many {folds} folds, and each ensemble member is then its trial's
+    fold models averaged (bagging, no refit). ``"auto"``: 5 folds for tables
+    of fewer than 1,000 rows, one holdout split otherwise and for images
+    (``cv_`` says which was used).
 validation_fraction : float, default=0.2
     Size of the holdout split when ``cv`` is None.
 scoring : str, callable or None, default=None
@@ -425,6 +467,9 @@ ensemble_ : list of (estimator, float)
     ``cv``) with their weights, summing to 1; ``predict`` averages them.
 ensemble_score_ : float
     Validation score of the ensemble's blend (at least ``best_score_``).
+cv_ : None, int, CV splitter or iterable
+    The validation protocol used: ``cv``, or what ``cv="auto"`` chose
+    (5 folds or None, one holdout split).
 cv_results_ : dict of ndarray
     Per-trial results with :class:`~sklearn.model_selection.GridSearchCV`'s
     keys, in trial order.

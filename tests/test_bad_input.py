@@ -76,10 +76,11 @@ FIT_CASES = [
      ["n_samples=1"]),
     ("3-row regression", X60[:3], np.arange(3.0), REG, ValueError,
      ["n_samples=3", "at least 4 samples", "R2"]),
-    ("5-row holdout of one row", X60[:5], np.arange(5.0), REG, ValueError,
+    ("5-row holdout of one row", X60[:5], np.arange(5.0), partial(REG, cv=None),
+     ValueError,
      ["validation_fraction=0.2 leaves 1 validation", "between 0.4 and 0.6"]),
     ("validation_fraction leaving one row", X60, Y60,
-     partial(CLF, validation_fraction=0.01), ValueError,
+     partial(CLF, cv=None, validation_fraction=0.01), ValueError,
      ["validation_fraction=0.01", "at least 2 rows"]),
     ("regression folds of one row", X60[:9], np.arange(9.0), partial(REG, cv=5),
      ValueError,
@@ -251,7 +252,7 @@ def test_huge_feature_values_fit_like_ordinary_ones():
 
 
 def test_small_regression_validates_on_two_rows():
-    reg = AutoDLRegressor(**{**FAST, "validation_fraction": 0.4}).fit(
+    reg = AutoDLRegressor(**{**FAST, "cv": None, "validation_fraction": 0.4}).fit(
         X60[:5], X60[:5, 0])
     assert np.isfinite(reg.best_score_)
     assert reg.predict(X60[:2]).shape == (2,)

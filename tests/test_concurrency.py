@@ -10,7 +10,7 @@ from sklearn.datasets import make_classification, make_regression
 
 from skautodl import AutoDLClassifier, AutoDLRegressor
 
-FAST = {"time_budget": None, "n_trials": 2, "fidelity": None, "verbose": 0,
+FAST = {"cv": None, "time_budget": None, "n_trials": 2, "fidelity": None, "verbose": 0,
         "random_state": 0, "device": "cpu", "families": ["mlp"],
         "search_space": {"max_epochs": 5}}
 

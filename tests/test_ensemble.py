@@ -15,6 +15,7 @@ from skautodl.ensemble import (
     Ensemble,
     PredictionPool,
     blend_scorer,
+    blend_tiebreak,
     select,
 )
 from skautodl.exceptions import BudgetWarning
@@ -139,7 +140,7 @@ def reg_data():
     return make_regression(n_samples=160, n_features=6, noise=20.0, random_state=0)
 
 
-FAST = {"time_budget": None, "n_trials": 6, "fidelity": None, "verbose": 0,
+FAST = {"cv": None, "time_budget": None, "n_trials": 6, "fidelity": None, "verbose": 0,
         "random_state": 0, "device": "cpu", "families": ["mlp"],
         "search": "random", "search_space": {"max_epochs": 6}}
 
@@ -179,7 +180,7 @@ def test_default_ensemble_blends_refitted_members(reg_data):
 
 def test_bagging_members_average_their_fold_models():
     X, y = make_classification(n_samples=150, n_features=6, random_state=0)
-    clf = AutoDLClassifier(**{**FAST, "n_trials": 4}, cv=3).fit(X, y)
+    clf = AutoDLClassifier(**{**FAST, "n_trials": 4, "cv": 3}).fit(X, y)
     for model, _ in clf.ensemble_:
         assert isinstance(model, BaggedModel) and len(model.models) == 3
         np.testing.assert_allclose(
@@ -258,3 +259,43 @@ def test_resumed_search_builds_the_same_ensemble(reg_data, tmp_path):
     assert list(resumed.leaderboard_["ensemble_weight"]) == \
         list(full.leaderboard_["ensemble_weight"])
     np.testing.assert_allclose(resumed.predict(X), full.predict(X), rtol=1e-6)
+
+
+def test_cv_auto_bags_small_tables_only():
+    from skautodl.estimators import AUTO_BAGGING_MAX_ROWS, AUTO_FOLDS, resolve_cv
+
+    assert resolve_cv("auto", AUTO_BAGGING_MAX_ROWS - 1, "tabular") == AUTO_FOLDS
+    assert resolve_cv("auto", AUTO_BAGGING_MAX_ROWS, "tabular") is None
+    assert resolve_cv("auto", 100, "image") is None  # a fold is a CNN training
+    assert resolve_cv(None, 100, "tabular") is None  # explicit choices stay
+    assert resolve_cv(3, 5000, "tabular") == 3
+    # tiny data: fewer folds, each holding the smallest class / 2 rows
+    assert resolve_cv("auto", 40, "tabular", smallest_class=3) == 3
+    assert resolve_cv("auto", 7, "tabular") == 3
+    assert resolve_cv("auto", 40, "tabular", smallest_class=1) is None
+
+
+def test_default_protocol_on_a_small_table_is_bagging():
+    X, y = make_classification(n_samples=120, n_features=5, random_state=0)
+    params = {k: v for k, v in FAST.items() if k != "cv"}
+    clf = AutoDLClassifier(**{**params, "n_trials": 3}).fit(X, y)
+    assert clf.get_params()["cv"] == "auto"
+    assert clf.cv_ == 5
+    assert all(isinstance(m, BaggedModel) and len(m.models) == 5
+               for m, _ in clf.ensemble_)
+    assert clf.score(X, y) > 0.8
+
+
+def test_ties_on_the_score_go_to_the_better_calibrated_blend():
+    # every candidate has accuracy 1; trial 1's probabilities are sharper
+    y = np.array([0, 1, 0, 1])
+    soft = np.array([[0.6, 0.4], [0.4, 0.6]] * 2)
+    sharp = np.array([[0.9, 0.1], [0.1, 0.9]] * 2)
+    pool = _pool(soft, sharp)
+    task = BIN
+    score = blend_scorer(get_scorer("accuracy"), task, np.array([0, 1]),
+                         "accuracy")
+    assert select(pool, y, score, rounds=1)[0] == {0: 1.0}  # the lower id
+    weights, history = select(pool, y, score, rounds=3,
+                              tiebreak=blend_tiebreak(task, np.array([0, 1])))
+    assert weights == {1: 1.0} and history == [1.0, 1.0, 1.0]

@@ -13,7 +13,8 @@ from sklearn.exceptions import NotFittedError
 from skautodl import AutoDLClassifier, AutoDLRegressor
 from skautodl.exceptions import AllTrialsFailedError
 
-FAST = {"time_budget": None, "n_trials": 2, "search_space": {"max_epochs": 8},
+FAST = {"cv": None, "time_budget": None,
+        "n_trials": 2, "search_space": {"max_epochs": 8},
             "verbose": 0, "random_state": 0, "device": "cpu"}
 
 

@@ -15,7 +15,8 @@ from skautodl import AutoDLClassifier
 from skautodl.exceptions import AllTrialsFailedError, TrialFailedWarning
 
 # one family: the scripted searchers' trial numbers follow one default config
-FAST = {"time_budget": None, "search_space": {"max_epochs": 4}, "verbose": 0,
+FAST = {"cv": None, "time_budget": None,
+        "search_space": {"max_epochs": 4}, "verbose": 0,
         "random_state": 0, "device": "cpu", "families": ["mlp"]}
 
 

@@ -16,7 +16,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skautodl import AutoDLClassifier, AutoDLRegressor
 
-FAST = {"time_budget": None, "n_trials": 1, "search_space": {"max_epochs": 10},
+FAST = {"cv": None, "time_budget": None,
+        "n_trials": 1, "search_space": {"max_epochs": 10},
             "verbose": 0, "random_state": 0, "device": "cpu"}
 
 

@@ -17,7 +17,8 @@ from sklearn.datasets import make_classification
 from skautodl import AutoDLClassifier
 from skautodl.controller import CHECKPOINT_FILE, CheckpointError
 
-FAST = {"time_budget": None, "search_space": {"max_epochs": 4}, "verbose": 0,
+FAST = {"cv": None, "time_budget": None,
+        "search_space": {"max_epochs": 4}, "verbose": 0,
             "random_state": 0, "device": "cpu"}
 
 

@@ -17,7 +17,8 @@ from skautodl.controller.executors import job_devices, resolve_device
 from skautodl.exceptions import SearchInterruptedWarning
 
 # one family: the scripted searchers' trial numbers follow one default config
-FAST = {"time_budget": None, "search_space": {"max_epochs": 4}, "verbose": 0,
+FAST = {"cv": None, "time_budget": None,
+        "search_space": {"max_epochs": 4}, "verbose": 0,
         "random_state": 0, "device": "cpu", "families": ["mlp"]}
 
 

@@ -16,7 +16,7 @@ from skautodl.training import refit as refit_module
 from skautodl.training.refit import refit
 from skautodl.training.trial import run_trial
 
-FAST = {"time_budget": None, "n_trials": 2, "verbose": 0, "random_state": 0,
+FAST = {"cv": None, "time_budget": None, "n_trials": 2, "verbose": 0, "random_state": 0,
         "device": "cpu", "families": ["mlp"], "fidelity": None,
         "search_space": {"max_epochs": 3}, "ensemble_size": 1}
 CONFIG = {"family": "mlp", "max_epochs": 3, "lr": 1e-2, "batch_size": 16,

@@ -179,13 +179,15 @@ TARGETS = {
 #: parameter the installed skautodl lacks (or a value it refuses) makes that
 #: variant's fits error cells, not a crash.
 VARIANTS = {
-    # the estimator's defaults (families="auto"; an ensemble of the best
-    # trials once ensembles are the default)
+    # the estimator's defaults (families="auto", cv="auto", an ensemble of
+    # 10 rounds)
     "default": {},
     # the best single trial, refitted on all training rows
     "single": {"ensemble_size": 1},
     # every trial trained and scored on 5 folds
     "bagging5": {"cv": 5},
+    # one holdout split whatever the size (cv="auto" bags small tables)
+    "holdout": {"cv": None},
     "mlp": {"families": ["mlp"]},
     "embed": {"families": ["embed"]},
     "mlp_embed": {"families": ["mlp", "embed"]},
@@ -196,7 +198,7 @@ VARIANTS = {
     "all_tabular": {"families": ["mlp", "resnet", "ensemble_mlp", "embed"]},
 }
 #: variants that also run on image data (the others name tabular families)
-IMAGE_VARIANTS = ("default", "single", "bagging5")
+IMAGE_VARIANTS = ("default", "single", "bagging5", "holdout")
 
 #: baselines (``--baselines``) and their row labels
 BASELINES = {"hgb": "hgb", "mlp": "mlp", "skorch": "skorch-bayes",

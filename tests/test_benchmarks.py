@@ -47,3 +47,17 @@ def test_time_to_reach(bench):
     assert run.time_to_reach(0.5) == 1.0
     assert run.time_to_reach(0.6) == 3.0
     assert run.time_to_reach(0.8) != run.time_to_reach(0.8)  # nan: never
+
+
+@pytest.mark.timeout(120)
+def test_cnn_portfolio_selection_smoke(capsys):
+    # two candidates, one epoch on 400 generated shapes: the defaults come first
+    with benchmark_module("cnn_portfolio_selection.py",
+                          "cnn_portfolio_selection") as module:
+        out = module.main(["--quick", "--epochs", "1", "--candidates", "k00",
+                           "k01", "--threads", "1"])
+    printed = capsys.readouterr().out
+    assert "CNN_PORTFOLIO = [" in printed
+    assert out["datasets"] == ["shapes"] and out["names"] == ["k00", "k01"]
+    assert out["portfolio"][0] == "k00"
+    assert ((out["scores"] >= 0) & (out["scores"] <= 1)).all()

@@ -1,49 +1,77 @@
-"""Portfolio selection: pick the known-good MLP configs skautodl tries first.
+"""Portfolio selection: pick the known-good configs skautodl tries first.
 
-Every candidate config below is trained with :func:`skautodl.training.trial.run_trial`
-on one holdout split of each data set, exactly as a search trial would be
-(``make_splits(..., validation_fraction=0.2, seed=0)`` then
-``prepare_splits``; AdamW, cosine schedule and early stopping on the
-validation part), and scored on that validation part with accuracy
-(classification) or R^2 (regression). Each candidate is trained with the
-training seeds 0 and 1 (``--seeds``) and its two scores are averaged; a
-failure on either seed counts as a failure.
+One portfolio per tabular family (``mlp``, ``embed``, ``ensemble_mlp``),
+chosen on the development suite only (``benchmarks/devsuite.py``): the data
+sets the quality benchmark scores (``benchmarks/quality.py``, its test
+suite) are never used here.
+
+Every candidate config below is first adapted to the task's search space
+(:func:`skautodl.search.portfolio.adapt`, as a search does with a portfolio
+entry: ``criterion__label_smoothing`` is dropped for regression, values
+outside the space would fall back to the defaults and are reported), then
+trained with :func:`skautodl.training.trial.run_trial` on one holdout split
+of each data set, exactly as a search trial would be
+(``make_splits(..., validation_fraction=0.2, seed=0)``, the featurization
+the config asks for from a :class:`~skautodl.data.featurize.FeatureStore`;
+AdamW, the config's schedule and early stopping on the validation part), and
+scored on that validation part with accuracy (classification) or R^2
+(regression). Each candidate is trained with the training seeds 0 and 1
+(``--seeds``) and its scores are averaged; a failure on either seed counts as
+a failure.
 
 Data sets
 ---------
-digits, breast_cancer, wine, iris (classification), diabetes (regression),
-``make_friedman1(n_samples=1000, noise=1.0, random_state=0)`` (regression) and
-``mixed``: 1000 rows of numeric and categorical (string, ``category``) columns
-with missing values and a binary target made by :func:`make_mixed` below.
-Data sets with more than ``--max-rows`` rows (default 1000: digits) are
-subsampled (stratified, ``random_state=0``) to keep the run short.
+The tabular sets of the development suite: iris, classif, hastie
+(classification), autompg, friedman2, friedman3 and mixed_dev (regression;
+mixed_dev is a pandas frame with string columns and missing values). Data
+sets with more than ``--max-rows`` rows (default 1000) are subsampled
+(stratified for classes, ``random_state=0``) to keep the run short.
+
+Candidates
+----------
+Per family: the family defaults first (``c00``, ``e00``, ``m00``), then
+variations, then configs after published tuned defaults, reimplemented in
+skautodl's families (see docs/benchmarks.md, "Portfolio selection"):
+
+* ``r*`` / ``e*`` RealMLP-TD-like (Holzmueller et al., NeurIPS 2024): 3 x 256,
+  parametric SELU or Mish (``pselu`` / ``pmish``), dropout 0.15, batch 256,
+  robust scaling with smooth clipping (``featurize__numeric_scaling=
+  "robust"``), label smoothing 0.1, and in the embed family PBLD numeric
+  embeddings (``module__numeric_embedding="pbld"``, 16 frequencies, width 4);
+* ``m*`` TabM-D-like (Gorishniy et al., ICLR 2025): the BatchEnsemble MLP with
+  k = 32, 3 x 512, dropout 0.1, lr 2e-3, weight decay 3e-4, batch 256,
+  quantile scaling.
 
 Selection
 ---------
-1. Scores are normalized per data set over the candidates:
+1. Scores are normalized per data set over all candidates of all families:
    ``(score - min) / (max - min)`` (1 for everyone when all are equal, 0 for
    a failed trial).
-2. Greedy portfolio construction (Auto-sklearn 2.0, AutoGluon's zero-shot
-   portfolios): first the candidate with the best mean normalized score,
-   then repeatedly the candidate that most raises the mean over data sets
-   of the portfolio's best normalized score per data set (ties: the higher
-   mean normalized score), until ``--size`` picks or no candidate helps.
-3. The portfolio skautodl ships starts with the family defaults (candidate
-   ``c00``, which tests and the common sklearn checks rely on running
-   first), followed by the greedy picks other than ``c00``, ``--size``
-   configs in all.
+2. Per family, greedy portfolio construction (Auto-sklearn 2.0, AutoGluon's
+   zero-shot portfolios) over that family's candidates: first the candidate
+   with the best mean normalized score, then repeatedly the candidate that
+   most raises the mean over data sets of the portfolio's best normalized
+   score per data set (ties: the higher mean normalized score), until
+   ``--size`` picks or no candidate helps.
+3. The portfolio skautodl ships for a family starts with its defaults
+   (which tests and the common sklearn checks rely on running first),
+   followed by the greedy picks other than the defaults, ``--size`` configs
+   in all.
 
-Caveats: one split per data set and two training seeds; iris and wine have
-30-36 validation rows and breast_cancer 114, so one sample moves accuracy by
-1-3 % and min-max normalization magnifies such differences (the script prints
-the seed noise relative to the spread between candidates). The chosen configs
-are reasonable starting points, not proven optima.
+Caveats: one split per data set and two training seeds; iris has 30
+validation rows, so one sample moves accuracy by 3 % and min-max
+normalization magnifies such differences (the script prints the seed noise
+relative to the spread between candidates). The chosen configs are
+reasonable starting points, not proven optima.
 
 Usage::
 
-    python benchmarks/portfolio_selection.py            # full, 3-4 min on 2 busy cores
-    python benchmarks/portfolio_selection.py --quick    # ~30 s smoke run
-    python benchmarks/portfolio_selection.py --datasets iris wine --seeds 1
+    python benchmarks/portfolio_selection.py            # full: ~1.5 h on 2 busy cores
+    python benchmarks/portfolio_selection.py --max-rows 600 --seeds 1  # ~28 min
+    python benchmarks/portfolio_selection.py --quick    # smoke run, a few minutes
+    python benchmarks/portfolio_selection.py --families mlp --seeds 1
+    python benchmarks/portfolio_selection.py --datasets iris autompg \\
+        --candidates c00 r01 e00 m00
 
 Trials run one at a time with one torch thread (``--threads``): on a shared
 2-core machine two threads were >10x slower per trial under load. The load
@@ -57,110 +85,148 @@ import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-FAMILY = "mlp"
-DATASETS = ("digits", "breast_cancer", "wine", "iris", "diabetes", "friedman1",
-            "mixed")
-QUICK_DATASETS = ("iris", "wine", "breast_cancer", "diabetes", "mixed")
-QUICK_MAX_EPOCHS = 15
-QUICK_MAX_ROWS = 400
+#: the tabular data sets of the development suite (devsuite.DEV_DATASETS
+#: without the images)
+DATASETS = ("iris", "autompg", "friedman2", "friedman3", "classif", "hastie",
+            "mixed_dev")
+QUICK_DATASETS = ("iris", "autompg", "mixed_dev")
+QUICK_MAX_EPOCHS = 10
+QUICK_MAX_ROWS = 300
 VALIDATION_FRACTION = 0.2
 RANDOM_STATE = 0
+FAMILIES = ("mlp", "embed", "ensemble_mlp")
+#: portfolio size per family, defaults included
+SIZES = {"mlp": 5, "embed": 4, "ensemble_mlp": 3}
+
+SCALING = "featurize__numeric_scaling"
+LS = "criterion__label_smoothing"
 
 
 def _c(n_layers, n_units, dropout, norm, activation, lr, weight_decay, batch_size,
-       max_epochs):
+       max_epochs, **extra):
     return {
         "module__n_layers": n_layers, "module__n_units": n_units,
         "module__dropout": dropout, "module__norm": norm,
         "module__activation": activation, "lr": lr,
         "optimizer__weight_decay": weight_decay, "batch_size": batch_size,
-        "max_epochs": max_epochs,
+        "max_epochs": max_epochs, **extra,
     }
 
 
-#: the candidates, written out: c00 is the family defaults (mlp.DEFAULTS plus
-#: space.TRAINING_DEFAULTS); the others vary depth, width, dropout, norm,
-#: activation, learning rate, weight decay, batch size and epochs
+def _e(embedding, d_embedding, n_frequencies, frequency_scale, trunk, *trunk_args,
+       **extra):
+    return {
+        "module__numeric_embedding": embedding, "module__d_embedding": d_embedding,
+        "module__n_frequencies": n_frequencies,
+        "module__frequency_scale": frequency_scale, "module__trunk": trunk,
+        **_c(*trunk_args, **extra),
+    }
+
+
+def _m(k, n_layers, n_units, dropout, activation, lr, weight_decay, batch_size,
+       max_epochs, **extra):
+    return {
+        "module__k": k, "module__n_layers": n_layers, "module__n_units": n_units,
+        "module__dropout": dropout, "module__activation": activation, "lr": lr,
+        "optimizer__weight_decay": weight_decay, "batch_size": batch_size,
+        "max_epochs": max_epochs, **extra,
+    }
+
+
+#: RealMLP-TD's training recipe as far as skautodl's families express it
+#: (robust scaling + smooth clip, label smoothing 0.1; its lr 0.04 under the
+#: NTK parametrization is about 0.04 / sqrt(256) = 2.5e-3 per weight here)
+_TD = {SCALING: "robust", LS: 0.1}
+
+#: the candidates, written out per family: the first of each is the family
+#: defaults (its DEFAULTS plus space.TRAINING_DEFAULTS)
 CANDIDATES = {
-    #        layers units drop  norm     act     lr     wd    batch epochs
-    "c00": _c(2, 256, 0.1, "none", "relu", 1e-3, 1e-4, 64, 60),
-    "c01": _c(1, 512, 0.1, "none", "relu", 2e-3, 1e-4, 64, 60),
-    "c02": _c(3, 256, 0.2, "batch", "relu", 1e-3, 1e-4, 128, 80),
-    "c03": _c(2, 512, 0.3, "layer", "gelu", 5e-4, 1e-2, 64, 100),
-    "c04": _c(2, 128, 0.0, "none", "silu", 3e-3, 1e-5, 32, 40),
-    "c05": _c(3, 512, 0.2, "layer", "silu", 5e-4, 1e-3, 128, 100),
-    "c06": _c(2, 256, 0.1, "batch", "gelu", 2e-3, 1e-3, 128, 60),
-    "c07": _c(1, 256, 0.0, "none", "relu", 5e-3, 1e-4, 256, 60),
-    "c08": _c(3, 128, 0.1, "layer", "relu", 1e-3, 1e-5, 32, 60),
-    "c09": _c(2, 256, 0.3, "none", "gelu", 1e-3, 1e-2, 64, 100),
-    "c10": _c(2, 512, 0.0, "batch", "silu", 5e-3, 1e-4, 256, 40),
-    "c11": _c(1, 128, 0.2, "layer", "gelu", 3e-3, 1e-3, 64, 80),
-    "c12": _c(3, 256, 0.0, "none", "silu", 5e-4, 1e-5, 32, 40),
-    "c13": _c(2, 128, 0.2, "batch", "relu", 3e-3, 1e-2, 128, 100),
-    "c14": _c(2, 256, 0.1, "layer", "relu", 2e-3, 1e-4, 256, 80),
-    "c15": _c(1, 512, 0.3, "batch", "gelu", 1e-3, 1e-3, 32, 60),
+    "mlp": {
+        #        layers units drop  norm     act     lr     wd    batch epochs
+        "c00": _c(2, 256, 0.1, "none", "relu", 1e-3, 1e-4, 64, 60),
+        "c01": _c(1, 512, 0.1, "none", "relu", 2e-3, 1e-4, 64, 60),
+        "c02": _c(3, 256, 0.2, "batch", "relu", 1e-3, 1e-4, 128, 80),
+        "c03": _c(2, 512, 0.3, "layer", "gelu", 5e-4, 1e-2, 64, 100),
+        "c04": _c(2, 128, 0.0, "none", "silu", 3e-3, 1e-5, 32, 40),
+        "c05": _c(3, 512, 0.2, "layer", "silu", 5e-4, 1e-3, 128, 100),
+        "c06": _c(2, 256, 0.1, "batch", "gelu", 2e-3, 1e-3, 128, 60),
+        "c07": _c(1, 256, 0.0, "none", "relu", 5e-3, 1e-4, 256, 60),
+        "c08": _c(3, 128, 0.1, "layer", "relu", 1e-3, 1e-5, 32, 60),
+        "c09": _c(2, 256, 0.3, "none", "gelu", 1e-3, 1e-2, 64, 100),
+        "c10": _c(2, 512, 0.0, "batch", "silu", 5e-3, 1e-4, 256, 40),
+        "c11": _c(1, 128, 0.2, "layer", "gelu", 3e-3, 1e-3, 64, 80),
+        "c12": _c(3, 256, 0.0, "none", "silu", 5e-4, 1e-5, 32, 40),
+        "c13": _c(2, 128, 0.2, "batch", "relu", 3e-3, 1e-2, 128, 100),
+        "c14": _c(2, 256, 0.1, "layer", "relu", 2e-3, 1e-4, 256, 80),
+        "c15": _c(1, 512, 0.3, "batch", "gelu", 1e-3, 1e-3, 32, 60),
+        # RealMLP-TD-like: parametric SELU (its classification default) or
+        # Mish (its regression default); weight decay ~0 (the space's
+        # minimum) or 1e-2
+        "r01": _c(3, 256, 0.15, "none", "pselu", 2.5e-3, 1e-6, 256, 100, **_TD),
+        "r02": _c(3, 256, 0.15, "none", "pmish", 2.5e-3, 1e-6, 256, 100, **_TD),
+        "r03": _c(3, 256, 0.15, "none", "pselu", 2.5e-3, 1e-2, 256, 100, **_TD),
+        "r04": _c(3, 256, 0.15, "none", "pmish", 1e-3, 1e-2, 256, 100, **_TD),
+    },
+    "embed": {
+        #        emb        d   freq  scale trunk  | layers units drop norm act
+        #                                            lr wd batch epochs
+        "e00": _e("periodic", 16, 16, 0.1, "mlp", 2, 256, 0.1, "none", "relu",
+                  1e-3, 1e-4, 64, 60),
+        "e01": _e("pwl", 8, 16, 0.1, "mlp", 2, 256, 0.1, "none", "relu",
+                  1e-3, 1e-4, 128, 60),
+        "e02": _e("periodic", 8, 16, 0.1, "resnet", 2, 128, 0.1, "batch", "relu",
+                  1e-3, 1e-4, 128, 60),
+        "e03": _e("periodic", 16, 32, 0.3, "mlp", 2, 128, 0.2, "none", "silu",
+                  2e-3, 1e-3, 128, 80, **{SCALING: "quantile"}),
+        # RealMLP-TD-like: PBLD embeddings of width 4 from 16 frequencies
+        "e04": _e("pbld", 4, 16, 0.1, "mlp", 3, 256, 0.15, "none", "pselu",
+                  2.5e-3, 1e-6, 256, 100, **_TD),
+        "e05": _e("pbld", 4, 16, 0.1, "mlp", 3, 256, 0.15, "none", "pmish",
+                  2.5e-3, 1e-6, 256, 100, **_TD),
+        "e06": _e("pbld", 8, 16, 0.1, "mlp", 3, 256, 0.15, "none", "pselu",
+                  1e-3, 1e-2, 256, 100, **_TD),
+    },
+    "ensemble_mlp": {
+        #        k  layers units drop act     lr     wd    batch epochs
+        "m00": _m(8, 2, 256, 0.1, "relu", 1e-3, 1e-4, 64, 60),
+        # TabM-D-like: TabM's defaults (quantile scaling, as TabM's
+        # preprocessing)
+        "m01": _m(32, 3, 512, 0.1, "relu", 2e-3, 3e-4, 256, 100,
+                  **{SCALING: "quantile"}),
+        "m02": _m(16, 2, 256, 0.15, "pselu", 2e-3, 3e-4, 256, 100, **_TD),
+        "m03": _m(8, 3, 256, 0.2, "silu", 1e-3, 1e-3, 128, 80),
+    },
 }
-DEFAULT = "c00"
+#: the family defaults' candidate of each family
+DEFAULTS = {"mlp": "c00", "embed": "e00", "ensemble_mlp": "m00"}
+#: the names of the portfolio constants in skautodl/search/portfolio.py
+CONSTANTS = {"mlp": "MLP_PORTFOLIO", "embed": "EMBED_PORTFOLIO",
+             "ensemble_mlp": "ENSEMBLE_MLP_PORTFOLIO"}
+
+
+def _benchmarks_on_path():
+    """Make ``devsuite`` importable when this file is imported as a module."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
 
 
 # ---------------------------------------------------------------------- data
-def make_mixed(n_samples=1000, random_state=0):
-    """Binary classification with numeric and categorical columns.
-
-    Five numeric columns (5 % missing in the first), two string columns and
-    one pandas ``category`` column; the label depends on numeric effects, an
-    interaction, and per-level effects of two categorical columns.
-    """
-    import pandas as pd
-
-    rng = np.random.RandomState(random_state)
-    num = rng.randn(n_samples, 5)
-    color = rng.choice(["red", "green", "blue", "grey"], n_samples)
-    shape = rng.choice(["x", "y", "z"], n_samples)
-    city = rng.choice([f"city{i}" for i in range(8)], n_samples)
-    color_effect = {"red": 1.0, "green": -1.0, "blue": 0.5, "grey": -0.5}
-    city_effect = dict(zip([f"city{i}" for i in range(8)], rng.randn(8),
-                           strict=True))
-    logit = (1.5 * num[:, 0] - num[:, 1] + np.sin(2 * num[:, 2])
-             + num[:, 3] * num[:, 4]
-             + np.array([color_effect[c] for c in color])
-             + np.array([city_effect[c] for c in city])
-             + (shape == "x") * num[:, 0])
-    y = np.where(logit + 0.5 * rng.randn(n_samples) > 0, "yes", "no")
-    num[rng.rand(n_samples) < 0.05, 0] = np.nan
-    X = pd.DataFrame({f"num{j}": num[:, j] for j in range(5)})
-    X["color"] = color
-    X["shape"] = shape
-    X["city"] = pd.Categorical(city)
-    return X, y
-
-
 def load(name, max_rows):
-    """``(X, y, classification)`` for data set ``name``, at most ``max_rows``."""
-    from sklearn import datasets
+    """``(X, y, classification)`` for dev data set ``name``, at most ``max_rows``."""
     from sklearn.model_selection import train_test_split
 
-    loaders = {
-        "digits": (datasets.load_digits, True),
-        "breast_cancer": (datasets.load_breast_cancer, True),
-        "wine": (datasets.load_wine, True),
-        "iris": (datasets.load_iris, True),
-        "diabetes": (datasets.load_diabetes, False),
-    }
-    if name in loaders:
-        loader, classification = loaders[name]
-        X, y = loader(return_X_y=True)
-    elif name == "friedman1":
-        X, y = datasets.make_friedman1(n_samples=1000, noise=1.0, random_state=0)
-        classification = False
-    elif name == "mixed":
-        X, y = make_mixed()
-        classification = True
-    else:
+    _benchmarks_on_path()
+    from devsuite import DEV_DATASETS, load_dev
+
+    if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose from {DATASETS}")
+    X, y = load_dev(name)
+    classification = DEV_DATASETS[name][0] == "classification"
     if len(y) > max_rows:
         X, _, y, _ = train_test_split(
             X, y, train_size=max_rows, random_state=RANDOM_STATE,
@@ -169,11 +235,12 @@ def load(name, max_rows):
 
 
 def prepare(name, max_rows):
-    """Featurized holdout split, task, scorer and classes, as ``fit`` makes them."""
+    """Features (built per featurization on demand), task, scorer and
+    classes, as ``fit`` makes them."""
     from sklearn.metrics import get_scorer
     from sklearn.preprocessing import LabelEncoder
 
-    from skautodl.data.featurize import prepare_splits
+    from skautodl.data.featurize import FeatureStore
     from skautodl.data.splits import make_splits
     from skautodl.data.validation import detect_task
 
@@ -186,15 +253,32 @@ def prepare(name, max_rows):
         scorer = get_scorer("accuracy")
     else:
         y = y.astype(np.float64)
-        y_fit = y.astype(np.float32)
+        y_fit = y
         classes = None
         task = detect_task(y, classifier=False)
         scorer = get_scorer("r2")
     splits = make_splits(X, y, cv=None, validation_fraction=VALIDATION_FRACTION,
                          classification=classification, seed=RANDOM_STATE)
-    data = prepare_splits(X, y_fit, y, splits)
-    return {"data": data, "task": task, "scorer": scorer, "classes": classes,
-            "metric": "accuracy" if classification else "r2", "n": len(y)}
+    features = FeatureStore(X, y_fit, y, splits, task)
+    return {"features": features, "task": task, "scorer": scorer,
+            "classes": classes, "metric": "accuracy" if classification else "r2",
+            "n": len(y)}
+
+
+def trial_config(family, entry, task):
+    """``entry`` adapted to ``task``'s space of ``family`` (as the portfolio
+    runs it), and the entry's keys the space did not take."""
+    from skautodl.networks.registry import FAMILIES as REGISTRY
+    from skautodl.search.portfolio import adapt
+    from skautodl.search.space import SearchSpace
+    from skautodl.training.net import routed_parameters
+
+    families = [REGISTRY[family]]
+    space = SearchSpace.for_task(families, task,
+                                 routed=routed_parameters(families))
+    config = {"family": family, **adapt(space, family, entry)}
+    dropped = sorted(k for k, v in entry.items() if config.get(k) != v)
+    return config, dropped
 
 
 # ---------------------------------------------------------------------- selection
@@ -238,12 +322,25 @@ def greedy_portfolio(norm, size):
 
 
 # ---------------------------------------------------------------------- report
+_SHORT = {"module__numeric_embedding": "", "module__d_embedding": "d",
+          "module__n_frequencies": "nf", "module__frequency_scale": "fs",
+          "module__trunk": "", "module__k": "k"}
+
+
 def _fmt_config(c):
-    return (f"{c['module__n_layers']}x{c['module__n_units']} "
-            f"drop={c['module__dropout']:.1f} {c['module__norm']:<5} "
-            f"{c['module__activation']:<4} lr={c['lr']:.0e} "
-            f"wd={c['optimizer__weight_decay']:.0e} bs={c['batch_size']} "
-            f"ep={c['max_epochs']}")
+    parts = [f"{_SHORT[k]}{c[k]}" for k in _SHORT if k in c]
+    parts.append(f"{c['module__n_layers']}x{c['module__n_units']} "
+                 f"drop={c['module__dropout']:.2f}")
+    if "module__norm" in c:
+        parts.append(f"{c['module__norm']:<5}")
+    parts.append(f"{c['module__activation']:<5} lr={c['lr']:.1e} "
+                 f"wd={c['optimizer__weight_decay']:.0e} bs={c['batch_size']} "
+                 f"ep={c['max_epochs']}")
+    if SCALING in c:
+        parts.append(c[SCALING])
+    if LS in c:
+        parts.append(f"ls={c[LS]}")
+    return " ".join(parts)
 
 
 def _table(names, columns, values, fmt="{:6.3f}"):
@@ -256,32 +353,55 @@ def _table(names, columns, values, fmt="{:6.3f}"):
     return lines
 
 
-def main(argv=None):
+def _candidates(families, only=None):
+    """``[(family, name, entry)]`` of the chosen families (and names)."""
+    out = [(f, n, e) for f in families for n, e in CANDIDATES[f].items()
+           if only is None or n in only]
+    if only is not None:
+        unknown = set(only) - {n for _, n, _ in out}
+        if unknown:
+            raise ValueError(f"unknown candidates {sorted(unknown)} for the "
+                             f"families {list(families)}")
+    return out
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"{len(QUICK_DATASETS)} data sets of <= "
                              f"{QUICK_MAX_ROWS} rows, <= {QUICK_MAX_EPOCHS} "
-                             "epochs (~30 s)")
+                             "epochs, one seed")
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=None)
+    parser.add_argument("--families", nargs="+", choices=FAMILIES,
+                        default=list(FAMILIES))
+    parser.add_argument("--candidates", nargs="+", default=None,
+                        help="only these candidates (names as c00, e04, m01)")
     parser.add_argument("--max-rows", type=int, default=None,
                         help="subsample larger data sets (default 1000, quick 300)")
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="cap every candidate's max_epochs")
-    parser.add_argument("--size", type=int, default=5,
-                        help="portfolio size, defaults included (default 5)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="portfolio size per family, defaults included "
+                             f"(default {SIZES})")
     parser.add_argument("--seeds", type=int, default=None,
                         help="training seeds per candidate and data set, scores "
                              "averaged (default 2, quick 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Run the selection; returns a dict of what it measured and chose."""
+    args = parse_args(argv)
 
     import torch
 
-    from skautodl.training.trial import run_trial
+    from skautodl.training.trial import feature_key, run_trial
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=UserWarning)
-    names = list(CANDIDATES)
+    cands = _candidates(args.families, args.candidates)
+    names = [n for _, n, _ in cands]
     datasets = args.datasets or list(QUICK_DATASETS if args.quick else DATASETS)
     max_rows = args.max_rows or (QUICK_MAX_ROWS if args.quick else 1000)
     max_epochs = args.max_epochs or (QUICK_MAX_EPOCHS if args.quick else None)
@@ -289,27 +409,33 @@ def main(argv=None):
 
     load0 = os.getloadavg()
     t_start = time.perf_counter()
-    print(f"portfolio selection: {len(names)} candidates x {len(datasets)} data "
-          f"sets x {len(seeds)} seeds, max_rows={max_rows}, max_epochs cap="
-          f"{max_epochs}, torch threads="
-          f"{args.threads}, cores={os.cpu_count()}, load average "
+    print(f"portfolio selection (dev suite): {len(names)} candidates x "
+          f"{len(datasets)} data sets x {len(seeds)} seeds, max_rows={max_rows}, "
+          f"max_epochs cap={max_epochs}, torch threads={args.threads}, "
+          f"cores={os.cpu_count()}, load average "
           f"{load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     print("\ncandidates:")
-    for name in names:
-        print(f"  {name}  {_fmt_config(CANDIDATES[name])}")
+    for family, name, entry in cands:
+        print(f"  {name}  {family:<12} {_fmt_config(entry)}")
 
     runs = np.full((len(names), len(datasets), len(seeds)), np.nan)
     times = np.zeros_like(runs)
     for j, ds in enumerate(datasets):
         prep = prepare(ds, max_rows)
         print(f"\n{ds} ({prep['n']} rows, {prep['metric']}):", end="", flush=True)
-        for i, name in enumerate(names):
-            config = {"family": FAMILY, **CANDIDATES[name]}
+        for i, (family, name, entry) in enumerate(cands):
+            config, dropped = trial_config(family, entry, prep["task"])
+            dropped = [k for k in dropped
+                       if not (k == LS and not prep["task"].is_classification)]
+            if dropped:
+                print(f"\n  {name}: outside the space, ran with the defaults: "
+                      f"{dropped}", end="")
             if max_epochs is not None:
                 config["max_epochs"] = min(config["max_epochs"], max_epochs)
+            data = prep["features"].get(feature_key(prep["task"], config))
             for k, seed in enumerate(seeds):
                 t0 = time.perf_counter()
-                result = run_trial(config, prep["data"], prep["task"],
+                result = run_trial(config, data, prep["task"],
                                    scorer=prep["scorer"], classes=prep["classes"],
                                    device="cpu", seed=seed)
                 times[i, j, k] = time.perf_counter() - t0
@@ -325,7 +451,8 @@ def main(argv=None):
     mean = norm.mean(axis=1)
     print("\nraw validation scores (accuracy / r2):")
     print("\n".join(_table(names, datasets, scores)))
-    print("\nnormalized scores ((score - min) / (max - min) per data set):")
+    print("\nnormalized scores ((score - min) / (max - min) per data set, over "
+          "all candidates):")
     print("\n".join(_table(names, [*datasets, "mean"],
                            np.column_stack([norm, mean]))))
     print(f"(last column: mean over the {len(datasets)} data sets)")
@@ -337,31 +464,36 @@ def main(argv=None):
                   f"{d} {n / s:.2f}" if s > 0 else f"{d} -"
                   for d, n, s in zip(datasets, noise, spread, strict=True)))
 
-    picks = greedy_portfolio(norm, args.size)
-    print("\ngreedy picks (mean normalized score of the config; gain in the "
-          "per-data-set best of the portfolio):")
-    best = np.zeros(len(datasets))
-    for k, (i, gain) in enumerate(picks):
-        best = best + gain
-        gains = ", ".join(f"{datasets[j]} +{g:.2f}" for j, g in enumerate(gain)
-                          if g > 1e-12) or "-"
-        print(f"  {k + 1}. {names[i]}  mean {mean[i]:.3f}  portfolio best-of mean "
-              f"{best.mean():.3f}  gains: {gains}")
-
-    default = names.index(DEFAULT) if DEFAULT in names else None
-    final = ([default] if default is not None else []) + [
-        i for i, _ in picks if i != default]
-    final = final[:args.size]
-    best_of = norm[final].max(axis=0)
-    print(f"\nportfolio ({DEFAULT} first, then the greedy picks):")
-    print(f"  {'cand':<5} {'mean':>6}  config")
-    for i in final:
-        print(f"  {names[i]:<5} {mean[i]:6.3f}  {_fmt_config(CANDIDATES[names[i]])}")
-    print("  best-of-portfolio per data set: " + ", ".join(
-        f"{d} {b:.2f}" for d, b in zip(datasets, best_of, strict=True)))
-    if default is not None:
-        print(f"  mean best-of-portfolio {best_of.mean():.3f} vs {DEFAULT} alone "
-              f"{norm[default].mean():.3f}")
+    portfolios = {}
+    for family in args.families:
+        rows = [i for i, (f, _, _) in enumerate(cands) if f == family]
+        if not rows:
+            continue
+        size = args.size or SIZES[family]
+        picks = [(rows[i], gain) for i, gain in greedy_portfolio(norm[rows], size)]
+        print(f"\n{family}: greedy picks (mean normalized score of the config; "
+              "gain in the per-data-set best of the portfolio):")
+        best = np.zeros(len(datasets))
+        for k, (i, gain) in enumerate(picks):
+            best = best + gain
+            gains = ", ".join(f"{datasets[j]} +{g:.2f}" for j, g in enumerate(gain)
+                              if g > 1e-12) or "-"
+            print(f"  {k + 1}. {names[i]}  mean {mean[i]:.3f}  portfolio best-of "
+                  f"mean {best.mean():.3f}  gains: {gains}")
+        default = DEFAULTS[family]
+        first = [names.index(default)] if default in names else []
+        final = (first + [i for i, _ in picks if i not in first])[:size]
+        best_of = norm[final].max(axis=0)
+        print(f"{family} portfolio ({default} first, then the greedy picks):")
+        print(f"  {'cand':<5} {'mean':>6}  config")
+        for i in final:
+            print(f"  {names[i]:<5} {mean[i]:6.3f}  {_fmt_config(cands[i][2])}")
+        print("  best-of-portfolio per data set: " + ", ".join(
+            f"{d} {b:.2f}" for d, b in zip(datasets, best_of, strict=True)))
+        if first:
+            print(f"  mean best-of-portfolio {best_of.mean():.3f} vs {default} "
+                  f"alone {norm[first[0]].mean():.3f}")
+        portfolios[family] = [names[i] for i in final]
 
     total = time.perf_counter() - t_start
     load1 = os.getloadavg()
@@ -371,14 +503,20 @@ def main(argv=None):
           f"{datasets[slowest[1]]}); per data set: " + ", ".join(
               f"{d} {t:.2f}" for d, t in zip(datasets, times.mean(axis=(0, 2)),
                                             strict=True)))
+    print("seconds per trial per family: " + ", ".join(
+        f"{f} {times[[i for i, c in enumerate(cands) if c[0] == f]].mean():.2f}"
+        for f in portfolios))
     print(f"total {total:.0f} s for {times.size} trials; load average at the end "
           f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
-    print("\nMLP_PORTFOLIO = [")
-    for i in final:
-        print(f"    {CANDIDATES[names[i]]!r},  # {names[i]}")
-    print("]")
-    return 0
+    for family, chosen in portfolios.items():
+        print(f"\n{CONSTANTS[family]} = [")
+        for name in chosen:
+            print(f"    {CANDIDATES[family][name]!r},  # {name}")
+        print("]")
+    return {"datasets": datasets, "names": names, "scores": norm, "raw": scores,
+            "portfolios": portfolios}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    sys.exit(0)

@@ -26,13 +26,13 @@ from torch import nn
 
 from skautodl.networks import mlp
 from skautodl.networks.ensemble_mlp import LinearHeads  # one linear map per feature
-from skautodl.networks.mlp import ACTIVATIONS, MLP
+from skautodl.networks.mlp import MLP, check_activation
 from skautodl.networks.mlp import NORMS as NORMS  # the trunk's norms
 from skautodl.networks.mlp import applies as applies  # every tabular task
 from skautodl.networks.resnet import ResNet
 from skautodl.search.space import Bound
 
-NUMERIC_EMBEDDINGS = ("none", "linear", "periodic", "pwl")
+NUMERIC_EMBEDDINGS = ("none", "linear", "periodic", "pbld", "pwl")
 TRUNKS = ("mlp", "resnet")
 
 
@@ -83,6 +83,45 @@ class PeriodicEmbedding(nn.Module):
     def forward(self, x):
         v = 2 * math.pi * self.frequencies * x[..., None]
         return torch.relu(self.linear(torch.cat([torch.sin(v), torch.cos(v)], -1)))
+
+
+class PBLDEmbedding(nn.Module):
+    """PBLD embedding of numeric features (RealMLP-TD's; Holzmueller et al.,
+    NeurIPS 2024): periodic with a bias, linear, "densenet".
+
+    Feature ``j`` with value ``x`` becomes
+    ``[x, Linear_j(cos(2 pi c_j x + b_j))]``: ``k`` trainable frequencies
+    ``c_j`` drawn from ``N(0, frequency_scale)`` and phases ``b_j`` from
+    ``U(-pi, pi)``, a per-feature linear map (no activation) to
+    ``d_embedding - 1`` values, and the raw value kept as the first one.
+
+    Parameters
+    ----------
+    n_features : int
+    d_embedding : int
+        At least 2 (the raw value and one learned component).
+    n_frequencies : int
+    frequency_scale : float
+        Standard deviation of the initial frequencies.
+    """
+
+    def __init__(self, n_features, d_embedding, n_frequencies, frequency_scale):
+        super().__init__()
+        if int(d_embedding) < 2:
+            raise ValueError(
+                'numeric_embedding="pbld" needs d_embedding >= 2 (the raw value '
+                f"and at least one learned component); got {d_embedding!r}."
+            )
+        self.frequencies = nn.Parameter(
+            torch.randn(n_features, n_frequencies) * float(frequency_scale))
+        self.phases = nn.Parameter(
+            (torch.rand(n_features, n_frequencies) * 2 - 1) * math.pi)
+        self.linear = LinearHeads(n_frequencies, int(d_embedding) - 1,
+                                  k=n_features)
+
+    def forward(self, x):
+        v = torch.cos(2 * math.pi * self.frequencies * x[..., None] + self.phases)
+        return torch.cat([x[..., None], self.linear(v)], -1)
 
 
 class LinearEmbedding(nn.Module):
@@ -193,18 +232,23 @@ class EmbedNet(nn.Module):
         are rounded and clamped into ``[0, cardinality - 1]``).
     bins : sequence of sequence of float or None, default=None
         Sorted bin edges per numeric column; needed by ``"pwl"``.
-    numeric_embedding : {"none", "linear", "periodic", "pwl"}, default="periodic"
+    numeric_embedding : {"none", "linear", "periodic", "pbld", "pwl"}, \
+default="periodic"
         ``"none"`` keeps the raw value; ``"linear"`` is a per-feature linear
         map and ReLU (LR); ``"periodic"`` the PLR embedding
-        (:class:`PeriodicEmbedding`); ``"pwl"`` the piecewise-linear encoding
+        (:class:`PeriodicEmbedding`); ``"pbld"`` RealMLP's periodic
+        embedding with phases, a linear map and the raw value kept
+        (:class:`PBLDEmbedding`, needs ``d_embedding >= 2``); ``"pwl"`` the
+        piecewise-linear encoding
         on ``bins`` then a per-feature linear map and ReLU
         (:class:`PiecewiseLinearEmbedding`).
     d_embedding : int, default=16
         Width of each numeric feature's embedding.
     n_frequencies : int, default=16
-        Frequencies per feature of ``"periodic"``.
+        Frequencies per feature of ``"periodic"`` and ``"pbld"``.
     frequency_scale : float, default=0.1
-        Standard deviation of the initial frequencies of ``"periodic"``.
+        Standard deviation of the initial frequencies of ``"periodic"`` and
+        ``"pbld"``.
     trunk : {"mlp", "resnet"}, default="mlp"
         :class:`~skautodl.networks.mlp.MLP` with these ``n_layers``,
         ``n_units``, ``dropout``, ``norm`` and ``activation``, or
@@ -215,7 +259,7 @@ class EmbedNet(nn.Module):
     n_units : int, default=256
     dropout : float, default=0.1
     norm : {"none", "batch", "layer"}, default="none"
-    activation : {"relu", "gelu", "silu"}, default="relu"
+    activation : {"relu", "gelu", "silu", "pselu", "pmish"}, default="relu"
 
     Attributes
     ----------
@@ -249,10 +293,7 @@ class EmbedNet(nn.Module):
             raise ValueError(f"trunk must be one of {TRUNKS}; got {trunk!r}.")
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}; got {norm!r}.")
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}."
-            )
+        check_activation(activation)
         n_inputs = int(n_inputs)
         cardinalities = [int(c) for c in cardinalities]
         n_numeric = n_inputs if n_numeric is None else int(n_numeric)
@@ -290,6 +331,10 @@ class EmbedNet(nn.Module):
         elif numeric_embedding == "periodic":
             self.numeric = PeriodicEmbedding(n_numeric, d, int(n_frequencies),
                                              frequency_scale)
+            width = n_numeric * d
+        elif numeric_embedding == "pbld":
+            self.numeric = PBLDEmbedding(n_numeric, d, int(n_frequencies),
+                                         frequency_scale)
             width = n_numeric * d
         else:
             self.numeric = PiecewiseLinearEmbedding(bins, d)
@@ -348,8 +393,9 @@ def space(task):
     """
     return {
         "augment__mixup_alpha": 0.0,
-        "module__numeric_embedding": Categorical(["none", "periodic", "pwl"]),
-        "module__d_embedding": Categorical([8, 16, 32]),
+        "module__numeric_embedding": Categorical(["none", "periodic", "pbld",
+                                                  "pwl"]),
+        "module__d_embedding": Categorical([4, 8, 16, 32]),
         "module__n_frequencies": Categorical([8, 16, 32]),
         "module__frequency_scale": Real(0.01, 1.0, prior="log-uniform"),
         "module__trunk": Categorical(list(TRUNKS)),

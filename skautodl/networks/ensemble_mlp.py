@@ -14,7 +14,7 @@ import torch
 from skopt.space import Categorical, Integer, Real
 from torch import nn
 
-from skautodl.networks.mlp import ACTIVATIONS
+from skautodl.networks.mlp import ACTIVATIONS, check_activation, make_activation
 from skautodl.networks.mlp import applies as applies  # every tabular task
 from skautodl.search.space import Bound
 
@@ -132,16 +132,15 @@ class EnsembleMLP(nn.Module):
     dropout : float, default=0.1
         Dropout probability after each activation (independent masks per
         member).
-    activation : {"relu", "gelu", "silu"}, default="relu"
+    activation : {"relu", "gelu", "silu", "pselu", "pmish"}, default="relu"
+        The parametric ones learn one ``alpha`` per unit, shared by the
+        members.
     """
 
     def __init__(self, n_inputs, n_outputs, k=8, n_layers=2, n_units=256,
                  dropout=0.1, activation="relu"):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}."
-            )
+        check_activation(activation)
         if int(k) < 1:
             raise ValueError(f"k must be a positive integer; got {k!r}.")
         self.k = int(k)
@@ -150,7 +149,7 @@ class EnsembleMLP(nn.Module):
         for i in range(int(n_layers)):
             layers.append(LinearBatchEnsemble(width, int(n_units), self.k,
                                               random_signs=i == 0))
-            layers.append(ACTIVATIONS[activation]())
+            layers.append(make_activation(activation, int(n_units)))
             if dropout > 0:
                 layers.append(nn.Dropout(float(dropout)))
             width = int(n_units)
@@ -188,7 +187,7 @@ def space(task):
         skopt dimensions keyed by skorch parameter names.
     """
     return {
-        "module__k": Categorical([4, 8, 16]),
+        "module__k": Categorical([4, 8, 16, 32]),
         "module__n_layers": Integer(1, 3),
         "module__n_units": Categorical([128, 256, 512]),
         "module__dropout": Real(0.0, 0.5),

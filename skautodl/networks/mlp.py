@@ -2,13 +2,73 @@
 
 from __future__ import annotations
 
+import torch
 from skopt.space import Categorical, Integer, Real
 from torch import nn
 
 from skautodl.search.space import Bound
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
+
+class ParametricActivation(nn.Module):
+    """``x + alpha * (f(x) - x)`` with a learnable ``alpha`` per unit.
+
+    RealMLP's parametric activation (Holzmueller et al., "Better by Default:
+    Strong Pre-Tuned MLPs and Boosted Trees on Tabular Data", NeurIPS 2024):
+    ``alpha`` starts at 1, so the layer starts as ``f`` and training may move
+    each unit towards the identity (``alpha = 0``) or beyond ``f``.
+    Subclasses set ``f`` (:class:`ParametricSELU`, :class:`ParametricMish`).
+
+    Parameters
+    ----------
+    n_units : int or None, default=None
+        Width of the input's last dimension: one ``alpha`` per unit; ``None``
+        shares a single ``alpha`` over all units.
+    """
+
+    f = None  # the base activation, a function of a tensor
+
+    def __init__(self, n_units=None):
+        super().__init__()
+        shape = (1,) if n_units is None else (int(n_units),)
+        self.alpha = nn.Parameter(torch.ones(shape))
+
+    def forward(self, x):
+        return x + self.alpha * (type(self).f(x) - x)
+
+
+class ParametricSELU(ParametricActivation):
+    """:class:`ParametricActivation` of SELU (RealMLP-TD's, classification)."""
+
+    f = staticmethod(nn.functional.selu)
+
+
+class ParametricMish(ParametricActivation):
+    """:class:`ParametricActivation` of Mish (RealMLP-TD's, regression)."""
+
+    f = staticmethod(nn.functional.mish)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU,
+               "pselu": ParametricSELU, "pmish": ParametricMish}
 NORMS = ("none", "batch", "layer")
+
+
+def check_activation(activation):
+    """Raise ``ValueError`` unless ``activation`` names an activation."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}."
+        )
+
+
+def make_activation(activation, n_units=None):
+    """The activation layer ``activation`` for ``n_units`` units (the
+    parametric ones learn one ``alpha`` per unit; ``None``: one shared)."""
+    check_activation(activation)
+    cls = ACTIVATIONS[activation]
+    if issubclass(cls, ParametricActivation):
+        return cls(n_units)
+    return cls()
 
 
 class MLP(nn.Module):
@@ -29,7 +89,9 @@ class MLP(nn.Module):
         Dropout probability after each activation.
     norm : {"none", "batch", "layer"}, default="none"
         Normalization inside each block.
-    activation : {"relu", "gelu", "silu"}, default="relu"
+    activation : {"relu", "gelu", "silu", "pselu", "pmish"}, default="relu"
+        ``"pselu"`` and ``"pmish"`` are RealMLP's parametric activations
+        (:class:`ParametricActivation`), with one learnable ``alpha`` per unit.
     """
 
     def __init__(self, n_inputs, n_outputs, n_layers=2, n_units=256, dropout=0.1,
@@ -37,10 +99,7 @@ class MLP(nn.Module):
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}; got {norm!r}.")
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}."
-            )
+        check_activation(activation)
         layers = []
         width = n_inputs
         for _ in range(int(n_layers)):
@@ -49,7 +108,7 @@ class MLP(nn.Module):
                 layers.append(nn.BatchNorm1d(int(n_units)))
             elif norm == "layer":
                 layers.append(nn.LayerNorm(int(n_units)))
-            layers.append(ACTIVATIONS[activation]())
+            layers.append(make_activation(activation, int(n_units)))
             if dropout > 0:
                 layers.append(nn.Dropout(float(dropout)))
             width = int(n_units)

@@ -37,7 +37,7 @@ class ResidualBlock(nn.Module):
         Dropout probability on the block's output before it is added to the
         residual stream (residual dropout).
     norm : {"batch", "layer"}
-    activation : {"relu", "gelu", "silu"}
+    activation : {"relu", "gelu", "silu", "pselu", "pmish"}
     """
 
     def __init__(self, d_main, d_hidden, dropout_first, dropout_second, norm,
@@ -88,7 +88,9 @@ class ResNet(nn.Module):
         Dropout probability on each block's output (residual dropout).
     norm : {"batch", "layer"}, default="batch"
         Normalization at the start of each block and in the head.
-    activation : {"relu", "gelu", "silu"}, default="relu"
+    activation : {"relu", "gelu", "silu", "pselu", "pmish"}, default="relu"
+        The parametric ones (:class:`~skautodl.networks.mlp.ParametricActivation`)
+        learn one ``alpha`` per layer here, shared by its units.
     """
 
     def __init__(self, n_inputs, n_outputs, n_blocks=2, d_main=128,

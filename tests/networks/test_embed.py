@@ -17,6 +17,7 @@ from skautodl.networks.embed import (
     NUMERIC_EMBEDDINGS,
     TRUNKS,
     EmbedNet,
+    PBLDEmbedding,
     PeriodicEmbedding,
     PiecewiseLinearEmbedding,
     applies,
@@ -65,7 +66,7 @@ def test_shapes_with_codes_and_binary(numeric_embedding, trunk):
     assert isinstance(net.trunk, MLP if trunk == "mlp" else ResNet)
 
 
-@pytest.mark.parametrize("numeric_embedding", ["none", "linear", "periodic"])
+@pytest.mark.parametrize("numeric_embedding", ["none", "linear", "periodic", "pbld"])
 @pytest.mark.parametrize("trunk", TRUNKS)
 def test_plain_matrix_without_layout(numeric_embedding, trunk):
     """n_numeric=None: every column numeric, as for a one-hot featurized matrix."""
@@ -169,6 +170,7 @@ def test_piecewise_linear_encoding_values():
     ({"numeric_embedding": "pwl", "bins": [[0.0, 1.0], [1.0, 1.0], [0.0, 1.0]]},
      "strictly increasing"),
     ({"numeric_embedding": "fourier"}, "numeric_embedding must be one of"),
+    ({"numeric_embedding": "pbld", "d_embedding": 1}, "needs d_embedding >= 2"),
     ({"trunk": "transformer"}, "trunk must be one of"),
     ({"norm": "group"}, "norm must be one of"),
     ({"activation": "tanh"}, "activation must be one of"),
@@ -178,6 +180,35 @@ def test_piecewise_linear_encoding_values():
 def test_bad_settings_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         EmbedNet(3, 1, **kwargs)
+
+
+def test_pbld_keeps_the_raw_value_and_adds_a_linear_periodic_part():
+    torch.manual_seed(0)
+    emb = PBLDEmbedding(3, 4, n_frequencies=16, frequency_scale=0.1)
+    assert emb.frequencies.shape == (3, 16) and emb.phases.shape == (3, 16)
+    assert (emb.phases.abs() <= math.pi).all()
+    x = torch.randn(5, 3)
+    out = emb(x)
+    assert out.shape == (5, 3, 4)
+    torch.testing.assert_close(out[..., 0], x)  # the "densenet" part
+    # no activation after the linear map: negative values pass
+    assert (out[..., 1:] < 0).any()
+    # the learned part is a linear map of cos(2 pi c x + b)
+    v = torch.cos(2 * math.pi * emb.frequencies * x[..., None] + emb.phases)
+    torch.testing.assert_close(out[..., 1:], emb.linear(v))
+    out.sum().backward()
+    assert emb.frequencies.grad is not None and emb.phases.grad is not None
+
+
+def test_pbld_in_the_net_and_the_space():
+    net = EmbedNet(3, 2, n_numeric=2, n_binary=1, numeric_embedding="pbld",
+                   d_embedding=4)
+    assert isinstance(net.numeric, PBLDEmbedding)
+    assert net.n_features_embedded == 2 * 4 + 1
+    assert net(torch.randn(6, 3)).shape == (6, 2)
+    dims = space(TaskInfo("binary", 2))
+    assert "pbld" in dims["module__numeric_embedding"].categories
+    assert 4 in dims["module__d_embedding"].categories
 
 
 def test_resnet_trunk_maps_the_settings():
@@ -238,7 +269,7 @@ def test_space_and_defaults_agree():
         assert isinstance(dim, Dimension)
         assert DEFAULTS[name] in dim, name
     assert set(dims["module__numeric_embedding"].categories) == {
-        "none", "periodic", "pwl"}
+        "none", "periodic", "pbld", "pwl"}
     assert set(dims["module__trunk"].categories) == set(TRUNKS)
     assert dims["module__frequency_scale"].prior == "log-uniform"
     assert DEFAULTS["module__numeric_embedding"] == "periodic"

@@ -156,6 +156,22 @@ def test_space_and_defaults():
     assert net(torch.randn(4, 3)).shape == (4, 1)
 
 
+def test_tabm_defaults_are_points_of_the_space():
+    # TabM's defaults (Gorishniy et al., 2025): 3 x 512, dropout 0.1, k=32
+    dims = space(TaskInfo("binary", 2))
+    tabm = {"module__k": 32, "module__n_layers": 3, "module__n_units": 512,
+            "module__dropout": 0.1}
+    assert all(value in dims[name] for name, value in tabm.items())
+
+
+def test_parametric_activation_has_one_alpha_per_unit():
+    net = EnsembleMLP(n_inputs=3, n_outputs=2, k=4, n_layers=2, n_units=8,
+                      activation="pselu")
+    alphas = [m.alpha for m in net.layers if hasattr(m, "alpha")]
+    assert [a.shape for a in alphas] == [(8,), (8,)]
+    assert net(torch.randn(5, 3)).shape == (5, 2)
+
+
 def test_applies_to_tabular_only():
     assert applies(TaskInfo("binary", 2))
     assert not applies(TaskInfo("binary", 2, input_kind="image"))

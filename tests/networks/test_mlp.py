@@ -6,7 +6,16 @@ from skopt.space import Categorical, Dimension
 from torch import nn
 
 from skautodl.data.validation import TaskInfo
-from skautodl.networks.mlp import ACTIVATIONS, DEFAULTS, MLP, NORMS, applies, space
+from skautodl.networks.mlp import (
+    ACTIVATIONS,
+    DEFAULTS,
+    MLP,
+    NORMS,
+    ParametricActivation,
+    applies,
+    make_activation,
+    space,
+)
 
 
 @pytest.mark.parametrize("norm", NORMS)
@@ -70,6 +79,35 @@ def test_bad_norm_raises():
 def test_bad_activation_raises():
     with pytest.raises(ValueError, match="activation must be one of.*'tanhh'"):
         MLP(n_inputs=3, n_outputs=1, activation="tanhh")
+
+
+@pytest.mark.parametrize("name, base", [("pselu", torch.nn.functional.selu),
+                                        ("pmish", torch.nn.functional.mish)])
+def test_parametric_activation_starts_as_its_base_and_learns_alpha(name, base):
+    act = make_activation(name, 5)
+    assert isinstance(act, ParametricActivation)
+    assert act.alpha.shape == (5,)
+    x = torch.randn(4, 5)
+    torch.testing.assert_close(act(x), base(x))
+    with torch.no_grad():
+        act.alpha[:2] = 0.0  # alpha 0: the identity on those units
+    torch.testing.assert_close(act(x)[:, :2], x[:, :2])
+    act(x).sum().backward()
+    assert act.alpha.grad is not None and torch.isfinite(act.alpha.grad).all()
+
+
+def test_mlp_gives_each_parametric_layer_one_alpha_per_unit():
+    net = MLP(n_inputs=3, n_outputs=1, n_layers=2, n_units=8, activation="pmish")
+    acts = [m for m in net.layers if isinstance(m, ParametricActivation)]
+    assert [a.alpha.shape for a in acts] == [(8,), (8,)]
+    # a layer built without a width shares one alpha
+    assert make_activation("pselu").alpha.shape == (1,)
+    assert type(make_activation("relu")) is nn.ReLU
+
+
+def test_parametric_activations_are_searched():
+    dim = space(TaskInfo("binary", 2))["module__activation"]
+    assert {"pselu", "pmish"} <= set(dim.categories)
 
 
 def test_space_and_defaults_agree():

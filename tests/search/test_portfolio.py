@@ -7,9 +7,12 @@ from skautodl.data.validation import TaskInfo
 from skautodl.networks.registry import FAMILIES
 from skautodl.search.portfolio import (
     CNN_PORTFOLIO,
+    EMBED_PORTFOLIO,
+    ENSEMBLE_MLP_PORTFOLIO,
     MLP_PORTFOLIO,
     PORTFOLIOS,
     adapt,
+    family_portfolio,
     portfolio,
 )
 from skautodl.search.searchers import BayesSearcher
@@ -25,7 +28,7 @@ TASK = TaskInfo("binary", 2)
 NARROWED = {
     "lr": Real(1e-2, 1e-1, prior="log-uniform"),   # every entry's lr outside
     "module__dropout": (0.15, 0.25),               # only 0.2 inside
-    "module__n_layers": (2, 3),                    # the 1-layer entry outside
+    "module__n_layers": (2, 3),                    # every entry inside
     "module__n_units": [128, 64],                  # 256 and 512 outside
     "batch_size": [32, 64],                        # 128 outside
 }
@@ -79,8 +82,46 @@ def test_configs_are_points_of_the_space(key):
 
 
 def test_default_space_runs_every_entry_as_written():
-    configs = portfolio(build())
-    assert configs == [{"family": "mlp", **entry} for entry in MLP_PORTFOLIO]
+    # without a task the shared settings of a task (scaling, label
+    # smoothing) are no dimensions; everything else runs as written
+    space = build()
+    configs = portfolio(space)
+    assert configs == [
+        {"family": "mlp", **{k: v for k, v in entry.items()
+                             if k in space.names("mlp")}}
+        for entry in MLP_PORTFOLIO]
+
+
+TABULAR = {"mlp": MLP_PORTFOLIO, "embed": EMBED_PORTFOLIO,
+           "ensemble_mlp": ENSEMBLE_MLP_PORTFOLIO}
+
+
+@pytest.mark.parametrize("family", list(TABULAR))
+def test_tabular_portfolios_start_with_the_defaults(family):
+    entries = TABULAR[family]
+    assert PORTFOLIOS[family] is entries
+    defaults = {**TRAINING_DEFAULTS, **FAMILIES[family].defaults}
+    assert set(TRAINING_SPACE) | set(FAMILIES[family].defaults) == set(entries[0])
+    assert entries[0] == {k: defaults[k] for k in entries[0]}
+    assert 2 <= len(entries) <= 5
+
+
+@pytest.mark.parametrize("family", list(TABULAR))
+@pytest.mark.parametrize("task", [TaskInfo("multiclass", 3),
+                                  TaskInfo("continuous", 1)],
+                         ids=["classification", "regression"])
+def test_task_space_runs_every_entry_as_written(family, task):
+    # with a task, every key of every entry is a point of its space (label
+    # smoothing only exists for classifiers)
+    families = [FAMILIES[family]]
+    space = SearchSpace.for_task(families, task)
+    configs = family_portfolio(space, family)
+    assert len(configs) == len(TABULAR[family])
+    for config, entry in zip(configs, TABULAR[family], strict=True):
+        kept = {k: v for k, v in entry.items()
+                if task.is_classification or k != "criterion__label_smoothing"}
+        assert {k: config[k] for k in kept} == kept
+        assert_inside(config, space)
 
 
 def test_fixed_values_override_the_portfolio():
@@ -176,7 +217,9 @@ def build_cnn(shape, overrides=None, kind="multiclass"):
 
 
 def test_portfolios_name_registered_families():
-    assert PORTFOLIOS == {"mlp": MLP_PORTFOLIO, "cnn": CNN_PORTFOLIO}
+    assert PORTFOLIOS == {"mlp": MLP_PORTFOLIO, "embed": EMBED_PORTFOLIO,
+                          "ensemble_mlp": ENSEMBLE_MLP_PORTFOLIO,
+                          "cnn": CNN_PORTFOLIO}
     assert set(PORTFOLIOS) <= set(FAMILIES)
 
 

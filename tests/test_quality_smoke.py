@@ -231,7 +231,13 @@ def test_parse_args(bench):
     assert bench.VARIANTS["single"] == {"ensemble_size": 1}
     assert bench.VARIANTS["bagging5"] == {"cv": 5}
     assert bench.VARIANTS["default"] == {}
-    for bad in (["--datasets", "iris"], ["--variants", "cnn"],
+    # the dev suite is its own --suite; names of either suite are accepted
+    assert bench.parse_args(["--suite", "dev"]).datasets == list(bench.DEV_DATASETS)
+    assert bench.parse_args([]).datasets == list(bench.DATASETS)
+    assert "iris" not in bench.DATASETS  # dev data never in the test suite
+    assert not set(bench.DATASETS) & set(bench.DEV_DATASETS)
+    for bad in (["--datasets", "imagenet"], ["--variants", "cnn"],
+                ["--suite", "train"],
                 ["--baselines", "svm"], ["--variants", "none", "--baselines",
                                          "none"], ["--split-seeds", "a"],
                 ["--split-seeds", ""], ["--split-seeds", "-1"]):

@@ -284,6 +284,13 @@ def test_default_protocol_on_a_small_table_is_bagging():
     assert all(isinstance(m, BaggedModel) and len(m.models) == 5
                for m, _ in clf.ensemble_)
     assert clf.score(X, y) > 0.8
+    # a bagged model pickles, and predicting changes nothing
+    import pickle
+
+    proba = clf.predict_proba(X)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), proba)
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
 
 
 def test_ties_on_the_score_go_to_the_better_calibrated_blend():

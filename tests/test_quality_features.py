@@ -28,7 +28,7 @@ def _mixed(n=120, seed=0):
 
 def test_embed_family_fits_mixed_data_and_round_trips():
     X, y = _mixed()
-    clf = AutoDLClassifier(time_budget=None, n_trials=2, fidelity=None,
+    clf = AutoDLClassifier(time_budget=None, cv=None, n_trials=2, fidelity=None,
                            families=["embed"], random_state=0, verbose=0,
                            search_space={"max_epochs": 4})
     clf.fit(X, y)
@@ -66,6 +66,7 @@ def test_each_featurization_is_built_once_on_first_use(monkeypatch):
     monkeypatch.setattr(featurize.FeatureStore, "__init__", init)
     monkeypatch.setattr(featurize, "prepare_splits", prepare)
     clf = AutoDLClassifier(
+        cv=None,
         time_budget=None, n_trials=8, fidelity=None,
         search=SearchSpec("random", portfolio=False),
         families=["mlp", "embed"], random_state=0, verbose=0,
@@ -93,6 +94,7 @@ def test_each_featurization_is_built_once_on_first_use(monkeypatch):
 def test_regularization_and_augmentation_configs_train(tiny_classification):
     X, y, _ = tiny_classification
     clf = AutoDLClassifier(
+        cv=None,
         time_budget=None, n_trials=2, fidelity=None, random_state=0, verbose=0,
         search_space={"max_epochs": 3, "lr_schedule": "onecycle",
                       "criterion__label_smoothing": 0.1,
@@ -110,7 +112,7 @@ def test_regularization_and_augmentation_configs_train(tiny_classification):
 
 def test_default_space_searches_the_new_dimensions(tiny_classification):
     X, _, _ = tiny_classification
-    reg = AutoDLRegressor(time_budget=None, n_trials=3, fidelity=None,
+    reg = AutoDLRegressor(time_budget=None, cv=None, n_trials=3, fidelity=None,
                           random_state=0, verbose=0, search="random",
                           search_space={"max_epochs": 2})
     reg.fit(X, X[:, 0] * 2.0)
@@ -146,7 +148,7 @@ def test_refit_cut_short_by_the_budget_keeps_the_trial_model(monkeypatch,
         return real_build(*args, **{**kwargs, "deadline": time.time() - 1.0})
 
     monkeypatch.setattr(refit, "build_net", late_build)
-    clf = AutoDLClassifier(time_budget=None, n_trials=2, fidelity=None,
+    clf = AutoDLClassifier(time_budget=None, cv=None, n_trials=2, fidelity=None,
                            random_state=0, verbose=0,
                            search_space={"max_epochs": 3})
     with pytest.warns(BudgetWarning, match="keeps the best trial's model"):

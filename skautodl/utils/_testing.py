@@ -17,6 +17,9 @@ CHECK_PARAMS = {
     "search": "random",
     # full-fidelity trials: one deterministic, well-trained net per fit
     "fidelity": None,
+    # one holdout split: the default cv="auto" would train 5 folds per fit
+    # on these tiny sets (bagging is tested in tests/test_ensemble.py)
+    "cv": None,
     # one family and one scaling: each fit builds one featurization
     "families": ["mlp"],
     "search_space": {"max_epochs": 40, "batch_size": 32, "lr": 3e-3,

@@ -709,9 +709,10 @@ def small_clf_data():
 def test_autodl_classifier_continues_promoted_trials(small_clf_data, fidelity,
                                                      rung0_epochs, one_torch_thread):
     X, y = small_clf_data
+    # one holdout split: epochs_run counts the epochs of every fold
     clf = AutoDLClassifier(fidelity=fidelity, time_budget=None, n_trials=12,
                            search_space=SMALL_NET, verbose=0, random_state=0,
-                           device="cpu")
+                           device="cpu", cv=None)
     clf.fit(X, y)
     cv = clf.cv_results_
     it, res, run = cv["iter"], cv["n_resources"], cv["epochs_run"]

@@ -483,7 +483,9 @@ def test_the_lock_does_not_outlive_its_process_in_a_forked_child(tmp_path):
         assert word == "opened"
         proc.kill()  # the search's process dies; its forked child lives on
         proc.wait()
-        _assert_unlocked(ckpt)
+        # the child drops its copy in an at-fork hook, which a busy machine
+        # may not have scheduled yet: give it a few seconds (it sleeps 60)
+        _assert_unlocked(ckpt, wait=10.0)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -510,11 +512,21 @@ def test_a_second_open_in_the_same_process_is_refused(data, tmp_path):
     assert not again.locked
 
 
-def _assert_unlocked(directory):
-    """Another opener can take the checkpoint's lock now."""
+def _assert_unlocked(directory, wait=0.0):
+    """Another opener can take the checkpoint's lock (within ``wait`` s)."""
+    import time
+
     from skautodl.controller import Checkpoint
 
-    Checkpoint(directory, {"data": "", "params": {}}).acquire().close()
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            Checkpoint(directory, {"data": "", "params": {}}).acquire().close()
+            return
+        except CheckpointError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_the_lock_is_released_when_the_search_ends(data, tmp_path, monkeypatch):
@@ -619,8 +631,9 @@ _RESUME_LAMBDA = textwrap.dedent("""
     from skautodl import AutoDLClassifier
     from tests_helpers import lambda_scorer
     X, y = make_classification(n_samples=120, n_features=5, random_state=0)
-    est = AutoDLClassifier(time_budget=None, n_trials=2, verbose=0, random_state=0,
-                           device="cpu", search_space={"max_epochs": 2},
+    est = AutoDLClassifier(time_budget=None, cv=None, n_trials=2, verbose=0,
+                           random_state=0, device="cpu",
+                           search_space={"max_epochs": 2},
                            scoring=lambda_scorer, checkpoint_dir=sys.argv[1])
     est.fit(X, y)
     print(json.dumps(list(est.cv_results_["origin"])))

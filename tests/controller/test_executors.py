@@ -188,7 +188,7 @@ def test_keyboard_interrupt_keeps_best_model_and_checkpoint(data, tmp_path):
 def test_sigint_during_training_stops_the_search(data):
     X, y = data
     clf = AutoDLClassifier(time_budget=None, n_trials=50, verbose=0, random_state=0,
-                           device="cpu",
+                           device="cpu", cv=None,
                            search_space={"max_epochs": 100000, "batch_size": 8,
                                          "callbacks__early_stopping__patience":
                                              10**6})
@@ -293,7 +293,7 @@ X, y = make_classification(n_samples=300, n_features=8, random_state=0)
 clf = AutoDLClassifier(time_budget=None, n_trials=int(sys.argv[2]), n_jobs=2,
                        verbose=0, random_state=0, device="cpu", families=["mlp"],
                        fidelity=None, search_space={"max_epochs": 40},
-                       checkpoint_dir=sys.argv[1])
+                       cv=None, checkpoint_dir=sys.argv[1])
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     clf.fit(X, y)

@@ -164,7 +164,7 @@ class Context:
         space = {"max_epochs": self.max_epochs, **params.pop("search_space", {})}
         base = {"time_budget": None, "n_trials": self.n_trials,
                 "search_space": space, "device": self.device, "n_jobs": 1,
-                "verbose": 0, "random_state": 0}
+                "verbose": 0, "random_state": 0, "cv": None}
         return AutoDLClassifier(**{**base, **params})
 
     def model(self):

@@ -39,12 +39,12 @@ def test_candidates_are_points_of_the_task_space(selection, family):
 
 @pytest.mark.timeout(300)
 def test_quick_run_picks_defaults_first(selection, capsys):
-    out = selection.main(["--quick", "--datasets", "iris", "autompg",
+    out = selection.main(["--quick", "--datasets", "iris", "friedman3",
                           "--max-epochs", "2", "--candidates", "c00", "r01",
                           "e00", "e04", "m00", "--threads", "1"])
     printed = capsys.readouterr().out
     assert "MLP_PORTFOLIO = [" in printed and "EMBED_PORTFOLIO = [" in printed
-    assert out["datasets"] == ["iris", "autompg"]
+    assert out["datasets"] == ["iris", "friedman3"]
     assert out["portfolios"]["mlp"][0] == "c00"
     assert out["portfolios"]["embed"][0] == "e00"
     assert out["portfolios"]["ensemble_mlp"] == ["m00"]

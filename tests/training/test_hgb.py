@@ -34,7 +34,7 @@ def clf_xy():
 @pytest.fixture(scope="module")
 def hgb_clf(clf_xy):
     X, y = clf_xy
-    return AutoDLClassifier(**FAST, families=["hgb"], n_trials=4,
+    return AutoDLClassifier(**FAST, families=["hgb"], n_trials=4, cv=None,
                             random_state=0).fit(X, y)
 
 
@@ -104,14 +104,14 @@ def test_hyperband_never_promotes_trees(clf_xy):
 def test_hgb_regression_and_multioutput():
     X, y = make_regression(n_samples=200, n_features=6, noise=1.0,
                            random_state=0)
-    est = AutoDLRegressor(**FAST, families=["hgb"], n_trials=3,
+    est = AutoDLRegressor(**FAST, families=["hgb"], n_trials=3, cv=None,
                           random_state=0).fit(X, y)
     assert est.best_score_ > 0.6
     assert est.predict(X).shape == (200,)
     assert isinstance(est.best_estimator_[-1], hgb.HGBRegressorModel)
     # one booster per target column
     Y = np.column_stack([y, -2 * y])
-    multi = AutoDLRegressor(**FAST, families=["hgb"], n_trials=2,
+    multi = AutoDLRegressor(**FAST, families=["hgb"], n_trials=2, cv=None,
                             random_state=0).fit(X, Y)
     pred = multi.predict(X)
     assert pred.shape == (200, 2)

@@ -118,6 +118,13 @@ class _RegressorBlend(RegressorMixin, _Blend):
         return self.output
 
 
+def _renormalized(output):
+    """Blended probabilities in float64, each row summing to one again
+    (the pool stores float32)."""
+    output = np.asarray(output, dtype=np.float64)
+    return output / output.sum(axis=1, keepdims=True)
+
+
 def blend_scorer(scorer, task, classes, default):
     """``score(output, y) -> float`` for blended predictions of a task.
 
@@ -128,10 +135,7 @@ def blend_scorer(scorer, task, classes, default):
     """
     def wrap(output):
         if task.is_classification:
-            # float32 pool: make each row sum to one again
-            output = np.asarray(output, dtype=np.float64)
-            return _ClassifierBlend(output / output.sum(axis=1, keepdims=True),
-                                    classes)
+            return _ClassifierBlend(_renormalized(output), classes)
         return _RegressorBlend(output)
 
     def score(output, y):
@@ -169,8 +173,7 @@ def blend_tiebreak(task, classes):
         index = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
 
         def tiebreak(output, y):
-            p = np.asarray(output, dtype=np.float64)
-            p = p / p.sum(axis=1, keepdims=True)
+            p = _renormalized(output)
             rows = np.array([index[v] for v in np.asarray(y).tolist()])
             true = np.clip(p[np.arange(len(rows)), rows], 1e-15, 1.0)
             return float(np.mean(np.log(true)))

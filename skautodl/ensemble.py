@@ -9,7 +9,9 @@ ICML 2004; as in auto-sklearn and AutoGluon): ``ensemble_size`` rounds, each
 adding the trial whose predictions, averaged with those already chosen,
 score best under the estimator's ``scoring``. A trial chosen ``c`` times of
 ``n`` weighs ``c / n``. :class:`Ensemble` predicts the weighted mean of its
-members' probabilities (classifier) or values (regressor).
+members' probabilities (classifier) or values (regressor); a classifier's
+blend is then temperature-scaled (:func:`fit_temperature`, fitted on the
+same out-of-sample rows) so that its probabilities are calibrated.
 """
 
 from __future__ import annotations
@@ -185,6 +187,69 @@ def blend_tiebreak(task, classes):
     return tiebreak
 
 
+def blend(pool, weights):
+    """The weighted mean of the pooled predictions of ``weights``'s trials."""
+    return sum(w * pool.predictions[t].astype(np.float64)
+               for t, w in sorted(weights.items()))
+
+
+def _sharpen(proba, temperature):
+    """``proba ** (1 / temperature)``, rows renormalized: temperature scaling
+    (softmax of ``log(proba) / temperature``) of probabilities."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if temperature == 1.0:
+        return proba
+    with np.errstate(divide="ignore", under="ignore"):
+        logp = np.log(np.clip(proba, 0.0, None)) / temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    out = np.exp(logp)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def _log_loss(proba, rows):
+    true = np.clip(proba[np.arange(len(rows)), rows], 1e-15, 1.0)
+    return -float(np.mean(np.log(true)))
+
+
+def fit_temperature(proba, y_index, bounds=(0.05, 20.0)):
+    """The temperature that minimizes the log loss of ``proba`` on ``y_index``.
+
+    Temperature scaling (Guo et al., "On calibration of modern neural
+    networks", ICML 2017) fixes the confidence of a blend without moving
+    its argmax, so accuracy is unchanged: averaging members that disagree
+    makes a blend under-confident, and members trained with mixup or label
+    smoothing are under-confident to begin with.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+        Out-of-sample probabilities (the ensemble's blend on the rows it
+        was selected on).
+    y_index : ndarray of shape (n_samples,)
+        Class indices.
+    bounds : (float, float)
+        Range of the temperature searched.
+
+    Returns
+    -------
+    float
+        The temperature (1.0 when no other lowers the log loss).
+    """
+    from scipy.optimize import minimize_scalar
+
+    proba = _renormalized(proba)
+    rows = np.asarray(y_index, dtype=np.int64)
+
+    def loss(log_t):
+        return _log_loss(_sharpen(proba, float(np.exp(log_t))), rows)
+
+    found = minimize_scalar(loss, bounds=np.log(bounds), method="bounded",
+                            options={"xatol": 1e-3})
+    best = float(np.exp(found.x))
+    # never worse than the blend as it is
+    return best if loss(np.log(best)) < loss(0.0) else 1.0
+
+
 def select(pool, y_true, score, rounds, tiebreak=None):
     """Greedy forward selection with replacement over ``pool``.
 
@@ -289,11 +354,15 @@ class Ensemble(BaseEstimator):
         and their weights, summing to 1.
     classes : ndarray or None
         The classifier's labels; None for a regressor.
+    temperature : float, default=1.0
+        Temperature scaling of the blended probabilities
+        (:func:`fit_temperature`); it never changes the predicted labels.
     """
 
-    def __init__(self, members, classes=None):
+    def __init__(self, members, classes=None, temperature=1.0):
         self.members = members
         self.classes = classes
+        self.temperature = temperature
 
     def __sklearn_is_fitted__(self):
         return True
@@ -303,7 +372,7 @@ class Ensemble(BaseEstimator):
         for model, weight in self.members:
             p = np.asarray(model.predict_proba(X), dtype=np.float64) * weight
             out = p if out is None else out + p
-        return out
+        return _sharpen(out, float(self.temperature))
 
     def predict(self, X):
         if self.classes is not None:

@@ -43,8 +43,10 @@ from skautodl.ensemble import (
     MAX_POOL,
     Ensemble,
     PredictionPool,
+    blend,
     blend_scorer,
     blend_tiebreak,
+    fit_temperature,
     select,
 )
 from skautodl.networks.registry import resolve_families
@@ -278,11 +280,19 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             weights, best, outcome, X, y_fit, task, features, bagging=plan.bagging,
             classes=classes, device=controller.device,
             hard_end=controller.budget.hard_end,
+            member_end=controller.budget.end_time,
             needed=lambda r: controller.refit_reserve(r, task.n_samples,
                                                       features.n_train),
             quick=outcome.stop_reason == "interrupted", verbose=int(self.verbose),
             owner=name,
         )
+        if self._is_classifier:
+            self.temperature_ = 1.0
+        if self._is_classifier and plan.pool is not None \
+                and all(t in plan.pool for t in weights):
+            # the kept members' blend on the rows they were selected on
+            y_index = np.concatenate([y_fit[valid] for _, valid in splits])
+            self.temperature_ = fit_temperature(blend(plan.pool, weights), y_index)
         self.ensemble_score_ = float(max(history))
         self.cv_ = cv
         self.searcher_ = searcher
@@ -314,7 +324,8 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         return self._ensemble().predict(check_predict_input(self, X))
 
     def _ensemble(self):
-        return Ensemble(self.ensemble_, getattr(self, "classes_", None))
+        return Ensemble(self.ensemble_, getattr(self, "classes_", None),
+                        temperature=getattr(self, "temperature_", 1.0))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -510,7 +521,11 @@ AutoDLClassifier.__doc__ = _DOC.format(
     "DataFrames with numeric, boolean and categorical columns and missing\n"
     "values, and on images.",
     scoring="accuracy",
-    classes="classes_ : ndarray of shape (n_classes,)\n    Class labels.\n",
+    classes="classes_ : ndarray of shape (n_classes,)\n    Class labels.\n"
+    "temperature_ : float\n    Temperature scaling of the ensemble's blended "
+    "probabilities, fitted\n    on the out-of-sample rows the ensemble was "
+    "selected on (1.0: none;\n    below 1 sharpens). It never changes the "
+    "predicted labels.\n",
     other="AutoDLRegressor", other_kind="regression", dataset="load_iris",
     check="est.fit(X, y).score(X, y) > 0.8", expected="True",
 )

@@ -14,8 +14,10 @@ from skautodl.ensemble import (
     BaggedModel,
     Ensemble,
     PredictionPool,
+    blend,
     blend_scorer,
     blend_tiebreak,
+    fit_temperature,
     select,
 )
 from skautodl.exceptions import BudgetWarning
@@ -110,6 +112,46 @@ def test_a_callable_that_needs_a_net_falls_back_to_the_default_metric():
     with pytest.warns(UserWarning, match="selected by 'r2' instead"):
         value = score(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))
     assert value == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------- calibration
+def _log_loss(proba, rows):
+    return -np.mean(np.log(proba[np.arange(len(rows)), rows]))
+
+
+def test_temperature_sharpens_an_under_confident_blend():
+    rng = np.random.RandomState(0)
+    rows = rng.randint(0, 3, 300)
+    # 90 % right, but the blend says 0.5 for its argmax
+    pred = np.where(rng.rand(300) < 0.9, rows, (rows + 1) % 3)
+    proba = np.full((300, 3), 0.25)
+    proba[np.arange(300), pred] = 0.5
+    t = fit_temperature(proba, rows)
+    assert t < 0.7
+    ens = Ensemble([(Fixed(proba=proba), 1.0)], np.array([0, 1, 2]), temperature=t)
+    scaled = ens.predict_proba(None)
+    np.testing.assert_allclose(scaled.sum(axis=1), 1.0)
+    assert _log_loss(scaled, rows) < _log_loss(proba, rows) - 0.1
+    # the labels do not move
+    np.testing.assert_array_equal(scaled.argmax(axis=1), proba.argmax(axis=1))
+
+
+def test_temperature_softens_an_over_confident_blend_and_keeps_a_calibrated_one():
+    rng = np.random.RandomState(1)
+    rows = rng.randint(0, 2, 400)
+    right = rng.rand(400) < 0.7
+    pred = np.where(right, rows, 1 - rows)
+    sure = np.full((400, 2), 0.01)
+    sure[np.arange(400), pred] = 0.99  # 99 % sure, 70 % right
+    assert fit_temperature(sure, rows) > 2.0
+    calibrated = np.full((400, 2), 0.3)
+    calibrated[np.arange(400), pred] = 0.7
+    assert fit_temperature(calibrated, rows) == pytest.approx(1.0, abs=0.1)
+
+
+def test_blend_is_the_weighted_mean_of_pooled_predictions():
+    pool = _pool([[1.0, 0.0]], [[0.0, 1.0]])
+    np.testing.assert_allclose(blend(pool, {0: 0.25, 1: 0.75}), [[0.25, 0.75]])
 
 
 # ---------------------------------------------------------------------- models
@@ -244,6 +286,76 @@ def test_members_the_budget_cannot_refit(reg_data, monkeypatch, nets_kept):
         assert weight == 1.0 and model is reg.best_estimator_
         assert list(lb.loc[lb["ensemble_weight"] > 0, "trial"]) == \
             [reg.best_index_]
+
+
+def test_members_are_never_refitted_past_the_time_budget(reg_data, monkeypatch):
+    import time
+
+    from skautodl import estimators
+    from skautodl.training import refit
+
+    X, y = reg_data
+    seen = {}
+
+    def fit_members(weights, best, outcome, *args, **kwargs):
+        # the refit margin is wide open but the budget itself is spent: the
+        # best trial is refitted (its reserve), the other members are not
+        seen["weights"] = dict(weights)
+        kwargs.update(hard_end=time.time() + 3600, member_end=time.time() - 1,
+                      needed=lambda r: 0.0)
+        return refit.fit_members(weights, best, outcome, *args, **kwargs)
+
+    replays = []
+    real_replay = refit._replay
+
+    def replay(result, *args, **kwargs):
+        replays.append(result.trial_id)
+        return real_replay(result, *args, **kwargs)
+
+    monkeypatch.setattr(estimators, "fit_members", fit_members)
+    monkeypatch.setattr(refit, "_replay", replay)
+    reg = AutoDLRegressor(**FAST).fit(X, y)
+    if len(seen["weights"]) < 2:
+        pytest.skip("this search chose a single member")
+    assert len(reg.ensemble_) == len(seen["weights"])
+    assert replays == [reg.best_index_]  # no other member's training started
+    refitted = [m for m, _ in reg.ensemble_
+                if "valid_loss" not in m[-1].history[-1]]
+    assert refitted == [reg.best_estimator_]
+
+
+def test_classifier_ensemble_is_temperature_scaled(monkeypatch):
+    from skautodl import estimators
+
+    X, y = make_classification(n_samples=200, n_features=6, random_state=0)
+    fitted = {}
+    real = estimators.fit_temperature
+
+    def spy(proba, y_index):
+        fitted["proba"], fitted["y"] = proba, y_index
+        return real(proba, y_index)
+
+    monkeypatch.setattr(estimators, "fit_temperature", spy)
+    clf = AutoDLClassifier(**{**FAST, "n_trials": 4}).fit(X, y)
+    t = clf.temperature_
+    assert 0.05 <= t <= 20 and t == real(fitted["proba"], fitted["y"])
+    # fitted on the validation rows' encoded labels
+    assert len(fitted["y"]) == len(fitted["proba"]) < len(y)
+    assert _log_loss(Ensemble([(Fixed(proba=fitted["proba"]), 1.0)], clf.classes_,
+                              temperature=t).predict_proba(None), fitted["y"]) \
+        <= _log_loss(fitted["proba"], fitted["y"]) + 1e-12
+    blend_ = sum(w * m.predict_proba(X) for m, w in clf.ensemble_)
+    sharpened = blend_ ** (1 / t)
+    np.testing.assert_allclose(clf.predict_proba(X),
+                               sharpened / sharpened.sum(axis=1, keepdims=True),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(clf.predict(X),
+                                  clf.classes_[blend_.argmax(axis=1)])
+    # ensemble_size=1 is the single best model, untouched
+    one = AutoDLClassifier(**{**FAST, "n_trials": 4}, ensemble_size=1).fit(X, y)
+    assert one.temperature_ == 1.0
+    np.testing.assert_array_equal(one.predict_proba(X),
+                                  one.best_estimator_.predict_proba(X))
 
 
 def test_resumed_search_builds_the_same_ensemble(reg_data, tmp_path):

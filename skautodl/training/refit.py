@@ -164,8 +164,8 @@ def bag(result, trial_nets, features, task):
 
 
 def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
-                classes=None, device="cpu", hard_end=None, needed=None,
-                quick=False, verbose=0, owner="the estimator"):
+                classes=None, device="cpu", hard_end=None, member_end=None,
+                needed=None, quick=False, verbose=0, owner="the estimator"):
     """The fitted models of the ensemble's members and of the best trial.
 
     Parameters
@@ -187,6 +187,13 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
         (trained on the training split) when its nets are kept, and is
         dropped otherwise, as is one whose refit fails (the weights of the
         others are renormalized).
+    hard_end : float or None
+        ``time.time()`` by which the best trial's refit must end (the
+        budget's overrun margin, see :class:`~skautodl.controller.loop.Budget`).
+    member_end : float or None
+        ``time.time()`` by which the other members' refits must end: the
+        time budget itself (default: ``hard_end``). A member is never
+        trained past it.
     needed : callable
         ``needed(result) -> seconds``: a member's estimated refit time.
 
@@ -198,6 +205,8 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
         ``{trial_id: weight}`` of the members kept, summing to 1.
     """
     models, dropped, failed, kept_as_trained = {}, [], [], []
+    if member_end is None:
+        member_end = hard_end
     others = sorted((t for t in weights if t != best.trial_id),
                     key=lambda t: (-weights[t], t))
     for trial_id in [best.trial_id, *others]:
@@ -210,8 +219,8 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
                                      classes=classes, device=device,
                                      hard_end=hard_end, needed=needed(result),
                                      quick=quick, verbose=verbose, owner=owner)
-        elif quick or (hard_end is not None
-                       and time.time() + needed(result) > hard_end):
+        elif quick or (member_end is not None
+                       and time.time() + needed(result) > member_end):
             if trial_nets:
                 # no time to refit: the member as its trial trained it
                 models[trial_id] = _trial_model(result, trial_nets, features, task)
@@ -222,7 +231,7 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
             try:
                 pipeline, cut_short = _replay(result, X, y_fit, task,
                                               classes=classes, device=device,
-                                              hard_end=hard_end, verbose=verbose)
+                                              hard_end=member_end, verbose=verbose)
             except (Exception, MemoryError):  # noqa: BLE001 - drop the member
                 logger.debug("refit of member %d failed", trial_id, exc_info=True)
                 failed.append(trial_id)

@@ -138,7 +138,7 @@ SKORCH_PREFIXES = (
 SKORCH_PARAMS = ("lr", "max_epochs", "batch_size", "lr_schedule", "precision")
 
 #: learning-rate schedules (one cycle per stretch of training)
-LR_SCHEDULES = ("cosine", "onecycle")
+LR_SCHEDULES = ("cosine", "onecycle", "coslog4")
 
 
 def task_space(task):

@@ -14,6 +14,7 @@ import contextlib
 import copy
 import functools
 import inspect
+import math
 import threading
 import weakref
 
@@ -22,7 +23,7 @@ import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, GradientNormClipping
 from skorch.dataset import Dataset
-from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR
+from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR, OneCycleLR
 
 from skautodl.data.augment import Augmentation, AugmentedBatchLoader
 from skautodl.data.loaders import TensorBatchLoader
@@ -283,32 +284,80 @@ def restart_lr(net):
 def set_cycle_length(net, n_epochs):
     """Make the next (partial_)fit of ``net`` one schedule cycle of ``n_epochs``.
 
-    Works for both schedules :func:`build_net` sets up (cosine: ``T_max``;
-    one-cycle: ``epochs``).
+    Works for every schedule :func:`build_net` sets up (cosine: ``T_max``;
+    one-cycle: ``epochs``; coslog: its :class:`CosLog`'s epochs).
     """
     n_epochs = max(1, int(n_epochs))
     sched = dict(net.callbacks)["lr_schedule"]
     if sched.policy is OneCycleLR:
         net.set_params(callbacks__lr_schedule__epochs=n_epochs)
+    elif sched.policy is LambdaLR:
+        net.set_params(callbacks__lr_schedule__lr_lambda=sched.lr_lambda.with_epochs(
+            n_epochs))
     else:
         net.set_params(callbacks__lr_schedule__T_max=n_epochs)
 
 
+class CosLog:
+    """RealMLP-TD's ``coslog4`` learning-rate multiplier, per batch.
+
+    ``0.5 * (1 - cos(2 pi log2(1 + (2**cycles - 1) t)))`` for the share
+    ``t`` of the training's batches done (Holzmueller et al., NeurIPS 2024):
+    ``cycles`` cosine cycles, each twice as long as the one before, from
+    and back to zero. A picklable callable for ``LambdaLR``.
+
+    Parameters
+    ----------
+    epochs : int
+        Length of the schedule in epochs.
+    steps_per_epoch : int
+        Batches per epoch.
+    cycles : int, default=4
+    """
+
+    def __init__(self, epochs, steps_per_epoch, cycles=4):
+        self.epochs = max(1, int(epochs))
+        self.steps_per_epoch = max(1, int(steps_per_epoch))
+        self.cycles = int(cycles)
+
+    def with_epochs(self, epochs):
+        """The same schedule stretched over ``epochs``."""
+        return CosLog(epochs, self.steps_per_epoch, self.cycles)
+
+    def __call__(self, step):
+        t = min(1.0, step / (self.epochs * self.steps_per_epoch))
+        return 0.5 * (1.0 - math.cos(
+            2.0 * math.pi * math.log2(1.0 + (2 ** self.cycles - 1) * t)))
+
+    def __eq__(self, other):
+        return isinstance(other, CosLog) and vars(self) == vars(other)
+
+    def __repr__(self):
+        return (f"CosLog(epochs={self.epochs}, steps_per_epoch="
+                f"{self.steps_per_epoch}, cycles={self.cycles})")
+
+
 def _schedule(name, lr, t_max, steps_per_epoch):
-    """The ``lr_schedule`` callback: a cosine or one-cycle schedule.
+    """The ``lr_schedule`` callback: a cosine, one-cycle or coslog schedule.
 
     One-cycle (Smith 2018) warms up from ``lr / 25`` to ``lr`` over the first
     30 % of the batches and anneals to near zero; it steps every batch, so
-    its length is ``epochs * steps_per_epoch`` batches.
+    its length is ``epochs * steps_per_epoch`` batches. ``coslog4`` is
+    RealMLP-TD's schedule (:class:`CosLog`), also per batch. Under AdamW the
+    weight decay is applied in proportion to the learning rate, so it
+    follows the same schedule.
     """
     if name == "onecycle":
         return LRSchedule(policy=OneCycleLR, max_lr=float(lr), epochs=t_max,
                            steps_per_epoch=max(1, steps_per_epoch),
                            cycle_momentum=False, step_every="batch",
                            last_epoch=-1)
+    if name == "coslog4":
+        return LRSchedule(policy=LambdaLR, lr_lambda=CosLog(t_max, steps_per_epoch),
+                           step_every="batch", last_epoch=-1)
     if name != "cosine":
-        raise ValueError(f"lr_schedule must be one of ('cosine', 'onecycle'); got "
-                         f"{name!r}.")
+        raise ValueError(f"lr_schedule must be one of ('cosine', 'onecycle', "
+                         f"'coslog4'); got {name!r}.")
     # last_epoch=-1: every (partial_)fit is one full cosine cycle; skorch
     # would otherwise continue the old cycle from the history's length
     return LRSchedule(policy=CosineAnnealingLR, T_max=t_max, last_epoch=-1)

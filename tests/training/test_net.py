@@ -309,29 +309,65 @@ def _xy(n=64, d=3, seed=0):
     return X, (X[:, 0] > 0).astype(np.int64)
 
 
-def test_onecycle_schedule_warms_up_then_anneals_per_batch():
+def _scheduled_net(schedule, epochs):
+    """A small net trained ``epochs`` epochs of 4 batches under ``schedule``,
+    and the learning rate of each batch."""
+    X, y = _xy()
+    task = TaskInfo("binary", 2, n_samples=64)
+    net = build_net({"family": "mlp", "lr": 0.01, "max_epochs": epochs,
+                     "batch_size": 16, "lr_schedule": schedule,
+                     "module__n_units": 8}, task, 3, classes=[0, 1])
+    net.fit(X, y)
+    return net, [b["event_lr"] for epoch in net.history for b in epoch["batches"]]
+
+
+def _continued_lrs(net, epochs):
+    """The per-batch learning rates of a continued training (a promotion)."""
     from skautodl.training.net import restart_lr, set_cycle_length
 
     X, y = _xy()
-    task = TaskInfo("binary", 2, n_samples=64)
-    net = build_net({"family": "mlp", "lr": 0.01, "max_epochs": 3, "batch_size": 16,
-                     "lr_schedule": "onecycle", "module__n_units": 8},
-                    task, 3, classes=[0, 1])
-    net.fit(X, y)
-    lrs = [b["event_lr"] for epoch in net.history for b in epoch["batches"]]
+    net.set_params(max_epochs=epochs)
+    set_cycle_length(net, epochs)
+    restart_lr(net)
+    net.partial_fit(X, y)
+    return [b["event_lr"] for epoch in net.history[-epochs:] for b in epoch["batches"]]
+
+
+def test_onecycle_schedule_warms_up_then_anneals_per_batch():
+    net, lrs = _scheduled_net("onecycle", 3)
     assert len(lrs) == 12  # 3 epochs x 4 batches, one step per batch
     peak = int(np.argmax(lrs))
     assert 0 < peak < 11 and 0.0095 < max(lrs) <= 0.01
     assert lrs[0] == pytest.approx(0.01 / 25)  # warm-up start
     assert lrs[-1] < 1e-5  # the last batch trains at the annealed rate
     # a continued training is one new cycle of its own length
-    net.set_params(max_epochs=2)
-    set_cycle_length(net, 2)
-    restart_lr(net)
-    net.partial_fit(X, y)
-    more = [b["event_lr"] for epoch in net.history[-2:] for b in epoch["batches"]]
+    more = _continued_lrs(net, 2)
     assert len(more) == 8 and more[0] == pytest.approx(0.01 / 25)
     assert 0.0095 < max(more) <= 0.01
+
+
+def test_coslog_schedule_runs_four_growing_cycles_per_batch():
+    import math
+    import pickle
+
+    from skautodl.training.net import CosLog
+
+    net, lrs = _scheduled_net("coslog4", 15)
+    lrs = np.array(lrs)
+    assert len(lrs) == 60  # 15 epochs x 4 batches, one step per batch
+    expected = [0.01 * 0.5 * (1 - math.cos(2 * math.pi * math.log2(1 + 15 * s / 60)))
+                for s in range(60)]
+    np.testing.assert_allclose(lrs, expected, atol=1e-9)
+    # four cycles: back to zero after 4, 12 and 28 of the 60 batches
+    assert [s for s in range(1, 59) if lrs[s] < lrs[s - 1] and lrs[s] < lrs[s + 1]] \
+        == [4, 12, 28]
+    assert lrs.max() > 0.0099
+    # a continued training is one new schedule of its own length
+    more = _continued_lrs(net, 2)
+    assert len(more) == 8 and more[0] == 0.0 and max(more) > 0.005
+    # the schedule pickles with the net (checkpoints, worker processes)
+    assert pickle.loads(pickle.dumps(CosLog(3, 4))) == CosLog(3, 4)
+    pickle.loads(pickle.dumps(net))
 
 
 def test_unknown_schedule_and_augmentation_names_raise():

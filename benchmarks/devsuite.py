@@ -27,7 +27,10 @@ shapes         classification  2000     :func:`make_shapes`: 16x16
 =============  ==============  =======  =================================
 
 All generated sets use seed 1 (the quality benchmark's generated sets use
-seed 0 and other generators).
+seed 0 and other generators). The CNN portfolio selection
+(``benchmarks/cnn_portfolio_selection.py``) also trains on
+:func:`make_textures` (seed 3) and larger, noisier shapes (seed 2), which
+are not in :data:`DEV_DATASETS`.
 """
 
 from __future__ import annotations
@@ -101,6 +104,30 @@ def make_mixed_dev(n_samples=2000, random_state=SEED, missing_fraction=0.08):
     return X, y
 
 
+def _generated_images(n_samples, size, random_state, noise, n_classes, draw):
+    """Labels and noisy images drawn by ``draw`` (the generated image sets).
+
+    ``y`` holds ``n_samples`` random labels below ``n_classes``; image ``i``
+    is ``draw(rng, y[i], yy, xx)`` (``yy``, ``xx``: the pixel grid), then
+    Gaussian pixel noise of scale ``noise`` is added to every image and the
+    pixels are clipped to [0, 1]. One ``RandomState(random_state)`` draws
+    everything, in that order.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, size, size), float32 in [0, 1]
+    y : ndarray of shape (n_samples,)
+    """
+    rng = np.random.RandomState(random_state)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    X = np.zeros((n_samples, size, size), np.float32)
+    y = rng.randint(0, n_classes, n_samples)
+    for i, label in enumerate(y):
+        X[i] = draw(rng, label, yy, xx)
+    X += noise * rng.randn(*X.shape).astype(np.float32)
+    return np.clip(X, 0.0, 1.0), y
+
+
 def make_shapes(n_samples=2000, size=16, random_state=SEED, noise=0.15):
     """Generated grayscale images of 8 shapes (a dev-suite image set).
 
@@ -115,11 +142,8 @@ def make_shapes(n_samples=2000, size=16, random_state=SEED, noise=0.15):
     X : ndarray of shape (n_samples, size, size), float32 in [0, 1]
     y : ndarray of shape (n_samples,)
     """
-    rng = np.random.RandomState(random_state)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    X = np.zeros((n_samples, size, size), np.float32)
-    y = rng.randint(0, 8, n_samples)
-    for i, label in enumerate(y):
+
+    def draw(rng, label, yy, xx):
         r = rng.uniform(size / 8, size / 4)
         cy, cx = rng.uniform(r + 1, size - r - 1, 2)
         dy, dx = np.abs(yy - cy), np.abs(xx - cx)
@@ -141,9 +165,49 @@ def make_shapes(n_samples=2000, size=16, random_state=SEED, noise=0.15):
             mask = (np.abs((yy - cy) - (xx - cx)) <= width / 2) & (dy <= r) & (dx <= r)
         else:
             mask = ((dy <= width / 2) & (dx <= r)) | ((dx <= width / 2) & (dy <= r))
-        X[i][mask] = rng.uniform(0.6, 1.0)
-    X += noise * rng.randn(*X.shape).astype(np.float32)
-    return np.clip(X, 0.0, 1.0), y
+        image = np.zeros((size, size), np.float32)
+        image[mask] = rng.uniform(0.6, 1.0)
+        return image
+
+    return _generated_images(n_samples, size, random_state, noise, 8, draw)
+
+
+def make_textures(n_samples=2000, size=20, random_state=3, noise=0.5):
+    """Generated grayscale images of 6 textures (a dev image set).
+
+    Classes: 0 horizontal stripes, 1 vertical stripes, 2 and 3 diagonal
+    stripes (both directions), 4 checkerboard, 5 grid of dots. Each image
+    has a random period (3 to 6 pixels), phase and contrast (0.2 to 0.6),
+    plus Gaussian pixel noise of scale ``noise``, clipped to [0, 1].
+    ``benchmarks/cnn_portfolio_selection.py`` selects the CNN portfolio on
+    it (data set ``textures``); it is not in :data:`DEV_DATASETS`.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, size, size), float32 in [0, 1]
+    y : ndarray of shape (n_samples,)
+    """
+
+    def draw(rng, label, yy, xx):
+        period = rng.uniform(3.0, 6.0)
+        py, px = rng.uniform(0, period, 2)
+        wy, wx = 2 * np.pi * (yy + py) / period, 2 * np.pi * (xx + px) / period
+        if label == 0:
+            wave = np.sin(wy)
+        elif label == 1:
+            wave = np.sin(wx)
+        elif label == 2:
+            wave = np.sin((wy + wx) / np.sqrt(2))
+        elif label == 3:
+            wave = np.sin((wy - wx) / np.sqrt(2))
+        elif label == 4:
+            wave = np.sign(np.sin(wy) * np.sin(wx))
+        else:
+            wave = 2.0 * ((np.cos(wy) > 0.5) & (np.cos(wx) > 0.5)) - 1.0
+        contrast = rng.uniform(0.2, 0.6)
+        return 0.5 + 0.5 * contrast * wave
+
+    return _generated_images(n_samples, size, random_state, noise, 6, draw)
 
 
 def load_dev(name):

@@ -170,6 +170,11 @@ CANDIDATES = {
         "r02": _c(3, 256, 0.15, "none", "pmish", 2.5e-3, 1e-6, 256, 100, **_TD),
         "r03": _c(3, 256, 0.15, "none", "pselu", 2.5e-3, 1e-2, 256, 100, **_TD),
         "r04": _c(3, 256, 0.15, "none", "pmish", 1e-3, 1e-2, 256, 100, **_TD),
+        # r02 and r04 with RealMLP-TD's coslog4 learning-rate schedule
+        "r05": _c(3, 256, 0.15, "none", "pmish", 2.5e-3, 1e-6, 256, 100, **_TD,
+                  lr_schedule="coslog4"),
+        "r06": _c(3, 256, 0.15, "none", "pmish", 1e-3, 1e-2, 256, 100, **_TD,
+                  lr_schedule="coslog4"),
     },
     "embed": {
         #        emb        d   freq  scale trunk  | layers units drop norm act
@@ -189,6 +194,9 @@ CANDIDATES = {
                   2.5e-3, 1e-6, 256, 100, **_TD),
         "e06": _e("pbld", 8, 16, 0.1, "mlp", 3, 256, 0.15, "none", "pselu",
                   1e-3, 1e-2, 256, 100, **_TD),
+        # e05 with RealMLP-TD's coslog4 learning-rate schedule
+        "e07": _e("pbld", 4, 16, 0.1, "mlp", 3, 256, 0.15, "none", "pmish",
+                  2.5e-3, 1e-6, 256, 100, **_TD, lr_schedule="coslog4"),
     },
     "ensemble_mlp": {
         #        k  layers units drop act     lr     wd    batch epochs
@@ -216,10 +224,21 @@ def _benchmarks_on_path():
 
 
 # ---------------------------------------------------------------------- data
-def load(name, max_rows):
-    """``(X, y, classification)`` for dev data set ``name``, at most ``max_rows``."""
+def subsample(X, y, max_rows, stratify):
+    """``(X, y)`` cut to ``max_rows`` rows when larger (``random_state=0``,
+    stratified by class when ``stratify``). Shared with
+    ``cnn_portfolio_selection.py``."""
     from sklearn.model_selection import train_test_split
 
+    if len(y) > max_rows:
+        X, _, y, _ = train_test_split(
+            X, y, train_size=max_rows, random_state=RANDOM_STATE,
+            stratify=y if stratify else None)
+    return X, y
+
+
+def load(name, max_rows):
+    """``(X, y, classification)`` for dev data set ``name``, at most ``max_rows``."""
     _benchmarks_on_path()
     from devsuite import DEV_DATASETS, load_dev
 
@@ -227,24 +246,25 @@ def load(name, max_rows):
         raise ValueError(f"unknown data set {name!r}; choose from {DATASETS}")
     X, y = load_dev(name)
     classification = DEV_DATASETS[name][0] == "classification"
-    if len(y) > max_rows:
-        X, _, y, _ = train_test_split(
-            X, y, train_size=max_rows, random_state=RANDOM_STATE,
-            stratify=y if classification else None)
+    X, y = subsample(X, y, max_rows, classification)
     return X, np.asarray(y), classification
 
 
-def prepare(name, max_rows):
-    """Features (built per featurization on demand), task, scorer and
-    classes, as ``fit`` makes them."""
+def holdout_task(X, y, classification):
+    """Target, task, scorer and holdout split of ``(X, y)``, as ``fit`` makes
+    them: ``(y, y_fit, classes, task, scorer, splits)``.
+
+    Classes are encoded as integers (``y_fit``) and scored with accuracy; a
+    regression target becomes float64 and is scored with R^2. The split is
+    ``make_splits(..., validation_fraction=0.2, seed=0)``. Shared with
+    ``cnn_portfolio_selection.py``.
+    """
     from sklearn.metrics import get_scorer
     from sklearn.preprocessing import LabelEncoder
 
-    from skautodl.data.featurize import FeatureStore
     from skautodl.data.splits import make_splits
     from skautodl.data.validation import detect_task
 
-    X, y, classification = load(name, max_rows)
     if classification:
         encoder = LabelEncoder()
         y_fit = encoder.fit_transform(y).astype(np.int64)
@@ -259,6 +279,16 @@ def prepare(name, max_rows):
         scorer = get_scorer("r2")
     splits = make_splits(X, y, cv=None, validation_fraction=VALIDATION_FRACTION,
                          classification=classification, seed=RANDOM_STATE)
+    return y, y_fit, classes, task, scorer, splits
+
+
+def prepare(name, max_rows):
+    """Features (built per featurization on demand), task, scorer and
+    classes, as ``fit`` makes them."""
+    from skautodl.data.featurize import FeatureStore
+
+    X, y, classification = load(name, max_rows)
+    y, y_fit, classes, task, scorer, splits = holdout_task(X, y, classification)
     features = FeatureStore(X, y_fit, y, splits, task)
     return {"features": features, "task": task, "scorer": scorer,
             "classes": classes, "metric": "accuracy" if classification else "r2",
@@ -279,6 +309,54 @@ def trial_config(family, entry, task):
     config = {"family": family, **adapt(space, family, entry)}
     dropped = sorted(k for k, v in entry.items() if config.get(k) != v)
     return config, dropped
+
+
+# ---------------------------------------------------------------------- runs
+def start_run(threads):
+    """Set ``threads`` torch threads and silence UserWarnings."""
+    import torch
+
+    torch.set_num_threads(threads)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+def load_average():
+    """The load average as printed: ``"1.00 0.50 0.25"``."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run_options(args, datasets, quick_datasets, max_rows, quick_max_rows):
+    """``(datasets, max_rows, seeds)`` of a run: the options, else the
+    defaults (those of ``--quick`` with it; seeds 0 and 1, quick 0)."""
+    datasets = args.datasets or list(quick_datasets if args.quick else datasets)
+    max_rows = args.max_rows or (quick_max_rows if args.quick else max_rows)
+    seeds = list(range(args.seeds or (1 if args.quick else 2)))
+    return datasets, max_rows, seeds
+
+
+def run_seeds(name, config, data, prep, seeds):
+    """Train ``config`` on ``data`` once per training seed, as a search trial.
+
+    Prints each failure, then `` <name>=<mean score>``. Returns ``(scores,
+    seconds, results)``: per seed the validation score (nan when the trial
+    failed), the seconds ``run_trial`` took and its ``TrialResult``.
+    """
+    from skautodl.training.trial import run_trial
+
+    scores = np.full(len(seeds), np.nan)
+    seconds = np.zeros(len(seeds))
+    results = []
+    for k, seed in enumerate(seeds):
+        t0 = time.perf_counter()
+        result = run_trial(config, data, prep["task"], scorer=prep["scorer"],
+                           classes=prep["classes"], device="cpu", seed=seed)
+        seconds[k] = time.perf_counter() - t0
+        scores[k] = result.score if result.ok else np.nan
+        results.append(result)
+        if not result.ok:
+            print(f"\n  {name} (seed {seed}) failed: {result.error}", end="")
+    print(f" {name}={scores.mean():.3f}", end="", flush=True)
+    return scores, seconds, results
 
 
 # ---------------------------------------------------------------------- selection
@@ -321,6 +399,47 @@ def greedy_portfolio(norm, size):
     return chosen
 
 
+def choose_portfolio(norm, rows, names, datasets, labels, *, size, default,
+                     prefix, title, fill=False):
+    """Greedy picks among ``rows`` of ``norm``, then the portfolio: ``default``
+    first, the other picks, and (``fill``) the other rows by mean normalized
+    score; at most ``size``. Prints both; returns the portfolio's row indices.
+
+    ``prefix`` starts the picks' header, ``title`` is the portfolio's and
+    ``labels`` describe the configs, one a row.
+    """
+    mean = norm.mean(axis=1)
+    picks = [(rows[i], gain) for i, gain in greedy_portfolio(norm[rows], size)]
+    print(f"\n{prefix}greedy picks (mean normalized score of the config; gain in "
+          "the per-data-set best of the portfolio):")
+    best = np.zeros(len(datasets))
+    for k, (i, gain) in enumerate(picks):
+        best = best + gain
+        gains = ", ".join(f"{datasets[j]} +{g:.2f}" for j, g in enumerate(gain)
+                          if g > 1e-12) or "-"
+        print(f"  {k + 1}. {names[i]}  mean {mean[i]:.3f}  portfolio best-of "
+              f"mean {best.mean():.3f}  gains: {gains}")
+    first = [names.index(default)] if default in names else []
+    final = first + [i for i, _ in picks if i not in first]
+    if fill:
+        # when the greedy construction stops early (one candidate is best on
+        # every data set), the remaining places go by mean normalized score
+        final += [rows[i] for i in np.argsort(-mean[rows], kind="stable")
+                  if rows[i] not in final]
+    final = [int(i) for i in final[:size]]
+    best_of = norm[final].max(axis=0)
+    print(title)
+    print(f"  {'cand':<5} {'mean':>6}  config")
+    for i in final:
+        print(f"  {names[i]:<5} {mean[i]:6.3f}  {labels[i]}")
+    print("  best-of-portfolio per data set: " + ", ".join(
+        f"{d} {b:.2f}" for d, b in zip(datasets, best_of, strict=True)))
+    if first:
+        print(f"  mean best-of-portfolio {best_of.mean():.3f} vs {default} "
+              f"alone {norm[first[0]].mean():.3f}")
+    return final
+
+
 # ---------------------------------------------------------------------- report
 _SHORT = {"module__numeric_embedding": "", "module__d_embedding": "d",
           "module__n_frequencies": "nf", "module__frequency_scale": "fs",
@@ -343,7 +462,8 @@ def _fmt_config(c):
     return " ".join(parts)
 
 
-def _table(names, columns, values, fmt="{:6.3f}"):
+def score_table(names, columns, values, fmt="{:6.3f}"):
+    """Lines of a table: a row per candidate, a column per ``columns``."""
     width = max(6, *(len(c) for c in columns))
     lines = ["cand  " + " ".join(f"{c:>{width}}" for c in columns)]
     for i, name in enumerate(names):
@@ -351,6 +471,34 @@ def _table(names, columns, values, fmt="{:6.3f}"):
                        for v in values[i])
         lines.append(f"{name:<5} {row}")
     return lines
+
+
+def report_normalized(names, datasets, scores, runs, over=""):
+    """Print the normalized scores (``over`` ends the header) and the seed
+    noise; returns ``(norm, mean)``: the normalized scores and their means
+    over the data sets."""
+    norm = normalize(scores)
+    mean = norm.mean(axis=1)
+    print(f"\nnormalized scores ((score - min) / (max - min) per data set{over}):")
+    print("\n".join(score_table(names, [*datasets, "mean"],
+                                np.column_stack([norm, mean]))))
+    print(f"(last column: mean over the {len(datasets)} data sets)")
+    if runs.shape[2] > 1:
+        spread = np.nanmax(scores, axis=0) - np.nanmin(scores, axis=0)
+        noise = np.nanmean(runs.std(axis=2), axis=0)
+        print("seed noise (mean over candidates of the std over seeds) relative to "
+              "the spread between candidates: " + ", ".join(
+                  f"{d} {n / s:.2f}" if s > 0 else f"{d} -"
+                  for d, n, s in zip(datasets, noise, spread, strict=True)))
+    return norm, mean
+
+
+def print_constant(constant, entries):
+    """Print ``constant = [...]`` of ``(name, entry)`` pairs, as Python."""
+    print(f"\n{constant} = [")
+    for name, entry in entries:
+        print(f"    {entry!r},  # {name}")
+    print("]")
 
 
 def _candidates(families, only=None):
@@ -365,28 +513,42 @@ def _candidates(families, only=None):
     return out
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{len(QUICK_DATASETS)} data sets of <= "
-                             f"{QUICK_MAX_ROWS} rows, <= {QUICK_MAX_EPOCHS} "
-                             "epochs, one seed")
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=None)
-    parser.add_argument("--families", nargs="+", choices=FAMILIES,
-                        default=list(FAMILIES))
-    parser.add_argument("--candidates", nargs="+", default=None,
-                        help="only these candidates (names as c00, e04, m01)")
-    parser.add_argument("--max-rows", type=int, default=None,
-                        help="subsample larger data sets (default 1000, quick 300)")
-    parser.add_argument("--max-epochs", type=int, default=None,
-                        help="cap every candidate's max_epochs")
-    parser.add_argument("--size", type=int, default=None,
-                        help="portfolio size per family, defaults included "
-                             f"(default {SIZES})")
+def selection_parser(doc, *, quick_help, datasets, candidates, max_rows_help,
+                     epochs, size, size_help, families=None):
+    """The options both selection scripts take, in this order: ``--quick``,
+    ``--datasets``, ``--families`` (with ``families``), ``--candidates``
+    (``candidates``: its extra keywords), ``--max-rows``, the epoch option
+    (``epochs``: ``(flag, help)``), ``--size`` (default ``size``),
+    ``--seeds`` and ``--threads``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--datasets", nargs="+", choices=datasets, default=None)
+    if families is not None:
+        parser.add_argument("--families", nargs="+", choices=families,
+                            default=list(families))
+    parser.add_argument("--candidates", nargs="+", default=None, **candidates)
+    parser.add_argument("--max-rows", type=int, default=None, help=max_rows_help)
+    flag, epochs_help = epochs
+    parser.add_argument(flag, type=int, default=None, help=epochs_help)
+    parser.add_argument("--size", type=int, default=size, help=size_help)
     parser.add_argument("--seeds", type=int, default=None,
                         help="training seeds per candidate and data set, scores "
                              "averaged (default 2, quick 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    return parser
+
+
+def parse_args(argv=None):
+    parser = selection_parser(
+        __doc__, quick_help=f"{len(QUICK_DATASETS)} data sets of <= "
+                            f"{QUICK_MAX_ROWS} rows, <= {QUICK_MAX_EPOCHS} "
+                            "epochs, one seed",
+        datasets=DATASETS, families=FAMILIES,
+        candidates={"help": "only these candidates (names as c00, e04, m01)"},
+        max_rows_help="subsample larger data sets (default 1000, quick 300)",
+        epochs=("--max-epochs", "cap every candidate's max_epochs"),
+        size=None, size_help=f"portfolio size per family, defaults included "
+                             f"(default {SIZES})")
     return parser.parse_args(argv)
 
 
@@ -394,26 +556,20 @@ def main(argv=None):
     """Run the selection; returns a dict of what it measured and chose."""
     args = parse_args(argv)
 
-    import torch
+    from skautodl.training.trial import feature_key
 
-    from skautodl.training.trial import feature_key, run_trial
-
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore", category=UserWarning)
+    start_run(args.threads)
     cands = _candidates(args.families, args.candidates)
     names = [n for _, n, _ in cands]
-    datasets = args.datasets or list(QUICK_DATASETS if args.quick else DATASETS)
-    max_rows = args.max_rows or (QUICK_MAX_ROWS if args.quick else 1000)
+    datasets, max_rows, seeds = run_options(args, DATASETS, QUICK_DATASETS, 1000,
+                                            QUICK_MAX_ROWS)
     max_epochs = args.max_epochs or (QUICK_MAX_EPOCHS if args.quick else None)
-    seeds = list(range(args.seeds or (1 if args.quick else 2)))
 
-    load0 = os.getloadavg()
     t_start = time.perf_counter()
     print(f"portfolio selection (dev suite): {len(names)} candidates x "
           f"{len(datasets)} data sets x {len(seeds)} seeds, max_rows={max_rows}, "
           f"max_epochs cap={max_epochs}, torch threads={args.threads}, "
-          f"cores={os.cpu_count()}, load average "
-          f"{load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+          f"cores={os.cpu_count()}, load average {load_average()}")
     print("\ncandidates:")
     for family, name, entry in cands:
         print(f"  {name}  {family:<12} {_fmt_config(entry)}")
@@ -433,70 +589,30 @@ def main(argv=None):
             if max_epochs is not None:
                 config["max_epochs"] = min(config["max_epochs"], max_epochs)
             data = prep["features"].get(feature_key(prep["task"], config))
-            for k, seed in enumerate(seeds):
-                t0 = time.perf_counter()
-                result = run_trial(config, data, prep["task"],
-                                   scorer=prep["scorer"], classes=prep["classes"],
-                                   device="cpu", seed=seed)
-                times[i, j, k] = time.perf_counter() - t0
-                runs[i, j, k] = result.score if result.ok else np.nan
-                if not result.ok:
-                    print(f"\n  {name} (seed {seed}) failed: {result.error}", end="")
-            print(f" {name}={runs[i, j].mean():.3f}", end="", flush=True)
+            runs[i, j], times[i, j], _ = run_seeds(name, config, data, prep, seeds)
         print()
     # a candidate failing on any seed counts as failed on that data set
     scores = runs.mean(axis=2)
 
-    norm = normalize(scores)
-    mean = norm.mean(axis=1)
     print("\nraw validation scores (accuracy / r2):")
-    print("\n".join(_table(names, datasets, scores)))
-    print("\nnormalized scores ((score - min) / (max - min) per data set, over "
-          "all candidates):")
-    print("\n".join(_table(names, [*datasets, "mean"],
-                           np.column_stack([norm, mean]))))
-    print(f"(last column: mean over the {len(datasets)} data sets)")
-    if len(seeds) > 1:
-        spread = np.nanmax(scores, axis=0) - np.nanmin(scores, axis=0)
-        noise = np.nanmean(runs.std(axis=2), axis=0)
-        print("seed noise (mean over candidates of the std over seeds) relative to "
-              "the spread between candidates: " + ", ".join(
-                  f"{d} {n / s:.2f}" if s > 0 else f"{d} -"
-                  for d, n, s in zip(datasets, noise, spread, strict=True)))
+    print("\n".join(score_table(names, datasets, scores)))
+    norm, mean = report_normalized(names, datasets, scores, runs,
+                                   over=", over all candidates")
 
     portfolios = {}
+    labels = [_fmt_config(entry) for _, _, entry in cands]
     for family in args.families:
         rows = [i for i, (f, _, _) in enumerate(cands) if f == family]
         if not rows:
             continue
-        size = args.size or SIZES[family]
-        picks = [(rows[i], gain) for i, gain in greedy_portfolio(norm[rows], size)]
-        print(f"\n{family}: greedy picks (mean normalized score of the config; "
-              "gain in the per-data-set best of the portfolio):")
-        best = np.zeros(len(datasets))
-        for k, (i, gain) in enumerate(picks):
-            best = best + gain
-            gains = ", ".join(f"{datasets[j]} +{g:.2f}" for j, g in enumerate(gain)
-                              if g > 1e-12) or "-"
-            print(f"  {k + 1}. {names[i]}  mean {mean[i]:.3f}  portfolio best-of "
-                  f"mean {best.mean():.3f}  gains: {gains}")
         default = DEFAULTS[family]
-        first = [names.index(default)] if default in names else []
-        final = (first + [i for i, _ in picks if i not in first])[:size]
-        best_of = norm[final].max(axis=0)
-        print(f"{family} portfolio ({default} first, then the greedy picks):")
-        print(f"  {'cand':<5} {'mean':>6}  config")
-        for i in final:
-            print(f"  {names[i]:<5} {mean[i]:6.3f}  {_fmt_config(cands[i][2])}")
-        print("  best-of-portfolio per data set: " + ", ".join(
-            f"{d} {b:.2f}" for d, b in zip(datasets, best_of, strict=True)))
-        if first:
-            print(f"  mean best-of-portfolio {best_of.mean():.3f} vs {default} "
-                  f"alone {norm[first[0]].mean():.3f}")
+        final = choose_portfolio(
+            norm, rows, names, datasets, labels, size=args.size or SIZES[family],
+            default=default, prefix=f"{family}: ",
+            title=f"{family} portfolio ({default} first, then the greedy picks):")
         portfolios[family] = [names[i] for i in final]
 
     total = time.perf_counter() - t_start
-    load1 = os.getloadavg()
     slowest = np.unravel_index(times.argmax(), times.shape)
     print(f"\nseconds per trial: mean {times.mean():.2f}, median "
           f"{np.median(times):.2f}, max {times.max():.2f} ({names[slowest[0]]} on "
@@ -507,12 +623,10 @@ def main(argv=None):
         f"{f} {times[[i for i, c in enumerate(cands) if c[0] == f]].mean():.2f}"
         for f in portfolios))
     print(f"total {total:.0f} s for {times.size} trials; load average at the end "
-          f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
+          f"{load_average()}")
     for family, chosen in portfolios.items():
-        print(f"\n{CONSTANTS[family]} = [")
-        for name in chosen:
-            print(f"    {CANDIDATES[family][name]!r},  # {name}")
-        print("]")
+        print_constant(CONSTANTS[family],
+                       [(name, CANDIDATES[family][name]) for name in chosen])
     return {"datasets": datasets, "names": names, "scores": norm, "raw": scores,
             "portfolios": portfolios}
 

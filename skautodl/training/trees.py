@@ -33,9 +33,7 @@ What differs, and why:
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
-import traceback
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -46,11 +44,10 @@ from skautodl.networks.registry import is_tree_config
 from skautodl.training.trial import (
     TrialResult,
     _peak_rss_mb,
+    failed_trial,
     feature_key,
     worker_id,
 )
-
-logger = logging.getLogger("skautodl")
 
 
 def is_tree(config):
@@ -104,14 +101,10 @@ def run_tree_trial(config, splits, task, *, scorer, classes=None, seed=0,
                 scores.append(score)
                 models.append(model)
     except (Exception, MemoryError) as exc:  # noqa: BLE001 - a trial never kills a search
-        message = f"{type(exc).__name__}: {exc}"
-        logger.debug("trial failed: %s\n%s", message, traceback.format_exc())
-        return TrialResult(
-            config=dict(config), status="failed", score=float("nan"),
-            split_scores=scores, epochs=0, epochs_run=iterations,
-            fit_time=fit_time, score_time=score_time, error=message,
-            stopped_by_budget=stopped, peak_memory_mb=_peak_rss_mb(), seed=seed,
-            segments=list(prior_segments), worker=worker_id(), device="cpu",
+        return failed_trial(
+            exc, config, seed=seed, device="cpu", prior_segments=prior_segments,
+            split_scores=scores, epochs_run=iterations, fit_time=fit_time,
+            score_time=score_time, stopped_by_budget=stopped,
         )
     n_iter = max(1, int(round(np.mean(kept))))
     segments = (list(prior_segments) if warm_nets is not None and prior_segments

@@ -183,6 +183,27 @@ def _kept_epochs(net, start):
     return run
 
 
+def failed_trial(exc, config, *, seed, device, prior_segments=(), **progress):
+    """The failed :class:`TrialResult` of a trial that raised ``exc``.
+
+    Call it in the ``except`` block: the message is ``"<type>: <exc>"``,
+    logged at debug level with the traceback being handled. ``progress``
+    holds what the trial measured before it failed (``split_scores``,
+    ``epochs_run``, ``fit_time``, ``score_time``, ``stopped_by_budget``,
+    ``pruned``, ``curve``); the score is ``nan``, ``epochs`` 0, no models,
+    and the segments are ``prior_segments``. Shared by the networks'
+    :func:`run_trial` and the trees' ``run_tree_trial``.
+    """
+    message = f"{type(exc).__name__}: {exc}"
+    logger.debug("trial failed: %s\n%s", message, traceback.format_exc())
+    return TrialResult(
+        config=dict(config), status="failed", score=float("nan"), epochs=0,
+        error=message, peak_memory_mb=_peak_rss_mb(), seed=seed,
+        segments=list(prior_segments), worker=worker_id(), device=str(device),
+        **progress,
+    )
+
+
 def _net_class(task):
     return AutoNetClassifier if task.is_classification else AutoNetRegressor
 
@@ -322,15 +343,11 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-        message = f"{type(exc).__name__}: {exc}"
-        logger.debug("trial failed: %s\n%s", message, traceback.format_exc())
-        return TrialResult(
-            config=dict(config), status="failed", score=float("nan"),
-            split_scores=scores, epochs=0, epochs_run=epochs_run, fit_time=fit_time,
-            score_time=score_time, error=message, stopped_by_budget=stopped,
-            pruned=pruned, peak_memory_mb=_peak_rss_mb(), seed=seed,
-            segments=list(prior_segments), curve=curve, worker=worker_id(),
-            device=str(device),
+        return failed_trial(
+            exc, config, seed=seed, device=device, prior_segments=prior_segments,
+            split_scores=scores, epochs_run=epochs_run, fit_time=fit_time,
+            score_time=score_time, stopped_by_budget=stopped, pruned=pruned,
+            curve=curve,
         )
     segments = [*prior_segments, (max(1, int(round(np.mean(kept)))), max_epochs)]
     return TrialResult(

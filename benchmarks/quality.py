@@ -608,7 +608,8 @@ def ensemble_details(est, X_test, y_test, classification):
     ``best_test``: the test score of ``best_estimator_`` (the best trial's
     model: refitted, or its bagged fold models), the model ``ensemble_size=1``
     keeps; ``members``: distinct ensemble members; ``log_loss`` /
-    ``best_log_loss`` (classifiers); ``predict_ms`` / ``best_predict_ms``:
+    ``best_log_loss`` and the ensemble's ``temperature``
+    (classifiers); ``predict_ms`` / ``best_predict_ms``:
     median milliseconds to predict the test rows; ``model_mb`` /
     ``best_model_mb``: pickled size of the members' models.
     """
@@ -637,6 +638,7 @@ def ensemble_details(est, X_test, y_test, classification):
                                          labels=classes))
         out["best_log_loss"] = float(log_loss(
             y_test, single.predict_proba(X_checked), labels=classes))
+        out["temperature"] = float(getattr(est, "temperature_", 1.0))
     return out
 
 
@@ -1043,14 +1045,16 @@ def format_ensembles(rows):
 
     Means over the split seeds of: distinct members, test score (ensemble,
     best trial), log loss (classifiers), predict milliseconds for the test
-    rows and pickled model MB (ensemble / best trial).
+    rows and pickled model MB (ensemble / best trial); ``temperature`` is
+    the classifier ensemble's ``temperature_``.
     """
     groups = {}
     for r in rows:
         if r.get("ensemble"):
             groups.setdefault((r["dataset"], r["method"]), []).append(r)
     columns = ("dataset", "method", "seeds", "members", "test", "best_trial_test",
-               "log_loss", "best_trial_log_loss", "predict_ms", "model_mb")
+               "log_loss", "best_trial_log_loss", "temperature", "predict_ms",
+               "model_mb")
     cells = []
 
     def mean(group, key):
@@ -1066,6 +1070,7 @@ def format_ensembles(rows):
             "best_trial_test": _num(mean(group, "best_test"), ".4f"),
             "log_loss": _num(mean(group, "log_loss"), ".4f"),
             "best_trial_log_loss": _num(mean(group, "best_log_loss"), ".4f"),
+            "temperature": _num(mean(group, "temperature"), ".2f"),
             "predict_ms": (f"{_num(mean(group, 'predict_ms'), '.1f')} / "
                            f"{_num(mean(group, 'best_predict_ms'), '.1f')}"),
             "model_mb": (f"{_num(mean(group, 'model_mb'), '.2f')} / "

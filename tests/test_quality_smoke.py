@@ -122,6 +122,11 @@ def test_quality_smoke(bench, capsys, tmp_path, monkeypatch):
         (m, s) for m in ("hgb", "realmlp", "skautodl:default") for s in (0, 1)}
     for r in data["rows"]:
         assert r["status"] == ("n/a" if r["method"] == "realmlp" else "ok")
+    # a classifier's ensemble reports its temperature beside its log loss
+    for r in data["rows"]:
+        if r["method"] == "skautodl:default":
+            assert r["ensemble"]["temperature"] > 0
+            assert r["ensemble"]["log_loss"] >= 0
     auto = next(r for r in data["summary"] if r["method"] == "skautodl:default")
     assert len(auto["scores"]) == 2 and auto["score_std"] is not None
 

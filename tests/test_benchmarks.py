@@ -61,3 +61,41 @@ def test_cnn_portfolio_selection_smoke(capsys):
     assert out["datasets"] == ["shapes"] and out["names"] == ["k00", "k01"]
     assert out["portfolio"][0] == "k00"
     assert ((out["scores"] >= 0) & (out["scores"] <= 1)).all()
+
+
+@pytest.mark.timeout(180)
+def test_ensemble_selection_study_smoke(capsys):
+    # one short fit on iris: every rule is scored on the same pooled trials
+    with benchmark_module("ensemble_selection_study.py",
+                          "ensemble_selection_study") as module:
+        rows = module.main(["--datasets", "iris", "--split-seeds", "0",
+                            "--budget", "8"])
+        import numpy as np
+
+        from skautodl.ensemble import PredictionPool
+        from skautodl.training.trial import TrialResult
+
+        pool = PredictionPool(10)
+        rng = np.random.RandomState(0)
+        y = rng.rand(40)
+        for t in range(8):
+            pool.add(TrialResult(config={}, status="ok", score=-t, trial_id=t,
+                                 split_scores=[-t],
+                                 valid_predictions=[y + rng.normal(0, 0.1 + t, 40)]))
+
+        def neg_mse(out, target):
+            return -float(np.mean((out - target) ** 2))
+
+        weights = {rule: module.rule_weights(rule, pool, y, neg_mse, None, False)
+                   for rule in module.RULES}
+    assert {r["rule"] for r in rows} == set(module.RULES)
+    for r in rows:
+        assert 0.0 <= r["test"] <= 1.0 and r["log_loss"] >= 0 and r["log_loss_t"] >= 0
+    table = capsys.readouterr().out
+    assert "| iris |" in table and "| mean rank |" in table
+    assert weights["best"] == {0: 1.0}
+    assert weights["top5"] == {t: 0.2 for t in range(5)}
+    assert weights["logloss10"] is None  # classifiers only
+    for rule in ("greedy10", "greedy25", "bagged10"):
+        assert sum(weights[rule].values()) == pytest.approx(1.0)
+    assert len(weights["bagged10"]) >= len(weights["greedy10"])

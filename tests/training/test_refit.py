@@ -112,8 +112,10 @@ def test_refit_replays_every_segment_of_the_best_trial(search, monkeypatch):
     pipe = refit(promoted, result.nets, features.X, features.y_fit, task, features,
                  classes=np.array([0, 1]))
     n = len(features.X)
-    assert calls == [(3, 3, result.seed, n), (5, 6, result.seed, n),
-                     (2, 18, result.seed, n)]
+    # each stretch for the epochs it kept, as one whole cycle of that length
+    assert calls == [(3, 3, result.seed, n), (5, 5, result.seed, n),
+                     (2, 2, result.seed, n)]
+    assert dict(pipe[-1].callbacks)["lr_schedule"].T_max == 2
     assert len(pipe[-1].history) == 10
     assert pipe[-1] is not result.nets[0]
 

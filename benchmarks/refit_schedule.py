@@ -90,10 +90,11 @@ def compare(name, seed, budget):
 def _replay_as_run(refit, result, seen):
     """Replay ``result``'s segments with each cycle as long as the segment says
     (``_replay`` itself makes every cycle the kept length)."""
+    from sklearn.pipeline import Pipeline
+
     from skautodl.data.featurize import make_featurizer
     from skautodl.training.net import build_net
     from skautodl.training.trial import feature_key, train_segment
-    from sklearn.pipeline import Pipeline
 
     task = seen["task"]
     featurizer = make_featurizer(task, feature_key(task, result.config))
@@ -116,7 +117,8 @@ def main(argv=None):
     if here not in sys.path:
         sys.path.insert(0, here)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default="classif,hastie,mixed_dev,friedman3,shapes")
+    parser.add_argument("--datasets",
+                        default="classif,hastie,mixed_dev,friedman3,shapes")
     parser.add_argument("--budget", type=float, default=40.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

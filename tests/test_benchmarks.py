@@ -94,7 +94,7 @@ def test_ensemble_selection_study_smoke(capsys):
     table = capsys.readouterr().out
     assert "| iris |" in table and "| mean rank |" in table
     assert weights["best"] == {0: 1.0}
-    assert weights["top5"] == {t: 0.2 for t in range(5)}
+    assert weights["top5"] == dict.fromkeys(range(5), 0.2)
     assert weights["logloss10"] is None  # classifiers only
     for rule in ("greedy10", "greedy25", "bagged10"):
         assert sum(weights[rule].values()) == pytest.approx(1.0)

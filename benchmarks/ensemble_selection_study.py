@@ -146,7 +146,7 @@ def study(name, seed, budget):
 
     from skautodl import AutoDLClassifier, AutoDLRegressor
     from skautodl.data.validation import check_predict_input
-    from skautodl.ensemble import _sharpen, fit_temperature
+    from skautodl.ensemble import _log_loss, _sharpen, fit_temperature
 
     classification = ALL_DATASETS[name][0] == "classification"
     X_train, X_test, y_train, y_test = split_data(name, random_state=seed)
@@ -182,14 +182,10 @@ def study(name, seed, budget):
             valid_blend = sum(w * pool.predictions[t].astype(np.float64)
                               for t, w in weights.items())
             temp = fit_temperature(valid_blend, valid_idx)
-            row["log_loss"] = _nll(p, test_idx)
-            row["log_loss_t"] = _nll(_sharpen(p, temp), test_idx)
+            row["log_loss"] = _log_loss(p, test_idx)
+            row["log_loss_t"] = _log_loss(_sharpen(p, temp), test_idx)
         rows.append(row)
     return rows
-
-
-def _nll(p, rows):
-    return -float(np.mean(np.log(np.clip(p[np.arange(len(rows)), rows], 1e-15, 1))))
 
 
 def table(rows):

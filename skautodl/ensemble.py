@@ -127,6 +127,12 @@ def _renormalized(output):
     return output / output.sum(axis=1, keepdims=True)
 
 
+def _log_loss(proba, rows):
+    """Mean negative log probability of the true class indices ``rows``."""
+    true = np.clip(proba[np.arange(len(rows)), rows], 1e-15, 1.0)
+    return -float(np.mean(np.log(true)))
+
+
 def blend_scorer(scorer, task, classes, default):
     """``score(output, y) -> float`` for blended predictions of a task.
 
@@ -175,10 +181,8 @@ def blend_tiebreak(task, classes):
         index = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
 
         def tiebreak(output, y):
-            p = _renormalized(output)
             rows = np.array([index[v] for v in np.asarray(y).tolist()])
-            true = np.clip(p[np.arange(len(rows)), rows], 1e-15, 1.0)
-            return float(np.mean(np.log(true)))
+            return -_log_loss(_renormalized(output), rows)
     else:
         def tiebreak(output, y):
             diff = np.asarray(output, np.float64).reshape(len(y), -1) - \
@@ -204,11 +208,6 @@ def _sharpen(proba, temperature):
     logp -= logp.max(axis=1, keepdims=True)
     out = np.exp(logp)
     return out / out.sum(axis=1, keepdims=True)
-
-
-def _log_loss(proba, rows):
-    true = np.clip(proba[np.arange(len(rows)), rows], 1e-15, 1.0)
-    return -float(np.mean(np.log(true)))
 
 
 def fit_temperature(proba, y_index, bounds=(0.05, 20.0)):

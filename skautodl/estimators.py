@@ -287,12 +287,12 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             owner=name,
         )
         if self._is_classifier:
-            self.temperature_ = 1.0
-        if self._is_classifier and plan.pool is not None \
-                and all(t in plan.pool for t in weights):
-            # the kept members' blend on the rows they were selected on
+            # fitted on the kept members' blend, on the rows they were
+            # selected on; none without a pool (ensemble_size=1)
+            pooled = plan.pool is not None and all(t in plan.pool for t in weights)
             y_index = np.concatenate([y_fit[valid] for _, valid in splits])
-            self.temperature_ = fit_temperature(blend(plan.pool, weights), y_index)
+            self.temperature_ = (fit_temperature(blend(plan.pool, weights), y_index)
+                                 if pooled else 1.0)
         self.ensemble_score_ = float(max(history))
         self.cv_ = cv
         self.searcher_ = searcher

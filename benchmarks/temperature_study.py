@@ -28,6 +28,9 @@ Rules (``T``: the temperature, the blend's probabilities raised to
     ``fitted`` only when it lowers the log loss out of fold (5 folds of
     those rows, each fold scaled by the temperature fitted on the other
     four), else 1.
+``default``
+    What the estimator does (``temperature_``): ``member`` when the
+    members are refitted on all rows (a holdout), ``fitted`` with bagging.
 
 Usage::
 
@@ -45,38 +48,13 @@ from pathlib import Path
 
 import numpy as np
 
-RULES = ("none", "fitted", "soften", "floor", "member", "crossfit")
+RULES = ("none", "fitted", "soften", "floor", "member", "crossfit", "default")
 
 
 def _on_path():
     here = str(Path(__file__).resolve().parent)
     if here not in sys.path:
         sys.path.insert(0, here)
-
-
-def _confidence(proba):
-    return float(np.mean(np.max(proba, axis=1)))
-
-
-def member_floor(blend_valid, member_valid):
-    """The lowest temperature at which ``blend_valid``'s mean top probability
-    stays at or below the most confident member's (1.0 when the blend is
-    already at least as confident)."""
-    from scipy.optimize import brentq
-
-    from skautodl.ensemble import _sharpen
-
-    target = max(_confidence(p) for p in member_valid)
-    if _confidence(blend_valid) >= target:
-        return 1.0
-
-    def gap(log_t):
-        return _confidence(_sharpen(blend_valid, float(np.exp(log_t)))) - target
-
-    low = np.log(0.05)
-    if gap(low) <= 0:
-        return 0.05
-    return float(np.exp(brentq(gap, low, 0.0, xtol=1e-3)))
 
 
 def crossfit_temperature(blend_valid, y_index, folds=5, seed=0):
@@ -94,7 +72,10 @@ def crossfit_temperature(blend_valid, y_index, folds=5, seed=0):
     return 1.0
 
 
-def rule_temperature(rule, fitted, blend_valid, member_valid, y_index):
+def rule_temperature(rule, blend_valid, member_valid, y_index):
+    from skautodl.ensemble import fit_temperature
+
+    fitted = fit_temperature(blend_valid, y_index)
     if rule == "none":
         return 1.0
     if rule == "fitted":
@@ -104,7 +85,7 @@ def rule_temperature(rule, fitted, blend_valid, member_valid, y_index):
     if rule == "floor":
         return max(fitted, 0.5)
     if rule == "member":
-        return max(fitted, member_floor(blend_valid, member_valid))
+        return fit_temperature(blend_valid, y_index, members=member_valid)
     if rule == "crossfit":
         return crossfit_temperature(blend_valid, y_index)
     raise ValueError(rule)
@@ -151,10 +132,11 @@ def study(name, seed, budget):
              "log_loss": _log_loss(best, test_idx)}]
     if "blend_valid" not in seen:  # one member: no temperature was fitted
         return rows
-    raw = Ensemble(est.ensemble_, est.classes_, temperature=1.0).predict_proba(X_checked)
+    raw = Ensemble(est.ensemble_, est.classes_).predict_proba(X_checked)
     for rule in RULES:
-        t = rule_temperature(rule, est.temperature_, seen["blend_valid"],
-                             seen["member_valid"], seen["y_index"])
+        t = (est.temperature_ if rule == "default" else
+             rule_temperature(rule, seen["blend_valid"], seen["member_valid"],
+                              seen["y_index"]))
         rows.append({**base, "rule": rule, "temperature": t,
                      "log_loss": _log_loss(_sharpen(raw, t), test_idx)})
     return rows
@@ -166,7 +148,7 @@ def table(rows):
     rules = ["best trial", *RULES]
     lines = ["| dataset | " + " | ".join(rules) + " |",
              "| --- | " + " | ".join("---:" for _ in rules) + " |"]
-    wins = {r: 0 for r in rules}
+    wins = dict.fromkeys(rules, 0)
     for name in names:
         cells = []
         for rule in rules:
@@ -181,9 +163,10 @@ def table(rows):
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     splits = {(r["dataset"], r["seed"]) for r in rows}
     for key in splits:
-        sel = {x["rule"]: x["log_loss"] for x in rows if (x["dataset"], x["seed"]) == key}
-        for rule in rules:
-            if rule in sel and rule != "best trial" and sel[rule] <= sel["best trial"] + 1e-12:
+        sel = {x["rule"]: x["log_loss"] for x in rows
+               if (x["dataset"], x["seed"]) == key}
+        for rule in RULES:
+            if rule in sel and sel[rule] <= sel["best trial"] + 1e-12:
                 wins[rule] += 1
     lines.append("| splits at or below the best trial | - | " + " | ".join(
         f"{wins[r]}/{len(splits)}" for r in RULES) + " |")

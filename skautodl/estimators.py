@@ -33,7 +33,7 @@ from skautodl._compat import (
 )
 from skautodl.controller import Controller
 from skautodl.data.featurize import FeatureStore
-from skautodl.data.splits import make_splits
+from skautodl.data.splits import make_splits, nested_order
 from skautodl.data.validation import (
     check_fit_input,
     check_predict_input,
@@ -51,7 +51,7 @@ from skautodl.ensemble import (
 )
 from skautodl.networks.registry import resolve_families
 from skautodl.report import cv_results, leaderboard
-from skautodl.search.fidelity import make_scheduler
+from skautodl.search.fidelity import FIDELITIES, make_scheduler, use_rows
 from skautodl.search.portfolio import portfolio_for
 from skautodl.search.searchers import SEARCHERS, SearchSpec
 from skautodl.search.space import SearchSpace
@@ -126,7 +126,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         "search_space": [dict, None],
         "families": [str, list, tuple],  # names checked by the family registry
         "image_shape": [tuple, list, None],
-        "fidelity": [StrOptions({"hyperband", "halving"}), None],
+        "fidelity": [StrOptions(set(FIDELITIES)), None],
         "cv": [StrOptions({"auto"}), "cv_object", None],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
@@ -255,6 +255,13 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                                  validation_fraction=self.validation_fraction,
                                  classification=task.is_classification,
                                  seed=controller.split_seed)
+            n_train = len(splits[0][0])
+            if use_rows(self.fidelity, n_train):
+                # data-size fidelity trains on prefixes of the training rows:
+                # order them so that every prefix is a stratified subsample
+                splits = [(nested_order(train, y, classification=task.is_classification,
+                                        seed=controller.split_seed), valid)
+                          for train, valid in splits]
             families = resolve_families(self.families, task)
             space = SearchSpace.for_task(families, task, self.search_space,
                                          routed=routed_parameters(families),
@@ -264,7 +271,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             scorer = trial_scorer(self.scoring, self._default_scoring, task, y, name)
             plan = _EnsemblePlan(self.ensemble_size, bagging=cv is not None)
             outcome = controller.run(
-                searcher, make_scheduler(self.fidelity, space.max_epochs),
+                searcher, make_scheduler(self.fidelity, space.max_epochs, n_train),
                 portfolio_for(self.search, space, self.n_trials), features, task,
                 scorer, classes, pool=plan.pool, keep_nets=plan.keep_nets,
                 refits=plan.refits)
@@ -291,7 +298,13 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             # selected on; none without a pool (ensemble_size=1)
             pooled = plan.pool is not None and all(t in plan.pool for t in weights)
             y_index = np.concatenate([y_fit[valid] for _, valid in splits])
-            self.temperature_ = (fit_temperature(blend(plan.pool, weights), y_index)
+            # refitted members (a holdout) are never sharpened past the most
+            # confident one; bagged members are the models whose out-of-fold
+            # predictions the temperature is fitted on
+            members = (None if plan.bagging or not pooled else
+                       [plan.pool.predictions[t] for t in sorted(weights)])
+            self.temperature_ = (fit_temperature(blend(plan.pool, weights), y_index,
+                                                 members=members)
                                  if pooled else 1.0)
         self.ensemble_score_ = float(max(history))
         self.cv_ = cv
@@ -419,11 +432,16 @@ image_shape : tuple of int or None, default=None
     ``(H, W)`` or ``(C, H, W)``: treat the rows of a 2-D ``X`` as flat
     images of this shape (so image models work after 2-D pipeline steps).
     Arrays of shape ``(n, H, W)`` or ``(n, C, H, W)`` are images without it.
-fidelity : {{"hyperband", "halving"}} or None, default="hyperband"
-    Multi-fidelity schedule over epochs: many cheap short trials, the best
-    ``1/3`` of each rung continued (from their weights) for 3x the epochs.
+fidelity : str or None, default="hyperband"
+    Multi-fidelity schedule: many cheap short trials, the best ``1/3`` of
+    each rung continued (from their weights) for 3x the epochs.
     ``"halving"`` repeats Hyperband's most aggressive bracket; None trains
-    every trial for its full ``max_epochs``.
+    every trial for its full ``max_epochs``. On large data (from 30,000
+    training rows) the rungs below the top also train on stratified
+    subsamples, 3x more rows per rung, at least 10,000 (data-size
+    fidelity; validation always on the whole validation split):
+    ``"hyperband-rows"`` / ``"halving-rows"`` force that on,
+    ``"hyperband-epochs"`` / ``"halving-epochs"`` off.
 cv : "auto", None, int, CV splitter or iterable, default="auto"
     None holds out ``validation_fraction`` of the data once; an int gives
     that many {folds} folds, and each ensemble member is then its trial's

@@ -18,6 +18,7 @@ from skautodl.ensemble import (
     blend_scorer,
     blend_tiebreak,
     fit_temperature,
+    member_floor,
     select,
 )
 from skautodl.exceptions import BudgetWarning
@@ -147,6 +148,26 @@ def test_temperature_softens_an_over_confident_blend_and_keeps_a_calibrated_one(
     calibrated = np.full((400, 2), 0.3)
     calibrated[np.arange(400), pred] = 0.7
     assert fit_temperature(calibrated, rows) == pytest.approx(1.0, abs=0.1)
+
+
+def test_members_bound_the_sharpening_of_a_perfect_blend():
+    rng = np.random.RandomState(2)
+    rows = rng.randint(0, 3, 300)
+    # two members, each 80 % sure of the right class on every row: on rows
+    # the blend always gets right, the log loss asks for unbounded confidence
+    a = np.full((300, 3), 0.1)
+    a[np.arange(300), rows] = 0.8
+    b = np.roll(a, 1, axis=1) * 0.25 + a * 0.75
+    blend_ = (a + b) / 2
+    assert fit_temperature(blend_, rows) == pytest.approx(0.05, rel=0.05)
+    t = fit_temperature(blend_, rows, members=[a, b])
+    assert 0.05 < t < 1.0 and t == pytest.approx(member_floor(blend_, [a, b]))
+    scaled = Ensemble([(Fixed(proba=blend_), 1.0)], np.array([0, 1, 2]),
+                      temperature=t).predict_proba(None)
+    # as confident as the most confident member, and no more
+    assert scaled.max(axis=1).mean() == pytest.approx(0.8, abs=1e-3)
+    # a blend already as confident as its members is left alone
+    assert member_floor(a, [a, b]) == 1.0
 
 
 def test_blend_is_the_weighted_mean_of_pooled_predictions():
@@ -331,14 +352,17 @@ def test_classifier_ensemble_is_temperature_scaled(monkeypatch):
     fitted = {}
     real = estimators.fit_temperature
 
-    def spy(proba, y_index):
-        fitted["proba"], fitted["y"] = proba, y_index
-        return real(proba, y_index)
+    def spy(proba, y_index, members=None):
+        fitted["proba"], fitted["y"], fitted["members"] = proba, y_index, members
+        return real(proba, y_index, members=members)
 
     monkeypatch.setattr(estimators, "fit_temperature", spy)
     clf = AutoDLClassifier(**{**FAST, "n_trials": 4}).fit(X, y)
     t = clf.temperature_
-    assert 0.05 <= t <= 20 and t == real(fitted["proba"], fitted["y"])
+    assert 0.05 <= t <= 20
+    assert t == real(fitted["proba"], fitted["y"], members=fitted["members"])
+    # a holdout's members are refitted: they bound the sharpening
+    assert clf.cv_ is None and len(fitted["members"]) == len(clf.ensemble_)
     # fitted on the validation rows' encoded labels
     assert len(fitted["y"]) == len(fitted["proba"]) < len(y)
     assert _log_loss(Ensemble([(Fixed(proba=fitted["proba"]), 1.0)], clf.classes_,

@@ -52,7 +52,9 @@ CHECKPOINT_FILE = "search_state.json"
 #: the advisory lock held by the search writing the checkpoint
 LOCK_FILE = "search_state.lock"
 #: version of the saved state; 2: trials keep their device and origin, and
-#: the Hyperband state lists its running brackets
+#: the Hyperband state lists its running brackets (a trial's training rows
+#: and a segment's share of rows, data-size fidelity, are optional additions
+#: that files without them still read as)
 CHECKPOINT_FORMAT = 2
 #: keys every saved state has
 STATE_KEYS = ("fingerprint", "results", "scheduler", "rng", "seeds")
@@ -540,7 +542,18 @@ def _object(fields=None, required=(), extra=True, values=None, nullable=False):
 
 
 _config = _object({"family": _string()}, required=("family",))
-_segments = _list(_tuple(_int(0), _int(0)))
+def _segment(v, path):
+    """``[kept, length]``, or ``[kept, length, share of rows]`` (data-size
+    fidelity; a share in (0, 1])."""
+    if isinstance(v, list) and len(v) == 3:
+        _tuple(_int(0), _int(0), _number)(v, path)
+        if not 0 < v[2] <= 1:
+            _fail(f"{path}[2]", "a share of rows in (0, 1]", v[2])
+    else:
+        _tuple(_int(0), _int(0))(v, path)
+
+
+_segments = _list(_segment)
 _numbers = _list(_number)
 _rng = _tuple(_string("MT19937"), _list(_int(0, 2**32 - 1), length=624),
               _int(0, 624), _int(0, 1), _number)
@@ -555,7 +568,7 @@ RECORD_SCHEMA = {
     "pruned": _boolean, "peak_memory_mb": _number, "seed": _int(),
     "segments": _segments, "curve": _numbers, "trial_id": _int(0),
     "rung": _int(0), "parent_id": _nullable(_int(0)), "worker": _string(),
-    "device": _string(), "origin": _string(),
+    "device": _string(), "origin": _string(), "rows": _int(0),
 }
 #: record keys :meth:`TrialResult.from_record` cannot do without
 RECORD_REQUIRED = ("config", "status", "score", "segments", "trial_id")

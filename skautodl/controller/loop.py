@@ -24,6 +24,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 from sklearn.utils import check_random_state
 
 from skautodl.controller.checkpoint import open_checkpoint
@@ -264,6 +265,11 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
         next_id = int(restored.get("next_trial_id", len(outcome.results)))
         if pool is not None:
             pool.load_state(restored.get("predictions"))
+    if scheduler.rows is not None:
+        # data-size fidelity: a full-fidelity portfolio trial would take the
+        # whole budget on large data; its configs open the first bracket
+        scheduler.run_first(queue)
+        queue = []
     own_executor = executor is None
     if own_executor:
         executor = make_executor(evaluator, n_jobs)
@@ -272,6 +278,7 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
     nets = {}  # trial_id -> nets kept for promotions and the best result
     running = {}  # trial_id -> (proposal, job)
     exhausted = [False]
+    deadline_now = [None]  # the trials' deadline when the next is proposed
     start = time.time()
 
     def ask(k):
@@ -292,7 +299,9 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
             epochs = config_epochs(c)
             c = {**c, "max_epochs": epochs}
             return Proposal(config=c, epochs=epochs, total_epochs=epochs,
-                            base_config=c, portfolio_index=index)
+                            base_config=c, portfolio_index=index, scheduled=False)
+        if hasattr(scheduler, "set_deadline"):
+            scheduler.set_deadline(deadline_now[0])
         if exhausted[0]:
             # the searcher is done; the scheduler may still promote
             proposals = scheduler.propose(1, lambda k: [])
@@ -312,11 +321,22 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
             device = devices[next_id % len(devices)]
         origin = ("portfolio" if p.from_portfolio else
                   "searcher" if p.parent_id is None else "promotion")
+        if scheduler.rows is not None and deadline is not None:
+            seconds = deadline - time.time()
+            if p.seconds is not None:
+                # its share of its rung's time (rung trials run side by side)
+                seconds = min(seconds, p.seconds * executor.n_workers)
+            epochs = _epochs_in_time(outcome.results, epochs, p.fraction,
+                                     scheduler.rows[0], seconds)
         job = Job(trial_id=next_id, config={**p.config, "max_epochs": epochs},
                   seed=draw_seed(seeds), deadline=deadline, rung=p.rung,
                   parent_id=p.parent_id, warm_nets=warm, prior_segments=prior,
                   pruning=p.pruning, device=device, origin=origin,
-                  total_epochs=p.total_epochs)
+                  total_epochs=p.total_epochs, fraction=p.fraction)
+        if p.from_portfolio and p.scheduled:
+            # handed to the scheduler: done once dispatched (a resume asks
+            # the searcher for the rest of its bracket)
+            portfolio_done.append(p.portfolio_index)
         next_id += 1
         if data_for is not None:
             key, splits = data_for(job.config)
@@ -347,7 +367,7 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
         result = replace(result, config=config, origin=job.origin)
         if p.is_new:
             searcher.tell([p.base_config], [result.score if result.ok else math.nan])
-        if p.from_portfolio:
+        if not p.scheduled:
             portfolio_done.append(p.portfolio_index)
         else:
             # a tree trial trains at full fidelity: never promoted (its
@@ -377,6 +397,7 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                         if time.time() >= deadline:
                             stop_reason = "time_budget"
                             break
+                    deadline_now[0] = deadline
                     proposal = next_proposal()
                     if proposal is None:
                         if not running:
@@ -426,6 +447,33 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                 cb.on_search_end(outcome)
     outcome.nets = nets
     return outcome
+
+
+def _epochs_in_time(results, epochs, fraction, n_train, seconds):
+    """``epochs``, or fewer when a trial on ``fraction`` of ``n_train`` rows
+    could not train them in ``seconds`` (data-size fidelity).
+
+    A trial cut short by the deadline keeps mid-schedule weights; one whose
+    schedule fits anneals to its end. The seconds an epoch costs are
+    ``a + b * rows`` (validation passes and overhead, plus training),
+    fitted to the finished trials' seconds per epoch by least squares (one
+    training size: proportional to rows). 85 % of the time left is planned.
+    """
+    points = [(r.rows, r.fit_time / r.epochs_run) for r in results
+              if r.ok and r.epochs_run and r.rows]
+    if not points:
+        return epochs
+    rows = np.array([p[0] for p in points], dtype=np.float64)
+    cost = np.array([p[1] for p in points], dtype=np.float64)
+    target = max(1.0, fraction * n_train)
+    if np.ptp(rows) > 0:
+        b, a = np.polyfit(rows, cost, 1)
+        per_epoch = a + b * target if b > 0 else float(np.max(cost))
+    else:
+        per_epoch = float(np.mean(cost / rows)) * target
+    if per_epoch <= 0:
+        return epochs
+    return int(max(1, min(epochs, np.floor(0.85 * max(0.0, seconds) / per_epoch))))
 
 
 def _searcher_state(searcher):
@@ -582,8 +630,13 @@ class Controller:
         """
         if best is None or not best.epochs_run:
             return 0.0
-        per_epoch = best.fit_time / best.epochs_run
-        return 1.2 * per_epoch * best.epochs * n_samples / max(1, n_train)
+        # seconds per epoch of one training row, from the trial's own run
+        # (its last stretch, on ``best.rows`` rows: fewer on a data-size
+        # fidelity rung), times the row-epochs the refit replays
+        per_row_epoch = best.fit_time / best.epochs_run / max(1, best.rows or n_train)
+        row_epochs = sum(s[0] * (s[2] if len(s) > 2 else 1.0)
+                         for s in best.segments) if best.segments else best.epochs
+        return 1.2 * per_row_epoch * row_epochs * n_samples
 
     def best_of(self, outcome):
         """The best trial of ``outcome``, or the error that says why there is none.

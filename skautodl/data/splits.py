@@ -105,3 +105,47 @@ def make_splits(X, y, *, cv, validation_fraction, classification, seed):
                 "samples on both sides."
             )
     return splits
+
+
+def nested_order(train_index, y, *, classification, seed):
+    """``train_index`` reordered so that every prefix is a stratified subsample.
+
+    Data-size fidelity trains low rungs on the first ``n`` training rows
+    (a view, no copy): each class gets its share of any prefix (within one
+    row), and the prefixes are nested, so a promoted trial continues on a
+    superset of the rows it trained on. Each row's key is its position
+    within its class, jittered and divided by the class count; rows are
+    sorted by key. A regression is ordered the same way over 10 quantile
+    bins of ``y``.
+
+    Parameters
+    ----------
+    train_index : ndarray of int
+    y : ndarray
+        Targets of all rows (indexed by ``train_index``).
+    classification : bool
+    seed : int
+
+    Returns
+    -------
+    ndarray
+        A permutation of ``train_index``.
+    """
+    train_index = np.asarray(train_index)
+    rng = np.random.RandomState(seed)
+    target = np.asarray(y)[train_index]
+    if classification:
+        _, strata = np.unique(target, return_inverse=True)
+    else:
+        values = np.asarray(target, dtype=np.float64)
+        values = values.reshape(len(train_index), -1)[:, 0]
+        edges = np.unique(np.nanquantile(values, np.linspace(0, 1, 11)[1:-1]))
+        strata = np.searchsorted(edges, values, side="right")
+    strata = np.asarray(strata).ravel()
+    keys = np.empty(len(train_index))
+    for s in np.unique(strata):
+        rows = np.flatnonzero(strata == s)
+        order = rng.permutation(len(rows))
+        jitter = rng.uniform(size=len(rows))
+        keys[rows[order]] = (np.arange(len(rows)) + jitter) / len(rows)
+    return train_index[np.argsort(keys, kind="stable")]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
 import socket
 import time
@@ -80,9 +81,11 @@ class TrialResult:
     peak_memory_mb : float
         Peak resident memory of the worker process (Linux: ru_maxrss).
     seed : int
-    segments : list of (int, int)
+    segments : list of (int, int) or (int, int, float)
         ``(epochs kept, schedule length)`` per stretch of training, oldest
-        first; a trial resumed from another extends its segments.
+        first; a trial resumed from another extends its segments. A
+        stretch trained on a subsample (data-size fidelity) has a third
+        item, the share of the training rows it used.
     curve : list of float
         Validation loss per epoch (first split), over the whole history.
     trial_id : int
@@ -98,6 +101,9 @@ class TrialResult:
     origin : str
         Where its config came from: ``"portfolio"``, ``"searcher"`` or
         ``"promotion"`` (set by the controller).
+    rows : int
+        Training rows of its last stretch (first split): fewer than the
+        split's on a data-size fidelity rung.
     """
 
     config: dict
@@ -123,6 +129,7 @@ class TrialResult:
     worker: str = ""
     device: str = "cpu"
     origin: str = ""
+    rows: int = 0
 
     @property
     def ok(self):
@@ -146,6 +153,7 @@ class TrialResult:
             "curve": [float(c) for c in self.curve], "trial_id": int(self.trial_id),
             "rung": int(self.rung), "parent_id": self.parent_id,
             "worker": self.worker, "device": self.device, "origin": self.origin,
+            "rows": int(self.rows),
         }
 
     @classmethod
@@ -228,6 +236,14 @@ def train_segment(net, X, y, *, epochs, cycle_length, seed):
         return net.partial_fit(X, y)
 
 
+def subsample_rows(n_rows, fraction):
+    """Rows a stretch on ``fraction`` of ``n_rows`` training rows uses (at
+    least one, all of them for ``fraction >= 1``)."""
+    if fraction is None or fraction >= 1.0:
+        return int(n_rows)
+    return int(min(n_rows, max(1, math.ceil(fraction * n_rows))))
+
+
 def fold_deadline(deadline, index, n_splits, now=None):
     """The deadline of split ``index`` of ``n_splits``: an equal share.
 
@@ -243,7 +259,7 @@ def fold_deadline(deadline, index, n_splits, now=None):
 
 def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=0,
               deadline=None, verbose=0, warm_nets=None, pruning=None,
-              prior_segments=()) -> TrialResult:
+              prior_segments=(), fraction=1.0) -> TrialResult:
     """Train ``config`` on each split and score it on the validation part.
 
     Parameters
@@ -274,8 +290,13 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
         left untouched.
     pruning : dict, optional
         Per-epoch validation-loss thresholds (see ``PruningReporter``).
-    prior_segments : sequence of (int, int)
+    prior_segments : sequence of (int, int) or (int, int, float)
         Segments of the trial whose nets are continued.
+    fraction : float, default=1.0
+        Share of each split's training rows to train on: its first
+        ``ceil(fraction * n)`` rows, a stratified subsample when the splits
+        were ordered by :func:`~skautodl.data.splits.nested_order`
+        (data-size fidelity); validation uses the whole validation split.
 
     A config of a tree family (``"hgb"``) goes to
     :func:`skautodl.training.trees.run_tree_trial`, on the CPU.
@@ -288,6 +309,7 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                               prior_segments=prior_segments,
                               n_threads=torch.get_num_threads())
     scores, nets, preds, kept = [], [], [], []
+    n_rows = 0
     fit_time = score_time = 0.0
     epochs_run = 0
     stopped = pruned = False
@@ -301,23 +323,28 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
             # deadline for all, the first folds took it and the last trained
             # for an epoch, which made the trial's score and bag worthless
             split_deadline = fold_deadline(deadline, i, len(splits))
+            # a prefix: a view of the cached arrays, no copy
+            n = subsample_rows(len(split.X_train), fraction)
+            X_train, y_train = split.X_train[:n], split.y_train[:n]
+            if i == 0:
+                n_rows = n
             if warm_nets is not None:
                 net = copy_net(warm_nets[i])
                 net.set_params(callbacks__time_limit__deadline=split_deadline,
                                callbacks__pruning__thresholds=pruning)
             else:
-                split_task = replace(task, n_samples=len(split.X_train))
+                split_task = replace(task, n_samples=n)
                 valid = standardized_valid_dataset(
-                    _net_class(task), split.X_valid, split.y_valid_fit, split.y_train
+                    _net_class(task), split.X_valid, split.y_valid_fit, y_train
                 )
-                net = build_net(config, split_task, split.X_train.shape[1],
+                net = build_net(config, split_task, X_train.shape[1],
                                 classes=classes, device=device, valid=valid,
                                 deadline=split_deadline, verbose=verbose,
                                 pruning=pruning,
                                 data_params=split.module_params)
             start = len(net.history) if warm_nets is not None else 0
             t0 = time.perf_counter()
-            train_segment(net, split.X_train, split.y_train, epochs=max_epochs,
+            train_segment(net, X_train, y_train, epochs=max_epochs,
                           cycle_length=max_epochs, seed=seed)
             fit_time += time.perf_counter() - t0
             stopped = stopped or _callback(net, "time_limit").stopped_
@@ -349,14 +376,17 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
             score_time=score_time, stopped_by_budget=stopped, pruned=pruned,
             curve=curve,
         )
-    segments = [*prior_segments, (max(1, int(round(np.mean(kept)))), max_epochs)]
+    segment = (max(1, int(round(np.mean(kept)))), max_epochs)
+    if fraction is not None and fraction < 1.0:
+        segment = (*segment, float(fraction))
+    segments = [*prior_segments, segment]
     return TrialResult(
         config=dict(config), status="ok", score=float(np.mean(scores)),
         split_scores=scores, epochs=int(sum(s[0] for s in segments)),
         epochs_run=epochs_run, fit_time=fit_time, score_time=score_time,
         stopped_by_budget=stopped, pruned=pruned, nets=nets, valid_predictions=preds,
         peak_memory_mb=_peak_rss_mb(), seed=seed, segments=segments, curve=curve,
-        worker=worker_id(), device=str(device),
+        worker=worker_id(), device=str(device), rows=n_rows,
     )
 
 
@@ -396,6 +426,7 @@ class Job:
     device: str = "cpu"
     origin: str = ""
     total_epochs: int = 0
+    fraction: float = 1.0
     data: object = field(default=None, repr=False)
     data_key: object = None
 
@@ -450,7 +481,7 @@ class Evaluator:
                     classes=self.classes, device=job.device, seed=job.seed,
                     deadline=job.deadline, verbose=self.verbose,
                     warm_nets=job.warm_nets, pruning=job.pruning,
-                    prior_segments=job.prior_segments,
+                    prior_segments=job.prior_segments, fraction=job.fraction,
                 )
             if self.device_cache is not None:
                 for net in result.nets:

@@ -382,6 +382,10 @@ class BaggedModel(BaseEstimator):
         return np.mean([m.predict(X) for m in self.models], axis=0)
 
 
+#: rows an ensemble predicts at a time (see :class:`Ensemble`)
+PREDICT_BATCH_ROWS = 65536
+
+
 class Ensemble(BaseEstimator):
     """The weighted mean of fitted members' predictions.
 
@@ -395,28 +399,63 @@ class Ensemble(BaseEstimator):
     temperature : float, default=1.0
         Temperature scaling of the blended probabilities
         (:func:`fit_temperature`); it never changes the predicted labels.
+    batch_rows : int or None, default=None
+        Rows predicted at a time (None: :data:`PREDICT_BATCH_ROWS`, 65,536):
+        larger inputs stream through the featurizers and networks in slices
+        of this many rows, so memory stays bounded by the slice, not the
+        input. Every step is row-wise and the networks predict in float64,
+        so the result is that of one pass (to rounding).
     """
 
-    def __init__(self, members, classes=None, temperature=1.0):
+    def __init__(self, members, classes=None, temperature=1.0, batch_rows=None):
         self.members = members
         self.classes = classes
         self.temperature = temperature
+        self.batch_rows = batch_rows
 
     def __sklearn_is_fitted__(self):
         return True
 
-    def predict_proba(self, X):
+    def _batched(self, X, blend_rows):
+        try:
+            n = _n_rows(X)
+        except TypeError:  # not a table of rows: the members' business
+            return blend_rows(X)
+        step = max(1, int(self.batch_rows or PREDICT_BATCH_ROWS))
+        if n <= step:
+            return blend_rows(X)
+        return np.concatenate([blend_rows(_slice_rows(X, i, i + step))
+                               for i in range(0, n, step)])
+
+    def _blend_proba(self, X):
         out = None
         for model, weight in self.members:
             p = np.asarray(model.predict_proba(X), dtype=np.float64) * weight
             out = p if out is None else out + p
         return _sharpen(out, float(self.temperature))
 
-    def predict(self, X):
-        if self.classes is not None:
-            return np.asarray(self.classes)[self.predict_proba(X).argmax(axis=1)]
+    def _blend_values(self, X):
         out = None
         for model, weight in self.members:
             p = np.asarray(model.predict(X), dtype=np.float64) * weight
             out = p if out is None else out + p
         return out
+
+    def predict_proba(self, X):
+        return self._batched(X, self._blend_proba)
+
+    def predict(self, X):
+        if self.classes is not None:
+            return np.asarray(self.classes)[self.predict_proba(X).argmax(axis=1)]
+        return self._batched(X, self._blend_values)
+
+
+def _n_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def _slice_rows(X, start, stop):
+    """Rows ``start:stop`` of an array or DataFrame (a view where possible)."""
+    if hasattr(X, "iloc"):
+        return X.iloc[start:stop]
+    return X[start:stop]

@@ -78,6 +78,7 @@ def leaderboard(results, weights=None):
             "stopped_by_budget": r.stopped_by_budget,
             "pruned": r.pruned,
             "rung": r.rung,
+            "rows": r.rows,
             "parent": r.parent_id,
             "origin": r.origin,
             "ensemble_weight": (weights or {}).get(r.trial_id, 0.0),

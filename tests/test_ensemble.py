@@ -4,9 +4,11 @@ import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.metrics import get_scorer
+from sklearn.pipeline import Pipeline
 
 from skautodl import AutoDLClassifier, AutoDLRegressor
 from skautodl.data.validation import TaskInfo
@@ -442,3 +444,62 @@ def test_ties_on_the_score_go_to_the_better_calibrated_blend():
     weights, history = select(pool, y, score, rounds=3,
                               tiebreak=blend_tiebreak(task, np.array([0, 1])))
     assert weights == {1: 1.0} and history == [1.0, 1.0, 1.0]
+
+
+# ---------------------------------------------------------------------- batches
+class _RowCounter:
+    """A fitted model that records how many rows each call predicts."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, []
+
+    def predict_proba(self, X):
+        self.calls.append(len(X))
+        return self.model.predict_proba(X)
+
+    def predict(self, X):
+        self.calls.append(len(X))
+        return self.model.predict(X)
+
+
+def test_large_inputs_stream_through_the_members_in_batches():
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    X, y = make_classification(n_samples=50, n_features=4, random_state=0)
+    a, b = (_RowCounter(LogisticRegression(C=c).fit(X, y)) for c in (0.1, 10.0))
+    whole = Ensemble([(a, 0.3), (b, 0.7)], np.array([0, 1]), temperature=0.5)
+    batched = Ensemble([(a, 0.3), (b, 0.7)], np.array([0, 1]), temperature=0.5,
+                       batch_rows=20)
+    expected = whole.predict_proba(X)
+    a.calls.clear()
+    np.testing.assert_allclose(batched.predict_proba(X), expected, rtol=1e-12)
+    assert a.calls == [20, 20, 10]
+    np.testing.assert_array_equal(batched.predict(pd.DataFrame(X)), whole.predict(X))
+    r = _RowCounter(LinearRegression().fit(X, y.astype(float)))
+    reg = Ensemble([(r, 1.0)], batch_rows=16)
+    np.testing.assert_allclose(reg.predict(X), r.model.predict(X))
+    assert r.calls == [16, 16, 16, 2]
+
+
+def test_the_estimator_predicts_in_batches_with_the_same_result(monkeypatch):
+    from skautodl import ensemble
+
+    X, y = make_classification(n_samples=200, n_features=6, random_state=0)
+    clf = AutoDLClassifier(**{**FAST, "n_trials": 3}).fit(X, y)
+    whole = clf.predict_proba(X)
+    monkeypatch.setattr(ensemble, "PREDICT_BATCH_ROWS", 7)
+    seen = []
+    real = Pipeline.predict_proba
+
+    def spy(self, X_):
+        seen.append(len(X_))
+        return real(self, X_)
+
+    monkeypatch.setattr(Pipeline, "predict_proba", spy)
+    np.testing.assert_allclose(clf.predict_proba(X), whole, rtol=1e-10, atol=1e-12)
+    assert max(seen) == 7
+    # float32 input is not copied to float64 on its way in
+    from skautodl.data.validation import check_predict_input
+
+    X32 = X.astype(np.float32)
+    assert check_predict_input(clf, X32).dtype == np.float32

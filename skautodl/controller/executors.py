@@ -192,7 +192,12 @@ _LOADED = {}
 
 
 class _DataFile:
-    """A featurization a local worker loads from disk (once per process)."""
+    """A featurization a local worker loads from disk (once per process).
+
+    Its arrays are memory-mapped read-only (``mmap_mode="r"``): the workers
+    share the operating system's one cached copy of the file instead of
+    each holding a private copy of the training data.
+    """
 
     def __init__(self, path):
         self.path = path
@@ -205,7 +210,7 @@ class _DataFile:
             folder = os.path.dirname(self.path)
             for old in [p for p in _LOADED if os.path.dirname(p) != folder]:
                 del _LOADED[old]
-            _LOADED[self.path] = joblib.load(self.path)
+            _LOADED[self.path] = joblib.load(self.path, mmap_mode="r")
         return _LOADED[self.path]
 
 

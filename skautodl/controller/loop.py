@@ -321,18 +321,19 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
             device = devices[next_id % len(devices)]
         origin = ("portfolio" if p.from_portfolio else
                   "searcher" if p.parent_id is None else "promotion")
+        fraction = p.fraction
         if scheduler.rows is not None and deadline is not None:
             seconds = deadline - time.time()
             if p.seconds is not None:
                 # its share of its rung's time (rung trials run side by side)
                 seconds = min(seconds, p.seconds * executor.n_workers)
-            epochs = _epochs_in_time(outcome.results, epochs, p.fraction,
-                                     scheduler.rows[0], seconds)
+            epochs, fraction = _fit_in_time(outcome.results, p.config, epochs,
+                                            p.fraction, *scheduler.rows, seconds)
         job = Job(trial_id=next_id, config={**p.config, "max_epochs": epochs},
                   seed=draw_seed(seeds), deadline=deadline, rung=p.rung,
                   parent_id=p.parent_id, warm_nets=warm, prior_segments=prior,
                   pruning=p.pruning, device=device, origin=origin,
-                  total_epochs=p.total_epochs, fraction=p.fraction)
+                  total_epochs=p.total_epochs, fraction=fraction)
         if p.from_portfolio and p.scheduled:
             # handed to the scheduler: done once dispatched (a resume asks
             # the searcher for the rest of its bracket)
@@ -449,31 +450,67 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
     return outcome
 
 
-def _epochs_in_time(results, epochs, fraction, n_train, seconds):
-    """``epochs``, or fewer when a trial on ``fraction`` of ``n_train`` rows
-    could not train them in ``seconds`` (data-size fidelity).
+#: the fewest epochs a time-fitted trial trains (a cosine cycle of 3 epochs
+#: anneals; one of 1 epoch would train at its full learning rate throughout)
+MIN_FITTED_EPOCHS = 3
 
-    A trial cut short by the deadline keeps mid-schedule weights; one whose
-    schedule fits anneals to its end. The seconds an epoch costs are
-    ``a + b * rows`` (validation passes and overhead, plus training),
-    fitted to the finished trials' seconds per epoch by least squares (one
-    training size: proportional to rows). 85 % of the time left is planned.
+
+def _epoch_cost(results, config):
+    """``(a, b)``: seconds per epoch ``a + b * rows`` of trials like ``config``.
+
+    Fitted by least squares to the finished trials' seconds per epoch (those
+    of the same config when there are any, else all); with one training
+    size, ``a`` is half the trial's scoring pass (the validation pass of an
+    epoch runs in float32, the scoring pass in float64) and ``b`` the rest
+    per row. None when nothing was measured.
     """
-    points = [(r.rows, r.fit_time / r.epochs_run) for r in results
-              if r.ok and r.epochs_run and r.rows]
-    if not points:
-        return epochs
-    rows = np.array([p[0] for p in points], dtype=np.float64)
-    cost = np.array([p[1] for p in points], dtype=np.float64)
-    target = max(1.0, fraction * n_train)
+    def key(c):
+        return {k: v for k, v in c.items() if k != "max_epochs"}
+
+    done = [r for r in results if r.ok and r.epochs_run and r.rows]
+    same = [r for r in done if key(r.config) == key(config)]
+    pool = same or done
+    if not pool:
+        return None
+    rows = np.array([r.rows for r in pool], dtype=np.float64)
+    cost = np.array([r.fit_time / r.epochs_run for r in pool], dtype=np.float64)
     if np.ptp(rows) > 0:
         b, a = np.polyfit(rows, cost, 1)
-        per_epoch = a + b * target if b > 0 else float(np.max(cost))
-    else:
-        per_epoch = float(np.mean(cost / rows)) * target
-    if per_epoch <= 0:
-        return epochs
-    return int(max(1, min(epochs, np.floor(0.85 * max(0.0, seconds) / per_epoch))))
+        if b > 0 and a >= 0:
+            return float(a), float(b)
+    a = float(np.clip(np.mean([0.5 * r.score_time / max(1, len(r.split_scores))
+                               for r in pool]), 0.0, 0.9 * np.min(cost)))
+    return a, float(np.mean((cost - a) / rows))
+
+
+def _fit_in_time(results, config, epochs, fraction, n_train, min_rows, seconds):
+    """``(epochs, fraction)`` a trial can train in ``seconds`` (data-size
+    fidelity with a deadline).
+
+    A trial cut short by the deadline keeps mid-schedule weights; one whose
+    schedule fits anneals to its end. 85 % of ``seconds`` is planned, with
+    the cost of :func:`_epoch_cost`. When even :data:`MIN_FITTED_EPOCHS`
+    epochs on ``fraction`` of the rows would not fit, the trial trains that
+    many epochs on as many rows as fit instead of fewer epochs on all (never
+    fewer than ``min_rows``, data-size fidelity's smallest rung).
+    """
+    cost = _epoch_cost(results, config)
+    if cost is None:
+        return epochs, fraction
+    a, b = cost
+    plan = 0.85 * max(0.0, seconds)
+    rows = max(1.0, fraction * n_train)
+    per_epoch = a + b * rows
+    if epochs * per_epoch <= plan:
+        return epochs, fraction
+    fitted = int(plan // per_epoch) if per_epoch > 0 else epochs
+    floor = min(epochs, MIN_FITTED_EPOCHS)
+    if fitted >= floor:
+        return fitted, fraction
+    fewer = (plan / floor - a) / b if b > 0 else 0.0
+    if fewer < min(rows, min_rows):
+        return max(1, fitted), fraction
+    return floor, min(fraction, fewer / n_train)
 
 
 def _searcher_state(searcher):

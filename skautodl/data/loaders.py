@@ -6,6 +6,8 @@ augmentations (``skautodl.data.augment``) both build on it.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -31,7 +33,11 @@ class TensorBatchLoader:
     def _as_tensor(a):
         if a is None or isinstance(a, torch.Tensor):
             return a
-        return torch.as_tensor(np.asarray(a))
+        with warnings.catch_warnings():
+            # a worker's memory-mapped (read-only) training arrays: batches
+            # are indexed copies, nothing writes to the shared buffer
+            warnings.filterwarnings("ignore", message=".*not writable.*")
+            return torch.as_tensor(np.asarray(a))
 
     def __len__(self):
         n = len(self.dataset)

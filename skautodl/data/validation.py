@@ -313,8 +313,11 @@ def check_X(estimator, X, *, reset):
                 col = X_obj[:, j].astype(np.float64)
                 assert_all_finite(col, allow_nan=True, input_name="X")
         return X_obj
+    # float32 stays float32: a float64 copy of a large input would double
+    # its memory (the featurizers and networks work in float32 anyway)
     return validate_data(
-        estimator, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan"
+        estimator, X, reset=reset, dtype=[np.float64, np.float32],
+        ensure_all_finite="allow-nan"
     )
 
 

@@ -29,9 +29,11 @@ fidelity (one full-data trial would take the whole budget). The rule that
 switches it on is :func:`use_rows`.
 
 With data-size fidelity and a time budget the rungs are also time-aware
-(:meth:`Hyperband.set_deadline`): a bracket's rungs share the time left
-when it opens equally. Rung 0 stops taking new configs once its share is
-spent (its trials so far are ranked and the top third promoted), and a
+(:meth:`Hyperband.set_deadline`): of the time left when a bracket opens,
+rung 0 gets half and the rungs above share the other half. Rung 0 stops
+taking new configs once its share is spent (its trials so far are ranked
+and the top third promoted); a rung that promotes a single config sends it
+straight to the top rung (the rungs between would compare nothing); and a
 promoted trial trains at most the epochs its share of its rung's time
 holds, so the full-data trial at the top ends, annealed, by the deadline
 instead of being cut mid-schedule. Without a budget the rungs are as
@@ -178,8 +180,12 @@ class _Bracket:
         out.sort(key=lambda r: -r[1])
         return out
 
-    def advance(self, eta):
-        """Promote the top of a finished rung; False when the bracket is over."""
+    def advance(self, eta, skip=False):
+        """Promote the top of a finished rung; False when the bracket is over.
+
+        ``skip``: a rung that promotes a single config sends it straight to
+        the top rung (the rungs between would compare nothing).
+        """
         if self.rung + 1 < len(self.plan):
             n_next = self.plan[self.rung + 1][0]
             # a rung cut short (the searcher ran out) promotes its top 1/eta
@@ -187,7 +193,8 @@ class _Bracket:
             promoted = self.candidates()[:n_next]
             if promoted:
                 r_now = self.plan[self.rung][1]
-                self.rung += 1
+                self.rung = (len(self.plan) - 1 if skip and len(promoted) == 1
+                             else self.rung + 1)
                 self.todo = [[r[0], r[2], r_now, r[4]] for r in promoted]
                 self.results = []
                 self.dispatched = 0
@@ -289,8 +296,11 @@ class Hyperband:
         if bracket.clock is None:
             bracket.clock = (now, max(0.0, self.deadline - now))
         opened, total = bracket.clock
-        return min(self.deadline,
-                   opened + total * (bracket.rung + 1) / len(bracket.plan))
+        s = len(bracket.plan) - 1
+        # rung 0 (the configs compared) gets half of the bracket's time, the
+        # rungs above share the other half
+        share = 1.0 if s == 0 else 0.5 + 0.5 * bracket.rung / s
+        return min(self.deadline, opened + total * share)
 
     def run_first(self, portfolio):
         """Hand the ``[(index, config), ...]`` of the portfolio out first, as
@@ -327,7 +337,10 @@ class Hyperband:
     def _take(self, bracket, n, ask, out):
         """Hand out up to ``n`` proposals of ``bracket`` into ``out``."""
         while bracket.rung_done() and bracket.dispatched > 0:
-            if not bracket.advance(self.eta):
+            # with data-size fidelity and a deadline, one config left goes
+            # straight to all the rows with all the time left
+            skip = self.rows is not None and self.deadline is not None
+            if not bracket.advance(self.eta, skip=skip):
                 return  # over; the caller drops it
         _, r_i = bracket.plan[bracket.rung]
         now = time.time()

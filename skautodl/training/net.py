@@ -39,6 +39,8 @@ from skautodl.training.precision import MixedPrecisionMixin
 
 #: the optimizer every trial trains with (``optimizer__*`` keys route to it)
 OPTIMIZER = torch.optim.AdamW
+#: rows per validation batch of a tabular net (at least its training batch)
+VALID_BATCH_ROWS = 4096
 #: options of the tabular featurizer a config may set (``featurize__*``)
 FEATURIZE_OPTIONS = ("numeric_scaling",)
 
@@ -487,6 +489,11 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         "batch_size": batch_size,
         "iterator_train": TensorBatchLoader,
         "iterator_valid": TensorBatchLoader,
+        # validation needs no small batches: on 80,000 validation rows a
+        # batch of 4,096 rows halves a short trial's time (per-batch
+        # overhead); images keep the training batch (activation memory)
+        "iterator_valid__batch_size": (batch_size if task.input_kind == "image"
+                                       else max(batch_size, VALID_BATCH_ROWS)),
         "iterator_train__shuffle": True,
         # BatchNorm cannot train on a last batch of one sample
         "iterator_train__drop_last": drop_last,

@@ -187,8 +187,9 @@ def bag(result, trial_nets, features, task):
 
 
 def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
-                classes=None, device="cpu", hard_end=None, member_end=None,
-                needed=None, quick=False, verbose=0, owner="the estimator"):
+                refit_members=True, classes=None, device="cpu", hard_end=None,
+                member_end=None, needed=None, quick=False, verbose=0,
+                owner="the estimator"):
     """The fitted models of the ensemble's members and of the best trial.
 
     Parameters
@@ -201,6 +202,10 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
         Its results and kept nets.
     X, y_fit, task, features
         As for :func:`refit`.
+    refit_members : bool, default=True
+        False keeps every member as its trial trained it (on the training
+        split; data-size fidelity on large data), without a warning; a
+        member whose nets are gone is dropped.
     bagging : bool
         With ``cv``: a member is its trial's fold models averaged
         (:func:`bag`), no refit. Without: each member is refitted on all
@@ -237,6 +242,8 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
         trial_nets = outcome.nets.get(trial_id)
         if bagging and trial_nets:
             models[trial_id] = bag(result, trial_nets, features, task)
+        elif not refit_members and trial_nets:
+            models[trial_id] = _trial_model(result, trial_nets, features, task)
         elif trial_id == best.trial_id:
             models[trial_id] = refit(result, trial_nets, X, y_fit, task, features,
                                      classes=classes, device=device,

@@ -405,3 +405,31 @@ def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
     finally:
         search.kill()
     assert _wait_dead(workers) == []
+
+
+def test_workers_read_the_training_arrays_memory_mapped(data):
+    from skautodl.controller.executors import ProcessExecutor, _DataFile
+    from skautodl.data.featurize import prepare_splits
+    from skautodl.data.splits import make_splits
+    from skautodl.training.trial import Job
+
+    X, y = data
+    splits = prepare_splits(X, y, y, make_splits(X, y, cv=None,
+                                                 validation_fraction=0.25,
+                                                 classification=True, seed=0))
+    executor = ProcessExecutor(evaluator=None, n_workers=2)
+    try:
+        shipped = executor._ship(Job(trial_id=0, config={}, seed=0, data=splits,
+                                     data_key="k"))
+        again = executor._ship(Job(trial_id=1, config={}, seed=0, data=splits,
+                                   data_key="k"))
+        assert isinstance(shipped.data, _DataFile) and executor.shipped == 1
+        assert again.data.path == shipped.data.path  # written once
+        loaded = shipped.data.load()
+        # what a worker trains on: a read-only map of the file, no private copy
+        assert isinstance(loaded[0].X_train, np.memmap)
+        assert not loaded[0].X_train.flags.writeable
+        np.testing.assert_array_equal(loaded[0].X_train, splits[0].X_train)
+        assert shipped.data.load() is loaded  # loaded once per process
+    finally:
+        executor.shutdown()

@@ -69,8 +69,8 @@ def capture_fit(est, X, y):
                                             estimators.fit_members,
                                             estimators._EnsemblePlan.__init__)
 
-    def plan_init(self, ensemble_size, bagging):
-        real_plan(self, ensemble_size, bagging)
+    def plan_init(self, ensemble_size, bagging, **kw):
+        real_plan(self, ensemble_size, bagging, **kw)
         if self.pool is not None:
             self.keep_nets = self.pool.size  # every pooled trial's nets
 

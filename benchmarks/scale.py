@@ -248,7 +248,8 @@ def plan(args):
                              "rows": rows, "budget": budget, "n_jobs": n_jobs,
                              "params": dict(args.params)})
     for job in jobs:
-        job.update(seed=args.seed, threads=args.threads)
+        job.update(seed=args.seed, threads=args.threads,
+                   predict_rows=args.predict_rows)
     return jobs
 
 
@@ -279,6 +280,8 @@ def main(argv=None):
                         help="sizes that also run n_jobs > 1 (empty: all)")
     parser.add_argument("--params", type=_params, default={},
                         help="extra estimator parameters, e.g. fidelity=null")
+    parser.add_argument("--predict-rows", type=int, default=PREDICT_ROWS,
+                        help="rows of the predict_proba measurement")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="also write the rows as JSON")

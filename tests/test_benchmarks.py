@@ -99,3 +99,43 @@ def test_ensemble_selection_study_smoke(capsys):
     for rule in ("greedy10", "greedy25", "bagged10"):
         assert sum(weights[rule].values()) == pytest.approx(1.0)
     assert len(weights["bagged10"]) >= len(weights["greedy10"])
+
+
+@pytest.mark.timeout(240)
+def test_scale_smoke(capsys, tmp_path):
+    # 3,000 rows, a 6 s budget: both methods run in their own processes and
+    # the table has the search's trials, rows and memory
+    with benchmark_module("scale.py", "scale") as module:
+        rows = module.main(["--rows", "3000", "--budgets", "6", "--n-jobs", "1",
+                            "--predict-rows", "20000", "--threads", "1",
+                            "--params", "fidelity=\"halving-rows\"",
+                            "--out", str(tmp_path / "scale.json")])
+    out = capsys.readouterr().out
+    assert "| rows | budget | method |" in out
+    assert [r["method"] for r in rows] == ["hgb", "skautodl"]
+    assert all(r["status"] == "ok" for r in rows), rows
+    auto = rows[1]
+    assert auto["trials"] >= 2 and 0.5 < auto["test"] <= 1.0
+    # forced data-size fidelity: some trial trained on a subsample
+    assert auto["rows_min"] < auto["n_train"] * 0.8  # the training split: 2,400
+    assert auto["rows_min"] <= auto["rows_max"] <= auto["n_train"] * 0.8
+    assert auto["peak_mb"] > 100 and auto["predict_rows_s"] > 0
+    # the memory sampler sees a process's own memory
+    sampler = module.MemorySampler(tree=False)
+    assert sampler.sample() > 10
+
+
+def test_temperature_study_rules():
+    import numpy as np
+
+    with benchmark_module("temperature_study.py", "temperature_study") as module:
+        rng = np.random.RandomState(0)
+        y = rng.randint(0, 2, 200)
+        sure = np.full((200, 2), 0.1)
+        sure[np.arange(200), y] = 0.9  # always right, 90 % sure
+        blend = (sure + 0.5) / 2  # a blend of it and a coin: under-confident
+        ts = {r: module.rule_temperature(r, blend, [sure], y)
+              for r in module.RULES if r != "default"}
+    assert ts["none"] == 1.0 and ts["soften"] == 1.0
+    assert ts["fitted"] < ts["member"] < 1.0  # the member bounds the sharpening
+    assert ts["floor"] == max(ts["fitted"], 0.5)

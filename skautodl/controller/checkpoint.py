@@ -569,6 +569,7 @@ RECORD_SCHEMA = {
     "segments": _segments, "curve": _numbers, "trial_id": _int(0),
     "rung": _int(0), "parent_id": _nullable(_int(0)), "worker": _string(),
     "device": _string(), "origin": _string(), "rows": _int(0),
+    "valid_seconds": _number,
 }
 #: record keys :meth:`TrialResult.from_record` cannot do without
 RECORD_REQUIRED = ("config", "status", "score", "segments", "trial_id")

@@ -321,19 +321,24 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
             device = devices[next_id % len(devices)]
         origin = ("portfolio" if p.from_portfolio else
                   "searcher" if p.parent_id is None else "promotion")
-        fraction = p.fraction
+        fraction, fit_cycle = p.fraction, False
         if scheduler.rows is not None and deadline is not None:
             seconds = deadline - time.time()
             if p.seconds is not None:
                 # its share of its rung's time (rung trials run side by side)
                 seconds = min(seconds, p.seconds * executor.n_workers)
             epochs, fraction = _fit_in_time(outcome.results, p.config, epochs,
-                                            p.fraction, *scheduler.rows, seconds)
+                                            p.fraction, *scheduler.rows, seconds,
+                                            new=p.parent_id is None)
+            if epochs == 0:
+                return None
+            fit_cycle = True
         job = Job(trial_id=next_id, config={**p.config, "max_epochs": epochs},
                   seed=draw_seed(seeds), deadline=deadline, rung=p.rung,
                   parent_id=p.parent_id, warm_nets=warm, prior_segments=prior,
                   pruning=p.pruning, device=device, origin=origin,
-                  total_epochs=p.total_epochs, fraction=fraction)
+                  total_epochs=p.total_epochs, fraction=fraction,
+                  fit_cycle=fit_cycle)
         if p.from_portfolio and p.scheduled:
             # handed to the scheduler: done once dispatched (a resume asks
             # the searcher for the rest of its bracket)
@@ -405,6 +410,10 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                             stop_reason = "exhausted"
                         break  # wait for running trials (promotions follow)
                     job = make_job(proposal, deadline)
+                    if job is None:
+                        # it cannot train an epoch in the time left
+                        stop_reason = "time_budget"
+                        break
                     if deadline is not None and time.time() >= deadline:
                         # preparing its data used up the budget
                         stop_reason = "time_budget"
@@ -450,9 +459,13 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
     return outcome
 
 
-#: the fewest epochs a time-fitted trial trains (a cosine cycle of 3 epochs
-#: anneals; one of 1 epoch would train at its full learning rate throughout)
-MIN_FITTED_EPOCHS = 3
+#: the fewest epochs a promoted time-fitted trial trains: its cosine anneals
+#: per batch (``CycleFitter``), so one epoch on all rows beats more epochs
+#: on fewer rows
+MIN_FITTED_EPOCHS = 1
+#: the fewest of its rung's epochs a new config (rung 0) must have time for
+#: (a shorter run would not compare with its rung's peers)
+MIN_NEW_EPOCHS = 3
 
 
 def _epoch_cost(results, config):
@@ -460,9 +473,8 @@ def _epoch_cost(results, config):
 
     Fitted by least squares to the finished trials' seconds per epoch (those
     of the same config when there are any, else all); with one training
-    size, ``a`` is half the trial's scoring pass (the validation pass of an
-    epoch runs in float32, the scoring pass in float64) and ``b`` the rest
-    per row. None when nothing was measured.
+    size, ``a`` is the trials' validation pass (``valid_seconds``) and
+    ``b`` the rest per row. None when nothing was measured.
     """
     def key(c):
         return {k: v for k, v in c.items() if k != "max_epochs"}
@@ -478,37 +490,48 @@ def _epoch_cost(results, config):
         b, a = np.polyfit(rows, cost, 1)
         if b > 0 and a >= 0:
             return float(a), float(b)
-    a = float(np.clip(np.mean([0.5 * r.score_time / max(1, len(r.split_scores))
-                               for r in pool]), 0.0, 0.9 * np.min(cost)))
+    a = float(np.clip(np.mean([r.valid_seconds for r in pool]),
+                      0.0, 0.9 * np.min(cost)))
     return a, float(np.mean((cost - a) / rows))
 
 
-def _fit_in_time(results, config, epochs, fraction, n_train, min_rows, seconds):
+def _fit_in_time(results, config, epochs, fraction, n_train, min_rows, seconds,
+                 new=False):
     """``(epochs, fraction)`` a trial can train in ``seconds`` (data-size
     fidelity with a deadline).
 
     A trial cut short by the deadline keeps mid-schedule weights; one whose
-    schedule fits anneals to its end. 85 % of ``seconds`` is planned, with
-    the cost of :func:`_epoch_cost`. When even :data:`MIN_FITTED_EPOCHS`
-    epochs on ``fraction`` of the rows would not fit, the trial trains that
-    many epochs on as many rows as fit instead of fewer epochs on all (never
-    fewer than ``min_rows``, data-size fidelity's smallest rung).
+    schedule fits anneals to its end. 90 % of ``seconds`` is planned, with
+    the cost of :func:`_epoch_cost`. When not even :data:`MIN_FITTED_EPOCHS`
+    epoch on ``fraction`` of the rows would fit, the trial trains one epoch
+    on as many rows as fit instead (never
+    fewer than ``min_rows``, data-size fidelity's smallest rung). ``(0,
+    fraction)`` when not even one epoch on that many rows fits: the trial
+    is not started; nor is a ``new`` config (rung 0) that cannot train
+    :data:`MIN_NEW_EPOCHS` of its epochs on its rows (its score would not
+    compare with its rung's).
     """
     cost = _epoch_cost(results, config)
     if cost is None:
         return epochs, fraction
     a, b = cost
-    plan = 0.85 * max(0.0, seconds)
+    plan = 0.9 * max(0.0, seconds)
     rows = max(1.0, fraction * n_train)
     per_epoch = a + b * rows
     if epochs * per_epoch <= plan:
         return epochs, fraction
     fitted = int(plan // per_epoch) if per_epoch > 0 else epochs
     floor = min(epochs, MIN_FITTED_EPOCHS)
+    if new:
+        return (fitted, fraction) if fitted >= min(epochs, MIN_NEW_EPOCHS) \
+            else (0, fraction)
     if fitted >= floor:
         return fitted, fraction
+    smallest = min(rows, min_rows)
+    if a + b * smallest > seconds:
+        return 0, fraction  # not even one epoch on the smallest rung fits
     fewer = (plan / floor - a) / b if b > 0 else 0.0
-    if fewer < min(rows, min_rows):
+    if fewer < smallest:
         return max(1, fitted), fraction
     return floor, min(fraction, fewer / n_train)
 

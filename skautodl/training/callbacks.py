@@ -68,6 +68,106 @@ class TimeLimit(Callback):
             raise KeyboardInterrupt
 
 
+class CycleFitter(Callback):
+    """Shorten a cosine cycle that would not end by ``deadline``.
+
+    Used by the time-fitted trials of data-size fidelity: their epochs were
+    planned from other trials' speed, which is an estimate. After each
+    epoch it measures this training's seconds per epoch and, when the
+    epochs left in the cosine cycle would not all end before ``deadline``
+    (less the time :class:`TimeLimit` keeps for scoring), shortens the
+    cycle to the epochs that fit, so the learning rate still anneals to
+    its end; when no further epoch fits it ends training there (as
+    skorch's ``EarlyStopping`` does), instead of letting the time limit
+    cut an epoch in the middle at a high learning rate. Placed before the
+    ``lr_schedule`` callback, whose step then follows the new length.
+    Only a cosine schedule is shortened; others are left alone.
+
+    While it is active the cosine anneals per batch, not per epoch (its
+    epoch-level value is overridden at each batch), so a cycle of one or
+    two epochs still ends near zero.
+
+    Parameters
+    ----------
+    deadline : float or None
+        ``time.time()`` by which training and scoring end; None disables it.
+
+    Attributes
+    ----------
+    shortened_ : bool
+        Whether it shortened the cycle or ended training.
+    """
+
+    def __init__(self, deadline=None):
+        self.deadline = deadline
+
+    def initialize(self):
+        self.shortened_ = False
+        self._start = None
+        self._epochs = 0
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self._start = None if self.deadline is None else time.time()
+        self._epochs = 0
+        self._batch = 0
+        self.shortened_ = False
+        self._base_lr = [g["lr"] for g in net.optimizer_.param_groups]
+        n = len(X) if X is not None and hasattr(X, "__len__") else 0
+        size = max(1, int(net.batch_size))
+        drop = bool(getattr(net, "iterator_train__drop_last", False))
+        self._per_epoch = max(1, n // size if drop else -(-n // size))
+
+    @staticmethod
+    def _cosine(net):
+        from torch.optim.lr_scheduler import CosineAnnealingLR
+
+        sched = getattr(dict(net.callbacks_).get("lr_schedule"), "lr_scheduler_",
+                        None)
+        return sched if isinstance(sched, CosineAnnealingLR) else None
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training or self.deadline is None or self._start is None:
+            return
+        sched = self._cosine(net)
+        if sched is None:
+            return
+        progress = min(1.0, (self._epochs + self._batch / self._per_epoch)
+                       / max(1, sched.T_max))
+        factor = 0.5 * (1.0 + math.cos(math.pi * progress))
+        for group, base in zip(net.optimizer_.param_groups, self._base_lr,
+                               strict=False):
+            group["lr"] = base * factor
+        self._batch += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.deadline is None or self._start is None:
+            return
+        from torch.optim.lr_scheduler import CosineAnnealingLR
+
+        self._epochs += 1
+        self._batch = 0
+        now = time.time()
+        per_epoch = (now - self._start) / self._epochs
+        callbacks = dict(net.callbacks_)
+        limit = callbacks.get("time_limit")
+        kept = (limit.scoring_factor * getattr(limit, "valid_seconds_", 0.0)
+                if limit is not None else 0.0)
+        # 10 % spare: epochs vary (the first is no slower than the rest)
+        more = math.floor(0.9 * (self.deadline - now - kept) / max(per_epoch, 1e-9))
+        sched = getattr(callbacks.get("lr_schedule"), "lr_scheduler_", None)
+        if not isinstance(sched, CosineAnnealingLR):
+            return
+        if self.shortened_ and self._epochs >= sched.T_max:
+            raise KeyboardInterrupt  # the shortened cycle is over
+        if self._epochs + more >= sched.T_max:
+            return  # the rest of the cycle fits
+        self.shortened_ = True
+        if more <= 0:
+            raise KeyboardInterrupt  # skorch ends training, as EarlyStopping does
+        sched.T_max = self._epochs + more
+
+
 class LRSchedule(LRScheduler):
     """skorch's ``LRScheduler`` whose pickle holds no torch scheduler.
 
@@ -136,3 +236,4 @@ class PruningReporter(Callback):
         if limit is not None and loss > limit:
             self.pruned_ = True
             raise KeyboardInterrupt
+

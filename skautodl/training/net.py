@@ -30,6 +30,7 @@ from skautodl.data.loaders import TensorBatchLoader
 from skautodl.networks.registry import get_family
 from skautodl.search.space import TRAINING_DEFAULTS
 from skautodl.training.callbacks import (
+    CycleFitter,
     DivergenceGuard,
     LRSchedule,
     PruningReporter,
@@ -460,6 +461,7 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         ("divergence_guard", DivergenceGuard()),
         ("time_limit", TimeLimit(deadline)),
         ("grad_clip", GradientNormClipping(gradient_clip_value=1.0)),
+        ("cycle_fitter", CycleFitter(None)),  # set per trial (data-size fidelity)
         ("lr_schedule", _schedule(schedule, params.get("lr", 1e-3), t_max, steps)),
         ("pruning", PruningReporter(pruning)),
     ]

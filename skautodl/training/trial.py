@@ -104,6 +104,10 @@ class TrialResult:
     rows : int
         Training rows of its last stretch (first split): fewer than the
         split's on a data-size fidelity rung.
+    valid_seconds : float
+        Seconds of one validation pass of its nets (the last one, mean over
+        splits): the part of an epoch's cost that does not grow with the
+        training rows.
     """
 
     config: dict
@@ -130,6 +134,7 @@ class TrialResult:
     device: str = "cpu"
     origin: str = ""
     rows: int = 0
+    valid_seconds: float = 0.0
 
     @property
     def ok(self):
@@ -153,7 +158,7 @@ class TrialResult:
             "curve": [float(c) for c in self.curve], "trial_id": int(self.trial_id),
             "rung": int(self.rung), "parent_id": self.parent_id,
             "worker": self.worker, "device": self.device, "origin": self.origin,
-            "rows": int(self.rows),
+            "rows": int(self.rows), "valid_seconds": float(self.valid_seconds),
         }
 
     @classmethod
@@ -259,7 +264,7 @@ def fold_deadline(deadline, index, n_splits, now=None):
 
 def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=0,
               deadline=None, verbose=0, warm_nets=None, pruning=None,
-              prior_segments=(), fraction=1.0) -> TrialResult:
+              prior_segments=(), fraction=1.0, fit_cycle=False) -> TrialResult:
     """Train ``config`` on each split and score it on the validation part.
 
     Parameters
@@ -297,6 +302,10 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
         ``ceil(fraction * n)`` rows, a stratified subsample when the splits
         were ordered by :func:`~skautodl.data.splits.nested_order`
         (data-size fidelity); validation uses the whole validation split.
+    fit_cycle : bool, default=False
+        Shorten the cosine cycle when its epochs would not end by the
+        deadline (:class:`~skautodl.training.callbacks.CycleFitter`; the
+        time-fitted trials of data-size fidelity).
 
     A config of a tree family (``"hgb"``) goes to
     :func:`skautodl.training.trees.run_tree_trial`, on the CPU.
@@ -310,6 +319,7 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                               n_threads=torch.get_num_threads())
     scores, nets, preds, kept = [], [], [], []
     n_rows = 0
+    valid_seconds = []
     fit_time = score_time = 0.0
     epochs_run = 0
     stopped = pruned = False
@@ -342,12 +352,15 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                                 deadline=split_deadline, verbose=verbose,
                                 pruning=pruning,
                                 data_params=split.module_params)
+            net.set_params(callbacks__cycle_fitter__deadline=(
+                split_deadline if fit_cycle else None))
             start = len(net.history) if warm_nets is not None else 0
             t0 = time.perf_counter()
             train_segment(net, X_train, y_train, epochs=max_epochs,
                           cycle_length=max_epochs, seed=seed)
             fit_time += time.perf_counter() - t0
             stopped = stopped or _callback(net, "time_limit").stopped_
+            valid_seconds.append(_callback(net, "time_limit").valid_seconds_)
             pruned = pruned or _callback(net, "pruning").pruned_
             epochs_run += len(net.history) - start
             kept.append(_kept_epochs(net, start))
@@ -387,6 +400,7 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
         stopped_by_budget=stopped, pruned=pruned, nets=nets, valid_predictions=preds,
         peak_memory_mb=_peak_rss_mb(), seed=seed, segments=segments, curve=curve,
         worker=worker_id(), device=str(device), rows=n_rows,
+        valid_seconds=float(np.mean(valid_seconds)) if valid_seconds else 0.0,
     )
 
 
@@ -427,6 +441,7 @@ class Job:
     origin: str = ""
     total_epochs: int = 0
     fraction: float = 1.0
+    fit_cycle: bool = False
     data: object = field(default=None, repr=False)
     data_key: object = None
 
@@ -482,6 +497,7 @@ class Evaluator:
                     deadline=job.deadline, verbose=self.verbose,
                     warm_nets=job.warm_nets, pruning=job.pruning,
                     prior_segments=job.prior_segments, fraction=job.fraction,
+                    fit_cycle=job.fit_cycle,
                 )
             if self.device_cache is not None:
                 for net in result.nets:

@@ -156,11 +156,11 @@ def test_rung_zero_closes_when_its_share_of_the_time_is_spent(monkeypatch):
 def test_fit_in_time_fits_the_schedule_to_the_time_left():
     config = {"family": "mlp", "id": 1}
 
-    def result(rows, seconds_per_epoch, epochs=4, score_time=0.0, cfg=config):
+    def result(rows, seconds_per_epoch, epochs=4, valid_seconds=0.0, cfg=config):
         return TrialResult(config={**cfg, "max_epochs": epochs}, status="ok",
                            score=0.5, split_scores=[0.5], epochs_run=epochs,
                            fit_time=seconds_per_epoch * epochs, rows=rows,
-                           score_time=score_time)
+                           valid_seconds=valid_seconds)
 
     # 0.5 s per epoch of overhead + 5 ms per row: 10.5 s per epoch on 2,000 rows
     results = [result(100, 1.0), result(1000, 5.5)]
@@ -168,19 +168,25 @@ def test_fit_in_time_fits_the_schedule_to_the_time_left():
     def fit(epochs, seconds, res=results):
         return _fit_in_time(res, config, epochs, 1.0, 2000, 10, seconds)
 
-    assert fit(20, 50.0) == (4, 1.0)  # 0.85 * 50 / 10.5 epochs
+    assert fit(20, 50.0) == (4, 1.0)  # 0.9 * 50 / 10.5 epochs
     assert fit(3, 50.0) == (3, 1.0)  # fits: unchanged
-    # not even 3 epochs on all rows: 3 epochs on the rows that fit
-    epochs, fraction = fit(20, 10.0)
-    assert epochs == 3
-    assert fraction * 2000 == pytest.approx((0.85 * 10 / 3 - 0.5) / 0.005)
-    assert fit(20, 1.0) == (1, 1.0)  # too little for the smallest rung: as is
+    assert fit(20, 15.0) == (1, 1.0)  # one epoch on all rows fits
+    # not even one epoch on all rows: one epoch on the rows that fit
+    epochs, fraction = fit(20, 5.0)
+    assert epochs == 1
+    assert fraction * 2000 == pytest.approx((0.9 * 5 - 0.5) / 0.005)
+    # a new config is not squeezed: it runs its rung's epochs or not at all
+    assert _fit_in_time(results, config, 20, 1.0, 2000, 10, 10.0, new=True) == (0, 1.0)
+    assert _fit_in_time(results, config, 20, 1.0, 2000, 10, 40.0, new=True) == (3, 1.0)
+    # one epoch on the smallest rung fits only at the deadline: as planned
+    assert fit(20, 0.58) == (1, 1.0)
+    assert fit(20, 0.5) == (0, 1.0)  # not one epoch of 10 rows: not started
     # other configs' costs are used only when this one has none
     slow = {"family": "embed", "id": 2}
     mixed = results + [result(100, 50.0, cfg=slow), result(1000, 500.0, cfg=slow)]
     assert fit(20, 50.0, mixed) == (4, 1.0)
-    # one training size: half the scoring pass is the per-epoch overhead
-    one = [result(100, 1.0, score_time=0.4)]
+    # one training size: the validation pass is the per-epoch overhead
+    one = [result(100, 1.0, valid_seconds=0.2)]
     assert _fit_in_time(one, config, 50, 1.0, 1000, 10, 100.0) == (10, 1.0)
     assert fit(50, 1.0, []) == (50, 1.0)  # nothing measured yet
 

@@ -451,3 +451,90 @@ def test_unpickled_net_continues_training(fitted, one_torch_thread):
     # the original is untouched by its copy's training
     assert len(net.history) == n_before
     assert _callback(net, "lr_schedule").lr_scheduler_.optimizer is net.optimizer_
+
+
+def test_cycle_fitter_shortens_a_cosine_cycle_that_would_not_end_in_time():
+    import time as time_module
+
+    import numpy as np
+    import torch
+    from skorch import NeuralNetRegressor
+    from skorch.callbacks import Callback
+
+    from skautodl.training.callbacks import CycleFitter, LRSchedule, TimeLimit
+
+    class SlowEpoch(Callback):
+        """Each epoch takes 0.2 s."""
+
+        def on_epoch_end(self, net, **kwargs):
+            time_module.sleep(0.2)
+
+    X = np.random.RandomState(0).randn(64, 3).astype(np.float32)
+    y = X[:, :1].copy()
+
+    def make(deadline):
+        return NeuralNetRegressor(
+            torch.nn.Linear, module__in_features=3, module__out_features=1,
+            max_epochs=10, lr=0.1, train_split=None, verbose=0,
+            callbacks=[("slow", SlowEpoch()), ("time_limit", TimeLimit(deadline)),
+                       ("cycle_fitter", CycleFitter(deadline)),
+                       ("lr_schedule", LRSchedule(
+                           policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+                           T_max=10))])
+
+    # without a deadline the cycle runs as planned (and torch is warmed up)
+    plain = make(None).fit(X, y)
+    assert len(plain.history) == 10
+    assert not dict(plain.callbacks_)["cycle_fitter"].shortened_
+    # about 1.5 s for 10 epochs of 0.2 s: the cycle shrinks to what fits
+    net = make(time_module.time() + 1.5).fit(X, y)
+    fitter = dict(net.callbacks_)["cycle_fitter"]
+    assert fitter.shortened_ and 2 <= len(net.history) <= 7
+    assert not dict(net.callbacks_)["time_limit"].stopped_  # ended on an epoch
+    # the schedule annealed over the epochs that ran: the last one's lr is low
+    sched = dict(net.callbacks_)["lr_schedule"].lr_scheduler_
+    assert sched.T_max == len(net.history)
+    assert net.optimizer_.param_groups[0]["lr"] < 0.02
+
+
+def test_cycle_fitter_anneals_per_batch_while_active():
+    import time as time_module
+
+    import numpy as np
+    import torch
+    from skorch import NeuralNetRegressor
+    from skorch.callbacks import Callback
+
+    from skautodl.training.callbacks import CycleFitter, LRSchedule
+
+    class Recorder(Callback):
+        def initialize(self):
+            self.lrs = []
+            return self
+
+        def on_batch_begin(self, net, training=False, **kwargs):
+            if training:
+                self.lrs.append(net.optimizer_.param_groups[0]["lr"])
+
+    X = np.random.RandomState(0).randn(64, 3).astype(np.float32)
+    y = X[:, :1].copy()
+
+    def lrs(deadline):
+        net = NeuralNetRegressor(
+            torch.nn.Linear, module__in_features=3, module__out_features=1,
+            max_epochs=2, lr=0.1, batch_size=16, train_split=None, verbose=0,
+            callbacks=[("cycle_fitter", CycleFitter(deadline)),
+                       ("lr_schedule", LRSchedule(
+                           policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+                           T_max=2)),
+                       ("recorder", Recorder())]).fit(X, y)
+        return dict(net.callbacks_)["recorder"].lrs
+
+    active = lrs(time_module.time() + 3600)
+    assert len(active) == 8 and active[0] == 0.1
+    assert all(b < a for a, b in zip(active, active[1:], strict=False))
+    # 8 batches of a 2-epoch cosine: batch k at 0.1 * (1 + cos(pi k / 8)) / 2
+    np.testing.assert_allclose(
+        active, [0.05 * (1 + np.cos(np.pi * k / 8)) for k in range(8)])
+    # inactive (no deadline): the epoch-level cosine, constant within an epoch
+    assert lrs(None) == [0.1] * 4 + [0.05] * 4

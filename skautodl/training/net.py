@@ -139,9 +139,11 @@ def _forward64(net, X):
     with torch.no_grad():
         bs = max(1, int(net.batch_size))
         if X.ndim == 2 and X.shape[1] <= 1024:
-            # table rows: large batches (per-batch overhead dominates a
-            # small net's forward pass); images keep the training batch
-            bs = max(bs, VALID_BATCH_ROWS)
+            # table rows: batches of at least 1,024 rows (per-batch overhead
+            # dominates a small net's forward pass); 4,096 predicted no
+            # faster and an embed net's float64 temporaries took 400 MB
+            # more on a million rows; images keep the training batch
+            bs = max(bs, 1024)
         outs = [module(X[i:i + bs].double()) for i in range(0, len(X), bs)]
     return torch.cat(outs) if outs else torch.empty((0,), dtype=torch.float64)
 

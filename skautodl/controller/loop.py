@@ -322,7 +322,8 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
         origin = ("portfolio" if p.from_portfolio else
                   "searcher" if p.parent_id is None else "promotion")
         fraction, fit_cycle = p.fraction, False
-        if scheduler.rows is not None and deadline is not None:
+        if scheduler.rows is not None and deadline is not None \
+                and not is_tree(p.config):  # trees have no epochs to fit
             seconds = deadline - time.time()
             if p.seconds is not None:
                 # its share of its rung's time (rung trials run side by side)

@@ -500,8 +500,9 @@ def make_scheduler(fidelity, max_epochs, n_train=0, min_rows=None):
     n_train : int
         Training rows of a split (for data-size fidelity).
     min_rows : int, optional
-        The smallest rung's rows; default :data:`MIN_ROWS`, or a ninth of
-        the rows when forced on smaller data.
+        The smallest rung's rows; default :data:`MIN_ROWS` from
+        :data:`AUTO_ROWS` training rows, a ninth of the rows when forced
+        on smaller data.
     """
     if fidelity is None:
         return FullFidelity()
@@ -512,6 +513,6 @@ def make_scheduler(fidelity, max_epochs, n_train=0, min_rows=None):
     rows = None
     if use_rows(fidelity, n_train):
         if min_rows is None:
-            min_rows = min(MIN_ROWS, max(1, n_train // 9))
+            min_rows = MIN_ROWS if n_train >= AUTO_ROWS else max(1, n_train // 9)
         rows = (n_train, min_rows)
     return Hyperband(max_epochs=max_epochs, mode=mode, rows=rows)

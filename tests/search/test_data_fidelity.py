@@ -83,6 +83,8 @@ def test_size_rule_and_forcing():
     # forced on small data: the smallest rung holds a ninth of the rows
     assert make_scheduler("halving-rows", 81, 900).rows == (900, 100)
     assert make_scheduler("halving-rows", 81, 900).mode == "halving"
+    # from the size rule's threshold on, never below MIN_ROWS
+    assert make_scheduler("hyperband", 81, 80_000).rows == (80_000, fidelity.MIN_ROWS)
     assert make_scheduler(None, 81, 10 ** 6).rows is None
     with pytest.raises(ValueError, match="fidelity must be one of"):
         make_scheduler("rows", 81, 1000)

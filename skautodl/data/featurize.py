@@ -723,6 +723,33 @@ def _take(X, idx):
     return X[idx]
 
 
+#: rows a fitted featurizer transforms at a time when a split is cached
+TRANSFORM_CHUNK_ROWS = 65536
+
+
+def transform_rows(featurizer, X, rows, chunk=None):
+    """``featurizer.transform`` of the rows ``rows`` of ``X``, a slice at a time.
+
+    The featurizers scale in float64 and keep a few intermediate copies: on
+    the 320,000 training rows of a 400,000 x 30 table, transforming all at
+    once added about 450 MB at its peak. A slice of
+    :data:`TRANSFORM_CHUNK_ROWS` rows at a time bounds that by the slice;
+    the float32 output is filled in place. Every step is row-wise, so the
+    result is the same as in one call.
+    """
+    chunk = int(chunk or TRANSFORM_CHUNK_ROWS)
+    rows = np.asarray(rows)
+    if len(rows) <= chunk:
+        return featurizer.transform(_take(X, rows))
+    out = None
+    for start in range(0, len(rows), chunk):
+        part = featurizer.transform(_take(X, rows[start:start + chunk]))
+        if out is None:
+            out = np.empty((len(rows), *part.shape[1:]), dtype=part.dtype)
+        out[start:start + len(part)] = part
+    return out
+
+
 def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard",
                    featurizer=None):
     """Fit one featurizer per split and cache float32 train/valid matrices.
@@ -753,8 +780,9 @@ def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard",
     for train_idx, valid_idx in splits:
         feat = (TabularFeaturizer(numeric_scaling=numeric_scaling)
                 if featurizer is None else clone(featurizer))
-        X_train = feat.fit_transform(_take(X, train_idx))
-        X_valid = feat.transform(_take(X, valid_idx))
+        feat.fit(_take(X, train_idx))
+        X_train = transform_rows(feat, X, train_idx)
+        X_valid = transform_rows(feat, X, valid_idx)
         out.append(SplitData(
             featurizer=feat,
             X_train=X_train,

@@ -567,3 +567,20 @@ def test_quantile_scaling_of_large_data_is_reproducible():
     np.random.seed(2)
     b = TabularFeaturizer(numeric_scaling="quantile").fit_transform(X)
     np.testing.assert_array_equal(a, b)
+
+
+def test_transform_rows_in_slices_equals_one_transform(mixed_frame):
+    from skautodl.data.featurize import TabularFeaturizer, transform_rows
+
+    X, _ = mixed_frame
+    rows = np.random.RandomState(0).permutation(len(X))[:50]
+    for encoding in ("onehot", "codes"):
+        feat = TabularFeaturizer(categorical_encoding=encoding).fit(X)
+        whole = feat.transform(X.iloc[rows])
+        sliced = transform_rows(feat, X, rows, chunk=7)
+        assert sliced.dtype == whole.dtype == np.float32
+        np.testing.assert_array_equal(sliced, whole)
+    arr = np.random.RandomState(1).randn(40, 3)
+    feat = TabularFeaturizer().fit(arr)
+    np.testing.assert_array_equal(transform_rows(feat, arr, np.arange(40), chunk=6),
+                                  feat.transform(arr))

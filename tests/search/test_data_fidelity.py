@@ -314,6 +314,7 @@ def test_forced_data_size_fidelity_climbs_from_subsamples_to_all_rows(
 def test_data_size_fidelity_switches_on_by_size(data, monkeypatch, one_torch_thread):
     X, y = data
     monkeypatch.setattr(fidelity, "AUTO_ROWS", 500)  # 720 training rows
+    monkeypatch.setattr(fidelity, "MIN_ROWS", 100)
     params = {"time_budget": None, "n_trials": 5, "search_space": SMALL,
               "verbose": 0, "random_state": 0, "device": "cpu", "cv": None,
               "families": ["mlp"]}

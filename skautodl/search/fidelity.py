@@ -291,7 +291,7 @@ class Hyperband:
 
     def _rung_end(self, bracket, now):
         """When ``bracket``'s current rung should be over (None: no limit)."""
-        if self.rows is None or getattr(self, "deadline", None) is None:
+        if self.rows is None or self.deadline is None:
             return None
         if bracket.clock is None:
             bracket.clock = (now, max(0.0, self.deadline - now))

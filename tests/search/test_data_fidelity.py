@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
+import test_fidelity
 from sklearn.datasets import make_classification
 from test_fidelity import Asker, Driver, FakeEvaluator, ListSearcher
 
@@ -26,13 +26,8 @@ from skautodl.search.fidelity import Hyperband, make_scheduler, use_rows
 from skautodl.training import refit
 from skautodl.training.trial import TrialResult, run_trial
 
-
-@pytest.fixture
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+#: test_fidelity's fixture: tiny nets train fastest on one torch thread
+one_torch_thread = test_fidelity.one_torch_thread
 
 
 # ---------------------------------------------------------------------- order

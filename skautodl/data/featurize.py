@@ -727,6 +727,38 @@ def _take(X, idx):
 TRANSFORM_CHUNK_ROWS = 65536
 
 
+#: training rows above which a featurizer's statistics come from a sample
+FIT_SAMPLE_ROWS = 100_000
+
+
+def fit_rows(rows, limit=None, seed=0):
+    """The rows a featurizer is fitted on: all of ``rows``, or a seeded sample.
+
+    Fitting a featurizer keeps several float64 copies of what it is fitted
+    on (the imputed, pre-scaled and scaled columns): on 320,000 rows of 30
+    columns that added 400-500 MB at the peak of every featurization. Above
+    :data:`FIT_SAMPLE_ROWS` rows the medians, scales, quantiles and category
+    levels are estimated on a uniform sample of that many rows (seeded, in
+    their original order), which bounds the peak; the transform still covers
+    every row. A category level rarer than about one in ``limit`` rows may
+    then be missing from the sample and is encoded as an unknown level.
+    """
+    rows = np.asarray(rows)
+    limit = int(FIT_SAMPLE_ROWS if limit is None else limit)
+    if len(rows) <= limit:
+        return rows
+    pick = np.random.default_rng(seed).choice(len(rows), size=limit, replace=False)
+    return rows[np.sort(pick)]
+
+
+def fit_featurizer(featurizer, X, rows=None):
+    """Fit ``featurizer`` on ``rows`` of ``X`` (all rows by default), sampled
+    as :func:`fit_rows` says, and return it."""
+    rows = np.arange(len(X)) if rows is None else rows
+    sample = fit_rows(rows)
+    return featurizer.fit(X if len(sample) == len(X) else _take(X, sample))
+
+
 def transform_rows(featurizer, X, rows, chunk=None):
     """``featurizer.transform`` of the rows ``rows`` of ``X``, a slice at a time.
 
@@ -780,7 +812,7 @@ def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard",
     for train_idx, valid_idx in splits:
         feat = (TabularFeaturizer(numeric_scaling=numeric_scaling)
                 if featurizer is None else clone(featurizer))
-        feat.fit(_take(X, train_idx))
+        fit_featurizer(feat, X, train_idx)
         X_train = transform_rows(feat, X, train_idx)
         X_valid = transform_rows(feat, X, valid_idx)
         out.append(SplitData(

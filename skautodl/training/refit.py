@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from skautodl.data.featurize import make_featurizer
+from skautodl.data.featurize import fit_featurizer, make_featurizer, transform_rows
 from skautodl.data.splits import nested_order
 from skautodl.exceptions import BudgetWarning, RefitError, RefitFailedWarning
 from skautodl.training.net import build_net, without_validation_data
@@ -123,7 +123,8 @@ def _replay(best, X, y_fit, task, *, classes, device, hard_end, verbose):
     if is_tree(best.config):
         return replay_tree(best, X, y_fit, task, classes=classes, hard_end=hard_end)
     featurizer = make_featurizer(task, feature_key(task, best.config))
-    X_all = featurizer.fit_transform(X)
+    fit_featurizer(featurizer, X)
+    X_all = transform_rows(featurizer, X, np.arange(len(X)))
     segments = best.segments or [(best.epochs, best.epochs)]
     net = None
     # each stretch is replayed for the epochs it kept, as one whole cycle

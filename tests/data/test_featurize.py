@@ -584,3 +584,37 @@ def test_transform_rows_in_slices_equals_one_transform(mixed_frame):
     feat = TabularFeaturizer().fit(arr)
     np.testing.assert_array_equal(transform_rows(feat, arr, np.arange(40), chunk=6),
                                   feat.transform(arr))
+
+
+def test_fit_rows_samples_above_the_limit():
+    from skautodl.data.featurize import fit_rows
+
+    rows = np.arange(100, 130)
+    np.testing.assert_array_equal(fit_rows(rows, limit=30), rows)
+    sample = fit_rows(rows, limit=10)
+    assert len(sample) == 10 and len(np.unique(sample)) == 10
+    assert np.all(np.diff(sample) > 0) and set(sample) <= set(rows)
+    np.testing.assert_array_equal(sample, fit_rows(rows, limit=10))  # seeded
+    assert not np.array_equal(sample, fit_rows(rows, limit=10, seed=1))
+
+
+def test_fit_featurizer_estimates_statistics_on_the_sample(monkeypatch):
+    from skautodl.data import featurize
+
+    X = np.random.RandomState(0).randn(400, 2) + np.arange(400)[:, None] / 100
+    rows = np.arange(50, 400)
+    monkeypatch.setattr(featurize, "FIT_SAMPLE_ROWS", 60)
+    feat = featurize.fit_featurizer(featurize.TabularFeaturizer(), X, rows)
+    sample = featurize.fit_rows(rows, limit=60)
+    scaler = feat.column_transformer_.named_transformers_["numeric"][-1]
+    reference = featurize.TabularFeaturizer().fit(X[sample])
+    ref_scaler = reference.column_transformer_.named_transformers_["numeric"][-1]
+    np.testing.assert_allclose(scaler.mean_, ref_scaler.mean_)
+    # not the statistics of all the rows: the sample is what it was fitted on
+    all_rows = featurize.TabularFeaturizer().fit(X[rows])
+    assert not np.allclose(
+        scaler.mean_, all_rows.column_transformer_.named_transformers_["numeric"][-1].mean_)
+    # below the limit every row is used
+    monkeypatch.setattr(featurize, "FIT_SAMPLE_ROWS", 1000)
+    feat = featurize.fit_featurizer(featurize.TabularFeaturizer(), X, rows)
+    np.testing.assert_array_equal(feat.transform(X[:5]), all_rows.transform(X[:5]))

@@ -16,6 +16,12 @@ class AllTrialsFailedError(SkautodlError, RuntimeError):
     """Raised by ``fit`` when no trial of the search produced a model."""
 
 
+class ModelFileError(SkautodlError, ValueError):
+    """A model file cannot be saved or loaded safely: not a skautodl file,
+    truncated or modified, of a newer format version, or naming an untrusted
+    type (see :mod:`skautodl.persistence`)."""
+
+
 class TrialFailedWarning(UserWarning):
     """A trial raised, diverged or ran out of memory; the search went on."""
 

@@ -612,8 +612,8 @@ def test_fit_featurizer_estimates_statistics_on_the_sample(monkeypatch):
     np.testing.assert_allclose(scaler.mean_, ref_scaler.mean_)
     # not the statistics of all the rows: the sample is what it was fitted on
     all_rows = featurize.TabularFeaturizer().fit(X[rows])
-    assert not np.allclose(
-        scaler.mean_, all_rows.column_transformer_.named_transformers_["numeric"][-1].mean_)
+    all_scaler = all_rows.column_transformer_.named_transformers_["numeric"][-1]
+    assert not np.allclose(scaler.mean_, all_scaler.mean_)
     # below the limit every row is used
     monkeypatch.setattr(featurize, "FIT_SAMPLE_ROWS", 1000)
     feat = featurize.fit_featurizer(featurize.TabularFeaturizer(), X, rows)

@@ -1,0 +1,452 @@
+"""Safe persistence: :func:`save` and :func:`load` a fitted estimator.
+
+Pickle (and joblib, which uses it) runs code named by the file when it
+loads: a model file from an untrusted source can do anything the reading
+process can. The format written here runs no code from the file:
+
+* the network weights are stored with safetensors (tensors only, read by a
+  parser that builds nothing else);
+* everything else (the estimator's parameters and fitted attributes, the
+  featurizers, the networks' constructor arguments, tree members) is stored
+  with skops, which rebuilds objects only of types on an explicit list: the
+  types skops trusts by default (builtins, numpy, scipy, scikit-learn's
+  estimators) plus :data:`TRUSTED_TYPES`, skautodl's own featurizers and
+  tree members. A file naming any other type is refused before anything
+  is built. The network classes come from the same kind of list: only
+  ``torch.nn.Module`` subclasses defined in :mod:`skautodl.networks`.
+
+A file is a zip archive of three entries: ``manifest.json`` (format name and
+version, the versions that wrote it, the estimator's class and a SHA-256 of
+each other entry), ``estimator.skops`` and ``weights.safetensors``. A file
+that was truncated, edited, or written by an incompatible format version
+fails with :class:`~skautodl.exceptions.ModelFileError`, which says which.
+The checksums catch accidents, not forgers (anyone can recompute them):
+safety against a hostile file comes from the two parsers, not the sums.
+
+The networks are rebuilt for prediction: their weights, constructor
+arguments and what ``predict`` needs (classes, target scaling), not their
+optimizer state or training history, so a loaded estimator predicts exactly
+as the saved one did and its file is smaller than a pickle. ``searcher_``
+(the search strategy's internal state) is not saved; it is ``None`` after
+:func:`load`. ``fit`` on a loaded estimator starts a new search, as on any
+scikit-learn estimator.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import importlib
+import json
+import os
+import zipfile
+
+import numpy as np
+import pandas as pd
+import sklearn
+import torch
+
+from skautodl.exceptions import ModelFileError
+
+#: the format's name in the manifest, and its version: a file of a higher
+#: version is refused (this release cannot know what it added)
+FORMAT = "skautodl-model"
+FORMAT_VERSION = 1
+
+#: skautodl's own types a model file may contain, besides the types skops
+#: trusts by default; anything else is refused at load
+TRUSTED_TYPES = (
+    "skautodl.data.featurize.TabularFeaturizer",
+    "skautodl.data.featurize.ImageFeaturizer",
+    "skautodl.data.featurize._Prescale",
+    "skautodl.data.featurize._RobustScaler",
+    "skautodl.data.featurize._CodeEncoder",
+    "skautodl.data.featurize._smooth_clip",
+    "skautodl.networks.hgb.HGBClassifierModel",
+    "skautodl.networks.hgb.HGBRegressorModel",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "numpy.dtype",
+    "sklearn.model_selection._split.KFold",
+    "sklearn.model_selection._split.StratifiedKFold",
+    "sklearn.model_selection._split.ShuffleSplit",
+    "sklearn.model_selection._split.StratifiedShuffleSplit",
+    "sklearn.model_selection._split.PredefinedSplit",
+)
+
+_ESTIMATORS = ("AutoDLClassifier", "AutoDLRegressor")
+_NETS = ("AutoNetClassifier", "AutoNetRegressor")
+#: fitted attributes stored in their own form (or not at all)
+_SPECIAL = ("ensemble_", "best_estimator_", "leaderboard_", "searcher_")
+#: what a regressor net needs at predict besides its weights
+_NET_EXTRAS = ("target_mean_", "target_scale_", "target_ndim_")
+
+
+def _skops():
+    try:
+        import skops.io as sio
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise ImportError("skautodl.save/load need skops: pip install skops") from exc
+    return sio
+
+
+def _is_net(obj):
+    from skorch import NeuralNet
+
+    return isinstance(obj, NeuralNet)
+
+
+class _Writer:
+    """Turns members into plain specs, collecting the networks' tensors."""
+
+    def __init__(self):
+        self.tensors = {}
+
+    def net(self, net):
+        if type(net).__name__ not in _NETS:
+            raise ModelFileError(
+                f"Cannot save a network of type {type(net).__name__} safely; only "
+                f"skautodl's own nets ({', '.join(_NETS)}) are supported.")
+        module_cls = net.module if isinstance(net.module, type) else type(net.module)
+        key = f"net{len({k.split('.')[0] for k in self.tensors})}"
+        for name, tensor in net.module_.state_dict().items():
+            # a copy: safetensors refuses tensors that share memory
+            self.tensors[f"{key}.{name}"] = tensor.detach().cpu().contiguous().clone()
+        params = net.get_params(deep=False)
+        return {
+            "kind": "net",
+            "net_class": type(net).__name__,
+            "module": f"{module_cls.__module__}.{module_cls.__qualname__}",
+            "module_params": {k[len("module__"):]: v for k, v in params.items()
+                              if k.startswith("module__")},
+            "classes": (None if getattr(net, "classes", None) is None
+                        else np.asarray(net.classes)),
+            "batch_size": int(net.batch_size),
+            "extras": {k: getattr(net, k) for k in _NET_EXTRAS if hasattr(net, k)},
+            "weights": key,
+        }
+
+    def member(self, model):
+        from sklearn.pipeline import Pipeline
+
+        from skautodl.ensemble import BaggedModel
+
+        if isinstance(model, BaggedModel):
+            return {"kind": "bagged", "models": [self.member(m) for m in model.models]}
+        if isinstance(model, Pipeline) and _is_net(model.steps[-1][1]):
+            return {"kind": "pipeline",
+                    "steps": [(name, step) for name, step in model.steps[:-1]],
+                    "net_name": model.steps[-1][0],
+                    "net": self.net(model.steps[-1][1])}
+        if _is_net(model):
+            return self.net(model)
+        return {"kind": "sklearn", "model": model}
+
+
+def _network_class(path):
+    """The module class named ``path``, only if skautodl's networks define it."""
+    module_name, _, name = path.rpartition(".")
+    if not (module_name == "skautodl.networks"
+            or module_name.startswith("skautodl.networks.")):
+        raise ModelFileError(
+            f"The model file names the network class {path!r}, which is not one "
+            "of skautodl's networks; refusing to load it.")
+    try:
+        cls = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise ModelFileError(
+            f"The network class {path!r} of the model file does not exist in this "
+            "version of skautodl.") from exc
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        raise ModelFileError(f"{path!r} is not a network class; refusing to load it.")
+    return cls
+
+
+class _Reader:
+    def __init__(self, tensors, device):
+        self.tensors = tensors
+        self.device = device
+
+    def net(self, spec):
+        from skautodl.training.net import AutoNetClassifier, AutoNetRegressor
+
+        if spec["net_class"] not in _NETS:
+            raise ModelFileError(f"Unknown network wrapper {spec['net_class']!r}.")
+        net_cls = {"AutoNetClassifier": AutoNetClassifier,
+                   "AutoNetRegressor": AutoNetRegressor}[spec["net_class"]]
+        kwargs = {f"module__{k}": v for k, v in spec["module_params"].items()}
+        if spec["classes"] is not None:
+            kwargs["classes"] = list(spec["classes"])
+        criterion = (torch.nn.CrossEntropyLoss if net_cls is AutoNetClassifier
+                     else torch.nn.MSELoss)
+        net = net_cls(_network_class(spec["module"]), criterion=criterion,
+                      batch_size=spec["batch_size"], device=self.device,
+                      train_split=None, verbose=0, **kwargs)
+        with torch.random.fork_rng():  # initialization must not move the
+            net.initialize()           # caller's random state
+        prefix = spec["weights"] + "."
+        state = {k[len(prefix):]: v for k, v in self.tensors.items()
+                 if k.startswith(prefix)}
+        try:
+            net.module_.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ModelFileError(
+                f"The weights of {spec['weights']} do not fit its network "
+                f"({exc}).") from exc
+        net.module_.to(self.device)
+        for k, v in spec["extras"].items():
+            setattr(net, k, v)
+        return net
+
+    def member(self, spec):
+        from sklearn.pipeline import Pipeline
+
+        from skautodl.ensemble import BaggedModel
+
+        kind = spec["kind"]
+        if kind == "bagged":
+            return BaggedModel([self.member(m) for m in spec["models"]])
+        if kind == "pipeline":
+            return Pipeline([*[(n, s) for n, s in spec["steps"]],
+                             (spec["net_name"], self.net(spec["net"]))])
+        if kind == "net":
+            return self.net(spec)
+        if kind == "sklearn":
+            return spec["model"]
+        raise ModelFileError(f"Unknown member kind {kind!r} in the model file.")
+
+
+def _frame_state(frame):
+    return {"columns": list(frame.columns), "index": np.asarray(frame.index),
+            "data": [frame[c].to_numpy() for c in frame.columns]}
+
+
+def _frame(state):
+    # positional keys: column names may repeat or be of any hashable type
+    data = dict(enumerate(state["data"]))
+    return pd.DataFrame(data, index=state["index"]).set_axis(state["columns"], axis=1)
+
+
+def _versions():
+    from skautodl import __version__
+
+    return {"skautodl": __version__, "torch": torch.__version__,
+            "scikit-learn": sklearn.__version__, "numpy": np.__version__}
+
+
+def save(estimator, path):
+    """Save a fitted estimator to ``path`` in skautodl's safe format.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator.
+    path : str or path-like
+        The file to write (by convention ``*.skautodl``). It is written to
+        a temporary file first and then renamed, so an existing file at
+        ``path`` is replaced only by a complete one.
+
+    Returns
+    -------
+    path : str
+        The path written.
+
+    Raises
+    ------
+    ModelFileError
+        If the estimator holds something the safe format cannot store
+        (for example a ``scoring`` callable defined in user code); pickle
+        or joblib can still save it.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier, save, load
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(n_trials=2, time_budget=None, verbose=0,
+    ...                        random_state=0).fit(X, y)
+    >>> save(clf, "iris.skautodl")  # doctest: +SKIP
+    >>> (load("iris.skautodl").predict(X) == clf.predict(X)).all()  # doctest: +SKIP
+    True
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    sio = _skops()
+    name = type(estimator).__name__
+    if name not in _ESTIMATORS:
+        raise TypeError(f"skautodl.save saves {' or '.join(_ESTIMATORS)}; got {name}.")
+    check_is_fitted(estimator)
+    writer = _Writer()
+    fitted = {k: v for k, v in vars(estimator).items()
+              if k.endswith("_") and not k.startswith("_") and k not in _SPECIAL}
+    state = {
+        "class": name,
+        "params": estimator.get_params(deep=False),
+        "fitted": fitted,
+        "ensemble": [(writer.member(m), float(w)) for m, w in estimator.ensemble_],
+        "best_estimator": writer.member(estimator.best_estimator_),
+        "leaderboard": _frame_state(estimator.leaderboard_),
+    }
+    try:
+        payload = sio.dumps(state)
+    except Exception as exc:
+        raise ModelFileError(
+            f"The estimator cannot be saved in the safe format: {exc}. Pickle or "
+            "joblib can save it (see the user guide on what that costs).") from exc
+    untrusted = [t for t in sio.get_untrusted_types(data=payload)
+                 if t not in TRUSTED_TYPES]
+    if untrusted:
+        raise ModelFileError(
+            f"The estimator holds objects of types the safe format does not load "
+            f"({', '.join(untrusted)}), for example a callable passed as a "
+            "parameter. Save it with joblib or pickle instead, or use built-in "
+            "values (such as a scoring name).")
+    from safetensors.torch import save as save_tensors
+
+    weights = save_tensors(writer.tensors) if writer.tensors else b""
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "estimator": name,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(),
+        "versions": _versions(),
+        "sha256": {"estimator.skops": hashlib.sha256(payload).hexdigest(),
+                   "weights.safetensors": hashlib.sha256(weights).hexdigest()},
+    }
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest, indent=1))
+            zf.writestr("estimator.skops", payload)
+            zf.writestr("weights.safetensors", weights)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_manifest(path):
+    """The manifest of the model file ``path`` (format, versions, checksums).
+
+    Reads nothing but the manifest; no object is built.
+    """
+    with _open(path) as zf:
+        return _manifest(zf, path)
+
+
+def _open(path):
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No model file at {path!r}.")
+    try:
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ModelFileError(
+            f"{path!r} is not a skautodl model file, or it is truncated "
+            "(not a complete zip archive).") from exc
+
+
+def _manifest(zf, path):
+    try:
+        manifest = json.loads(zf.read("manifest.json"))
+    except KeyError as exc:
+        raise ModelFileError(f"{path!r} has no manifest: not a skautodl model "
+                             "file.") from exc
+    except (ValueError, zipfile.BadZipFile, OSError) as exc:
+        raise ModelFileError(f"The manifest of {path!r} is unreadable ({exc}); the "
+                             "file is corrupt.") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ModelFileError(f"{path!r} is not a skautodl model file (its manifest "
+                             f"names the format {manifest.get('format')!r}).")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise ModelFileError(
+            f"{path!r} was written in format version {version!r} (by skautodl "
+            f"{manifest.get('versions', {}).get('skautodl')}); this skautodl "
+            f"reads versions up to {FORMAT_VERSION}. Upgrade skautodl to load it.")
+    return manifest
+
+
+def _entry(zf, manifest, name, path):
+    try:
+        data = zf.read(name)
+    except KeyError as exc:
+        raise ModelFileError(f"{path!r} lacks its {name!r} entry; the file is "
+                             "incomplete.") from exc
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ModelFileError(f"{path!r}: the entry {name!r} is corrupt ({exc}).") \
+            from exc
+    if hashlib.sha256(data).hexdigest() != manifest.get("sha256", {}).get(name):
+        raise ModelFileError(
+            f"{path!r}: the entry {name!r} does not match the checksum in its "
+            "manifest; the file was modified or corrupted after it was saved.")
+    return data
+
+
+def load(path, *, device="cpu"):
+    """Load an estimator saved by :func:`save`, running no code from the file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    device : str, default="cpu"
+        Where the networks are placed (``"cuda"`` to predict on a GPU). A
+        model saved on a GPU machine loads on a CPU-only one.
+
+    Returns
+    -------
+    estimator : AutoDLClassifier or AutoDLRegressor
+        Fitted; its predictions equal the saved estimator's.
+
+    Raises
+    ------
+    ModelFileError
+        The file is not a skautodl model file, is truncated or was modified,
+        was written by a newer format version, or names a type outside the
+        trusted list (it is then refused before any object is built).
+    FileNotFoundError
+        There is no file at ``path``.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_tensors
+
+    import skautodl.estimators as estimators
+
+    sio = _skops()
+    with _open(path) as zf:
+        manifest = _manifest(zf, path)
+        payload = _entry(zf, manifest, "estimator.skops", path)
+        weights = _entry(zf, manifest, "weights.safetensors", path)
+    try:
+        untrusted = sio.get_untrusted_types(data=payload)
+    except Exception as exc:
+        raise ModelFileError(f"{path!r}: the estimator entry is not a valid skops "
+                             f"payload ({type(exc).__name__}: {exc}).") from exc
+    refused = [t for t in untrusted if t not in TRUSTED_TYPES]
+    if refused:
+        raise ModelFileError(
+            f"{path!r} contains objects of untrusted types ({', '.join(refused)}); "
+            "refusing to load it. Only skautodl's own types and those skops "
+            "trusts by default are loaded.")
+    try:
+        state = sio.loads(payload, trusted=list(untrusted) or None)
+        tensors = load_tensors(weights) if weights else {}
+    except (SafetensorError, ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(f"{path!r} could not be decoded ({type(exc).__name__}: "
+                             f"{exc}).") from exc
+    if not isinstance(state, dict) or state.get("class") not in _ESTIMATORS:
+        raise ModelFileError(f"{path!r} does not hold a skautodl estimator.")
+    estimator = getattr(estimators, state["class"])(**state["params"])
+    reader = _Reader(tensors, device)
+    for key, value in state["fitted"].items():
+        setattr(estimator, key, value)
+    estimator.ensemble_ = [(reader.member(m), w) for m, w in state["ensemble"]]
+    estimator.best_estimator_ = reader.member(state["best_estimator"])
+    estimator.leaderboard_ = _frame(state["leaderboard"])
+    estimator.searcher_ = None
+    return estimator
+
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "TRUSTED_TYPES", "load", "read_manifest",
+           "save"]

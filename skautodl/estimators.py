@@ -342,6 +342,55 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         return self._ensemble().predict(check_predict_input(self, X))
 
+    def export_onnx(self, path, **kwargs):
+        """Write the fitted model as an ONNX file (see :mod:`skautodl.export`).
+
+        Parameters
+        ----------
+        path : str or path-like
+        **kwargs
+            Passed to :func:`skautodl.export.export_onnx`.
+
+        Returns
+        -------
+        path : str
+        """
+        from skautodl.export import export_onnx
+
+        return export_onnx(self, path, **kwargs)
+
+    def export_torchscript(self, path, **kwargs):
+        """Write the fitted model as a TorchScript file (see :mod:`skautodl.export`).
+
+        Parameters
+        ----------
+        path : str or path-like
+        **kwargs
+            Passed to :func:`skautodl.export.export_torchscript`.
+
+        Returns
+        -------
+        path : str
+        """
+        from skautodl.export import export_torchscript
+
+        return export_torchscript(self, path, **kwargs)
+
+    def compress(self, X=None, y=None, **kwargs):
+        """A pruned and quantized copy of this fitted estimator.
+
+        See :func:`skautodl.compression.compress` for the parameters
+        (``sparsity``, ``quantize``, the fine-tune on ``X, y``) and the
+        report it attaches. This estimator is not changed.
+
+        Returns
+        -------
+        estimator : same class as self, fitted
+        """
+        from skautodl.compression import compress
+
+        return compress(self, X, y, **kwargs)
+
     def _ensemble(self):
         return Ensemble(self.ensemble_, getattr(self, "classes_", None),
                         temperature=getattr(self, "temperature_", 1.0))

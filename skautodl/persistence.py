@@ -233,7 +233,60 @@ def _versions():
             "scikit-learn": sklearn.__version__, "numpy": np.__version__}
 
 
-def save(estimator, path):
+def _first_pipeline(member):
+    from skautodl.ensemble import BaggedModel
+
+    return _first_pipeline(member.models[0]) if isinstance(member, BaggedModel) \
+        else member
+
+
+def describe(estimator):
+    """A fitted estimator's interface as plain data (JSON-serializable).
+
+    The task, the input features with their kinds (``"numeric"`` or
+    ``"categorical"``, as the featurizer treats them) or the image shape,
+    the classes, the scoring and the search's headline numbers. Recorded in
+    the manifest by :func:`save`; ``skautodl serve`` answers it at
+    ``GET /metadata``.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier or AutoDLRegressor, fitted
+
+    Returns
+    -------
+    dict
+    """
+    def plain(values):
+        return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+    names = getattr(estimator, "feature_names_in_", None)
+    n_features = int(estimator.n_features_in_)
+    names = plain(names) if names is not None else list(range(n_features))
+    featurizer = _first_pipeline(estimator.ensemble_[0][0])
+    featurizer = featurizer[0] if hasattr(featurizer, "steps") else None
+    kinds = getattr(featurizer, "column_kinds_", None) or ["numeric"] * n_features
+    classes = getattr(estimator, "classes_", None)
+    image_shape = getattr(estimator, "image_shape_", None)
+    return {
+        "estimator": type(estimator).__name__,
+        "task": "classification" if classes is not None else "regression",
+        "features": [{"name": n, "kind": k} for n, k in zip(names, kinds,
+                                                           strict=True)],
+        "feature_names_known": getattr(estimator, "feature_names_in_", None)
+        is not None,
+        "image_shape": None if image_shape is None else list(image_shape),
+        "classes": None if classes is None else plain(classes),
+        "scoring": estimator.scoring if isinstance(estimator.scoring, str) else None,
+        "best_score": float(estimator.best_score_),
+        "ensemble_score": float(getattr(estimator, "ensemble_score_",
+                                        estimator.best_score_)),
+        "n_members": len(estimator.ensemble_),
+        "n_trials": int(estimator.n_trials_),
+    }
+
+
+def save(estimator, path, *, metadata=None):
     """Save a fitted estimator to ``path`` in skautodl's safe format.
 
     Parameters
@@ -244,6 +297,10 @@ def save(estimator, path):
         The file to write (by convention ``*.skautodl``). It is written to
         a temporary file first and then renamed, so an existing file at
         ``path`` is replaced only by a complete one.
+    metadata : dict, optional
+        Your own JSON-serializable notes (for example the target column's
+        name or the data's origin), kept in the manifest under
+        ``"metadata"`` and returned by :func:`read_manifest`.
 
     Returns
     -------
@@ -309,6 +366,8 @@ def save(estimator, path):
         "estimator": name,
         "created": datetime.datetime.now(datetime.UTC).isoformat(),
         "versions": _versions(),
+        "model": describe(estimator),
+        "metadata": _json_ready(metadata or {}),
         "sha256": {"estimator.skops": hashlib.sha256(payload).hexdigest(),
                    "weights.safetensors": hashlib.sha256(weights).hexdigest()},
     }
@@ -324,6 +383,13 @@ def save(estimator, path):
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _json_ready(metadata):
+    try:
+        return json.loads(json.dumps(metadata))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"metadata must be JSON-serializable: {exc}") from exc
 
 
 def read_manifest(path):
@@ -448,5 +514,5 @@ def load(path, *, device="cpu"):
     return estimator
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "TRUSTED_TYPES", "load", "read_manifest",
-           "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "TRUSTED_TYPES", "describe", "load",
+           "read_manifest", "save"]

@@ -217,3 +217,20 @@ def test_a_cuda_model_loads_on_the_cpu(tmp_path):
     loaded = load(tmp_path / "m.skautodl", device="cpu")
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X),
                                atol=1e-5)
+
+
+def test_manifest_describes_the_model_and_keeps_user_metadata(tmp_path):
+    X = pd.DataFrame({"size": np.arange(60.0) % 7, "colour": ["red", "blue"] * 30})
+    y = np.where(X["size"] > 3, "big", "small")
+    clf = AutoDLClassifier(**FAST).fit(X, y)
+    save(clf, tmp_path / "m.skautodl", metadata={"target": "label"})
+    manifest = read_manifest(tmp_path / "m.skautodl")
+    model = manifest["model"]
+    assert model["task"] == "classification"
+    assert model["features"] == [{"name": "size", "kind": "numeric"},
+                                 {"name": "colour", "kind": "categorical"}]
+    assert model["classes"] == ["big", "small"]
+    assert manifest["metadata"] == {"target": "label"}
+    with pytest.raises(TypeError, match="JSON-serializable"):
+        save(clf, tmp_path / "n.skautodl", metadata={"bad": object()})
+    assert not (tmp_path / "n.skautodl").exists()

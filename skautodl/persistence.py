@@ -77,8 +77,9 @@ _ESTIMATORS = ("AutoDLClassifier", "AutoDLRegressor")
 _NETS = ("AutoNetClassifier", "AutoNetRegressor")
 #: fitted attributes stored in their own form (or not at all)
 _SPECIAL = ("ensemble_", "best_estimator_", "leaderboard_", "searcher_")
-#: what a regressor net needs at predict besides its weights
-_NET_EXTRAS = ("target_mean_", "target_scale_", "target_ndim_")
+#: what a net needs at predict besides its weights: a regressor's target
+#: scaling; what :mod:`skautodl.compression` did to it
+_NET_EXTRAS = ("target_mean_", "target_scale_", "target_ndim_", "compression_")
 
 
 def _skops():
@@ -108,7 +109,13 @@ class _Writer:
                 f"skautodl's own nets ({', '.join(_NETS)}) are supported.")
         module_cls = net.module if isinstance(net.module, type) else type(net.module)
         key = f"net{len({k.split('.')[0] for k in self.tensors})}"
-        for name, tensor in net.module_.state_dict().items():
+        state = net.module_.state_dict()
+        if getattr(net, "compression_", None):
+            # int8 layers hold packed weights: stored as plain tensors
+            from skautodl.compression import state_for_saving
+
+            state = state_for_saving(net.module_)
+        for name, tensor in state.items():
             # a copy: safetensors refuses tensors that share memory
             self.tensors[f"{key}.{name}"] = tensor.detach().cpu().contiguous().clone()
         params = net.get_params(deep=False)
@@ -187,7 +194,13 @@ class _Reader:
         state = {k[len(prefix):]: v for k, v in self.tensors.items()
                  if k.startswith(prefix)}
         try:
-            net.module_.load_state_dict(state, strict=True)
+            if spec["extras"].get("compression_"):
+                # a compressed net: its int8 layers are rebuilt from plain tensors
+                from skautodl.compression import restore
+
+                restore(net.module_, state, spec["extras"]["compression_"])
+            else:
+                net.module_.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             raise ModelFileError(
                 f"The weights of {spec['weights']} do not fit its network "

@@ -139,3 +139,21 @@ def test_temperature_study_rules():
     assert ts["none"] == 1.0 and ts["soften"] == 1.0
     assert ts["fitted"] < ts["member"] < 1.0  # the member bounds the sharpening
     assert ts["floor"] == max(ts["fitted"], 0.5)
+
+
+@pytest.mark.timeout(120)
+def test_compress_benchmark_smoke(capsys, tmp_path):
+    # one tiny fit (a 3 s budget, one network family, no bagging) and its
+    # compression: the script runs end to end and prints its table
+    with benchmark_module("compress.py", "compress_benchmark") as module:
+        rows = module.main(["--datasets", "breast_cancer", "--budget", "3",
+                            "--params", '{"cv": null, "families": ["mlp"]}',
+                            "--out", str(tmp_path / "compress.json")])
+    out = capsys.readouterr().out
+    assert "| dataset | seed | test before | test after |" in out
+    assert "smallest file ratio" in out
+    assert len(rows) == 1 and rows[0]["dataset"] == "breast_cancer"
+    row = rows[0]
+    assert 0.5 < row["test_after"] <= 1 and row["ratio"] > 1
+    assert row["nonzero_after"] < row["params"]
+    assert (tmp_path / "compress.json").exists()

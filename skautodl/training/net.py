@@ -98,6 +98,15 @@ def _weights_key(module):
                                                *module.buffers()))
 
 
+def is_quantized(net):
+    """Whether ``net``'s module holds int8 layers (:mod:`skautodl.compression`).
+
+    torch's dynamically quantized layers compute in float32 only: such a
+    module cannot be cast to float64, so it predicts in float32.
+    """
+    return bool((getattr(net, "compression_", None) or {}).get("quantized"))
+
+
 def inference_module(net):
     """A float64, eval-mode copy of ``net.module_``, made once and shared.
 
@@ -105,14 +114,17 @@ def inference_module(net):
     ``eval()``), so a fitted net can serve predictions from several threads
     at once while its weights stay bit-identical. The copy is remade when
     the module's weights change (continued training bumps the tensors'
-    version counters) and dropped with the module.
+    version counters) and dropped with the module. A quantized module
+    (:func:`is_quantized`) is copied as it is, in float32.
     """
     module = net.module_
     key = _weights_key(module)
     with _INFERENCE_LOCK:
         cached = _INFERENCE.get(module)
         if cached is None or cached[0] != key:
-            copy64 = copy.deepcopy(module).double().eval()
+            copy64 = copy.deepcopy(module).eval()
+            if not is_quantized(net):
+                copy64 = copy64.double()
             for p in copy64.parameters():
                 p.requires_grad_(False)
             cached = _INFERENCE[module] = (key, copy64)
@@ -136,6 +148,9 @@ def _forward64(net, X):
         return None
     module = inference_module(net)
     X = torch.as_tensor(X)
+    # a quantized module computes in float32 (its outputs are returned as
+    # float64 all the same); every other module in float64
+    dtype = torch.float32 if is_quantized(net) else torch.float64
     with torch.no_grad():
         bs = max(1, int(net.batch_size))
         if X.ndim == 2 and X.shape[1] <= 1024:
@@ -144,7 +159,8 @@ def _forward64(net, X):
             # faster and an embed net's float64 temporaries took 400 MB
             # more on a million rows; images keep the training batch
             bs = max(bs, 1024)
-        outs = [module(X[i:i + bs].double()) for i in range(0, len(X), bs)]
+        outs = [module(X[i:i + bs].to(dtype)).double()
+                for i in range(0, len(X), bs)]
     return torch.cat(outs) if outs else torch.empty((0,), dtype=torch.float64)
 
 

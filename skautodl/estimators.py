@@ -52,7 +52,7 @@ from skautodl.ensemble import (
 from skautodl.networks.registry import resolve_families
 from skautodl.report import cv_results, leaderboard
 from skautodl.search.fidelity import FIDELITIES, make_scheduler, use_rows
-from skautodl.search.portfolio import portfolio_for
+from skautodl.search.portfolio import portfolio_for, warm_configs, warm_portfolio
 from skautodl.search.searchers import SEARCHERS, SearchSpec
 from skautodl.search.space import SearchSpace
 from skautodl.training.net import routed_parameters
@@ -93,6 +93,29 @@ def resolve_cv(cv, n_samples, input_kind, smallest_class=None):
     room = n_samples // 2 if smallest_class is None else smallest_class
     folds = min(AUTO_FOLDS, room)
     return folds if folds >= 2 else None
+
+
+def warm_start_results(source, owner):
+    """``cv_results_``-like ``{"params", "mean_test_score"}`` of the search
+    saved at ``source``: a model file (:func:`skautodl.save`) or a
+    ``checkpoint_dir``."""
+    from skautodl.controller.checkpoint import read_results
+    from skautodl.persistence import load
+
+    path = os.fspath(source)
+    if os.path.isdir(path):
+        records = read_results(path)
+        return {"params": [r["config"] for r in records],
+                "mean_test_score": [np.nan if r["score"] is None else r["score"]
+                                    for r in records]}
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"warm_start={path!r}: no such model file or checkpoint directory.")
+    earlier = load(path)
+    if type(earlier).__name__ != owner:
+        raise ValueError(f"warm_start={path!r} holds an {type(earlier).__name__}; "
+                         f"an {owner} can only warm-start from an {owner}.")
+    return earlier.cv_results_
 
 
 class _EnsemblePlan:
@@ -136,6 +159,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         "n_jobs": [Interval(Integral, 1, None, closed="left"),
                    Interval(Integral, None, -1, closed="right"), None],
         "checkpoint_dir": [str, os.PathLike, None],
+        "warm_start": ["boolean", str, os.PathLike],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -159,6 +183,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         device="auto",
         n_jobs=1,
         checkpoint_dir=None,
+        warm_start=False,
         random_state=None,
         verbose=1,
     ):
@@ -176,6 +201,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         self.device = device
         self.n_jobs = n_jobs
         self.checkpoint_dir = checkpoint_dir
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -214,6 +240,19 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                 or isinstance(self.random_state, numbers.Integral)):
             params.pop("random_state")
         return params
+
+    def _warm_history(self):
+        """``(config, score)`` of the trials ``warm_start`` points to."""
+        source = self.warm_start
+        if source is False:
+            return []
+        if source is True:
+            results = self.__dict__.get("cv_results_")
+        else:
+            results = warm_start_results(source, type(self).__name__)
+        if not results:
+            return []
+        return list(zip(results["params"], results["mean_test_score"], strict=True))
 
     def fit(self, X, y):
         """Search network configurations for ``X, y`` and refit the best one.
@@ -269,6 +308,15 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                                          routed=routed_parameters(families),
                                          fidelity=self.fidelity is not None)
             searcher = controller.searcher(self.search, space)
+            portfolio = portfolio_for(self.search, space, self.n_trials)
+            if not controller.restored:
+                warm = warm_configs(self._warm_history(), space)
+                if warm:
+                    # the earlier trials inform the searcher's first proposal;
+                    # its best configs run first
+                    searcher.tell([c for c, _ in warm], [v for _, v in warm])
+                    portfolio = warm_portfolio(
+                        warm, portfolio_for(self.search, space), self.n_trials)
             features = FeatureStore(X, y_fit, y, splits, task)
             scorer = trial_scorer(self.scoring, self._default_scoring, task, y, name)
             # with data-size fidelity (large data) the trial models are kept:
@@ -278,9 +326,8 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
                                  refit=not rows)
             outcome = controller.run(
                 searcher, make_scheduler(self.fidelity, space.max_epochs, n_train),
-                portfolio_for(self.search, space, self.n_trials), features, task,
-                scorer, classes, pool=plan.pool, keep_nets=plan.keep_nets,
-                refits=plan.refits)
+                portfolio, features, task, scorer, classes, pool=plan.pool,
+                keep_nets=plan.keep_nets, refits=plan.refits)
         best = controller.best_of(outcome)
         weights, history = {best.trial_id: 1.0}, [float(best.score)]
         if plan.pool is not None and len(plan.pool):
@@ -524,6 +571,15 @@ checkpoint_dir : str, path-like or None, default=None
     Directory where the search state is saved after every trial; a new
     ``fit`` with the same directory, data and search parameters resumes
     without repeating finished trials.
+warm_start : bool, str or path-like, default=False
+    Start the search from an earlier one's results: ``True`` uses this
+    estimator's previous ``fit`` (nothing on a first fit), a path names a
+    saved model file (:func:`skautodl.save`) or a ``checkpoint_dir``. The
+    earlier search's best configurations (at most 3) run first and all its
+    finished trials are told to the searcher before it proposes, so a
+    refit on grown data costs a fraction of the first search. Earlier
+    configurations outside the current space are skipped. A resumed
+    checkpoint ignores it (its searcher already holds that history).
 random_state : int, RandomState instance or None, default=None
     Seeds the splits, the search and every trial.
 verbose : int, default=1

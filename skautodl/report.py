@@ -171,3 +171,122 @@ def plot_search(estimator, params=None, max_params=4):
 
 def _n_splits(res):
     return sum(1 for k in res if k.startswith("split") and k.endswith("_test_score"))
+
+
+def _n_parameters(estimator):
+    """Network parameters over every member (tree members count none)."""
+    from skorch import NeuralNet
+
+    def walk(model):
+        if hasattr(model, "models"):  # BaggedModel
+            return sum(walk(m) for m in model.models)
+        net = model.steps[-1][1] if hasattr(model, "steps") else model
+        if isinstance(net, NeuralNet):
+            return sum(p.numel() for p in net.module_.parameters())
+        return 0
+
+    return int(sum(walk(m) for m, _ in estimator.ensemble_))
+
+
+def _file_bytes(estimator):
+    import os
+    import tempfile
+
+    from skautodl.persistence import save
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.skautodl")
+        try:
+            save(estimator, path)
+        except Exception:  # noqa: BLE001 - a size is a report, not a must
+            return np.nan
+        return os.path.getsize(path)
+
+
+def _predict_ms(estimator, X, repeats=3):
+    import time
+
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        estimator.predict(X)
+        best = min(best, time.perf_counter() - start)
+    return 1000.0 * best
+
+
+def compare(old, new, X, y, *, verbose=True):
+    """Compare two fitted estimators (say last month's model and its
+    warm-started successor) on the same held-out ``X, y``.
+
+    Parameters
+    ----------
+    old, new : fitted AutoDLClassifier or AutoDLRegressor
+    X, y : held-out data both can predict
+    verbose : bool, default=True
+        Print the table and the leaderboard differences.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per figure (the test score with each estimator's ``scoring``
+        or its default, log loss for classifiers, best validation score,
+        trials, ensemble members, network parameters, size of the safe file
+        in bytes, ``predict`` milliseconds on ``X``, best trial's family),
+        columns ``old``, ``new`` and ``change`` (new minus old where
+        numeric). ``table.attrs["best_params_changed"]`` maps each
+        parameter of the best configuration that differs to its ``(old,
+        new)`` values.
+
+    Examples
+    --------
+    >>> from skautodl.report import compare
+    >>> table = compare(model_2026_11, model_2026_12, X_test, y_test)  # doctest: +SKIP
+    """
+    from sklearn.metrics import get_scorer, log_loss
+
+    def figures(est):
+        scoring = est.scoring if isinstance(est.scoring, str) else None
+        name = scoring or est._default_scoring
+        row = {f"test {name}": float(get_scorer(name)(est, X, y))}
+        if hasattr(est, "predict_proba"):
+            row["test log_loss"] = float(log_loss(y, est.predict_proba(X),
+                                                  labels=est.classes_))
+        row.update({
+            "best validation score": float(est.best_score_),
+            "trials": int(est.n_trials_),
+            "ensemble members": len(est.ensemble_),
+            "network parameters": _n_parameters(est),
+            "file bytes": _file_bytes(est),
+            "predict ms": _predict_ms(est, X),
+            "best family": est.best_params_.get("family"),
+        })
+        return row
+
+    a, b = figures(old), figures(new)
+    index = list(dict.fromkeys([*a, *b]))
+    table = pd.DataFrame({"old": [a.get(k) for k in index],
+                          "new": [b.get(k) for k in index]}, index=index)
+    table["change"] = [
+        (nv - ov) if isinstance(ov, int | float) and isinstance(nv, int | float)
+        else ("" if ov == nv else "changed")
+        for ov, nv in zip(table["old"], table["new"], strict=True)]
+    keys = sorted(set(old.best_params_) | set(new.best_params_), key=str)
+    changed = {k: (old.best_params_.get(k), new.best_params_.get(k)) for k in keys
+               if old.best_params_.get(k) != new.best_params_.get(k)}
+    table.attrs["best_params_changed"] = changed
+    if verbose:
+        print(table.to_string())
+        if changed:
+            print("best configuration changed:")
+            for k, (ov, nv) in changed.items():
+                print(f"  {k}: {ov!r} -> {nv!r}")
+        else:
+            print("best configuration unchanged")
+        families = pd.DataFrame({
+            "old": old.leaderboard_.get("family", pd.Series(dtype=object))
+            .value_counts(),
+            "new": new.leaderboard_.get("family", pd.Series(dtype=object))
+            .value_counts()}).fillna(0).astype(int)
+        print("trials by family:")
+        print(families.to_string())
+    return table

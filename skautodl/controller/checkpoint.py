@@ -358,6 +358,35 @@ class Checkpoint:
         return True
 
 
+def read_results(directory):
+    """The finished trials' records saved in ``directory``'s checkpoint.
+
+    For a warm start (``warm_start=<checkpoint_dir>``): the state is read and
+    checked against the schema, without a lock and whatever data or settings
+    it was made with.
+
+    Returns
+    -------
+    list of dict
+        :meth:`TrialResult.to_record` dicts (``config``, ``score``, ...).
+    """
+    path = os.path.join(os.fspath(directory), CHECKPOINT_FILE)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"No checkpoint in {os.fspath(directory)!r} (no {CHECKPOINT_FILE})."
+        ) from None
+    try:
+        state = json.loads(raw.decode("utf-8"))
+        check_state(state)
+    except (ValueError, RecursionError) as exc:
+        raise CheckpointError(f"The checkpoint {path} is corrupted or truncated "
+                              f"({exc}).") from None
+    return state["results"]
+
+
 def _why(exc):
     """``"PermissionError: Permission denied"`` for an OSError."""
     return f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}"

@@ -226,3 +226,59 @@ def portfolio_for(search, space, n_trials=None):
     if n_trials is not None:
         configs = configs[:math.ceil(n_trials / 2)]
     return configs
+
+
+#: earlier configurations a warm-started search runs first (its best ones)
+WARM_START_CONFIGS = 3
+
+
+def warm_configs(history, space):
+    """An earlier search's finished configs that fit ``space``, best first.
+
+    Parameters
+    ----------
+    history : list of (dict, float)
+        ``(config, validation score)`` of the earlier search's trials
+        (failed ones, with a non-finite score, are skipped).
+    space : SearchSpace
+        The new search's space. A config whose family is not searched, that
+        lacks one of the family's dimensions or whose value lies outside it
+        (the user narrowed the space since) is left out; the others are
+        rebuilt through the space (its fixed values are the new ones).
+
+    Returns
+    -------
+    list of (dict, float)
+        Deduplicated (the best score of a repeated config), best first; ties
+        keep the earlier trial first.
+    """
+    best = {}
+    for order, (config, score) in enumerate(history):
+        if score is None or not math.isfinite(float(score)):
+            continue
+        family = config.get("family")
+        if family not in space.subspaces:
+            continue
+        names = space.names(family)
+        if not all(n in config and in_dimension(to_python(config[n]),
+                                                space.subspaces[family][n])
+                   for n in names):
+            continue
+        rebuilt = space.to_config(family, [to_python(config[n]) for n in names])
+        key = repr(sorted(rebuilt.items()))
+        if key not in best or float(score) > best[key][1]:
+            best[key] = (rebuilt, float(score), best.get(key, (None, None, order))[2])
+    ranked = sorted(best.values(), key=lambda item: (-item[1], item[2]))
+    return [(config, score) for config, score, _ in ranked]
+
+
+def warm_portfolio(warm, default, n_trials=None, size=WARM_START_CONFIGS):
+    """The portfolio of a warm-started search: the ``size`` best earlier
+    configs, then the default portfolio without repeats, capped at half of
+    ``n_trials`` (rounded up) as :func:`portfolio_for` caps it."""
+    configs = [dict(c) for c, _ in warm[:size]]
+    seen = {repr(sorted(c.items())) for c in configs}
+    configs += [c for c in default if repr(sorted(c.items())) not in seen]
+    if n_trials is not None:
+        configs = configs[:math.ceil(n_trials / 2)]
+    return configs

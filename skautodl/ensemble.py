@@ -112,6 +112,35 @@ class _ClassifierBlend(ClassifierMixin, _Blend):
         return np.asarray(self.classes)[np.argmax(self.output, axis=1)]
 
 
+def label_probabilities(proba):
+    """(n, n_labels) label probabilities as scikit-learn's multi-output
+    classifiers give them: a list of one (n, 2) array per label."""
+    proba = np.asarray(proba, dtype=np.float64)
+    return [np.column_stack([1.0 - proba[:, j], proba[:, j]])
+            for j in range(proba.shape[1])]
+
+
+def label_indicators(proba, classes):
+    """The indicator matrix of (n, n_labels) probabilities (on above 0.5),
+    in the dtype of the training labels (``classes[0]``)."""
+    return (np.asarray(proba) > 0.5).astype(np.asarray(classes[0]).dtype)
+
+
+class _MultilabelBlend(ClassifierMixin, _Blend):
+    def __sklearn_is_fitted__(self):
+        return True
+
+    @property
+    def classes_(self):
+        return self.classes
+
+    def predict_proba(self, X):
+        return label_probabilities(self.output)
+
+    def predict(self, X):
+        return label_indicators(self.output, self.classes)
+
+
 class _RegressorBlend(RegressorMixin, _Blend):
     def __sklearn_is_fitted__(self):
         return True
@@ -144,6 +173,8 @@ def blend_scorer(scorer, task, classes, default):
     def wrap(output):
         if task.is_classification:
             return _ClassifierBlend(_renormalized(output), classes)
+        if task.is_multilabel:
+            return _MultilabelBlend(np.asarray(output, np.float64), classes)
         return _RegressorBlend(output)
 
     def score(output, y):
@@ -183,6 +214,11 @@ def blend_tiebreak(task, classes):
         def tiebreak(output, y):
             rows = np.array([index[v] for v in np.asarray(y).tolist()])
             return -_log_loss(_renormalized(output), rows)
+    elif task.is_multilabel:
+        def tiebreak(output, y):  # mean binary log loss over the labels
+            p = np.clip(np.asarray(output, np.float64), 1e-15, 1 - 1e-15)
+            on = np.asarray(y) > 0
+            return float(np.mean(np.where(on, np.log(p), np.log1p(-p))))
     else:
         def tiebreak(output, y):
             diff = np.asarray(output, np.float64).reshape(len(y), -1) - \
@@ -377,6 +413,8 @@ class BaggedModel(BaseEstimator):
 
     def predict(self, X):
         net = self.models[0][-1]
+        if hasattr(net, "label_dtype"):  # multi-label: the mean probability
+            return (self.predict_proba(X) > 0.5).astype(net.label_dtype)
         if hasattr(net, "classes_"):
             return np.asarray(net.classes_)[self.predict_proba(X).argmax(axis=1)]
         return np.mean([m.predict(X) for m in self.models], axis=0)
@@ -405,13 +443,20 @@ class Ensemble(BaseEstimator):
         of this many rows, so memory stays bounded by the slice, not the
         input. Every step is row-wise and the networks predict in float64,
         so the result is that of one pass (to rounding).
+    multilabel : bool, default=False
+        Multi-label members: ``predict_proba`` is the (n, n_labels) matrix
+        of the labels' blended probabilities (no temperature) and
+        ``predict`` the indicator matrix (a label is on above 0.5) in the
+        dtype of ``classes[0]``.
     """
 
-    def __init__(self, members, classes=None, temperature=1.0, batch_rows=None):
+    def __init__(self, members, classes=None, temperature=1.0, batch_rows=None,
+                 multilabel=False):
         self.members = members
         self.classes = classes
         self.temperature = temperature
         self.batch_rows = batch_rows
+        self.multilabel = multilabel
 
     def __sklearn_is_fitted__(self):
         return True
@@ -432,6 +477,8 @@ class Ensemble(BaseEstimator):
         for model, weight in self.members:
             p = np.asarray(model.predict_proba(X), dtype=np.float64) * weight
             out = p if out is None else out + p
+        if self.multilabel:  # each label's probability: (n, n_labels)
+            return out
         return _sharpen(out, float(self.temperature))
 
     def _blend_values(self, X):
@@ -445,6 +492,8 @@ class Ensemble(BaseEstimator):
         return self._batched(X, self._blend_proba)
 
     def predict(self, X):
+        if self.multilabel:
+            return label_indicators(self.predict_proba(X), self.classes)
         if self.classes is not None:
             return np.asarray(self.classes)[self.predict_proba(X).argmax(axis=1)]
         return self._batched(X, self._blend_values)

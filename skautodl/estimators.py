@@ -47,6 +47,7 @@ from skautodl.ensemble import (
     blend_scorer,
     blend_tiebreak,
     fit_temperature,
+    label_probabilities,
     select,
 )
 from skautodl.networks.registry import resolve_families
@@ -346,7 +347,9 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
             quick=outcome.stop_reason == "interrupted", verbose=int(self.verbose),
             owner=name,
         )
-        if self._is_classifier:
+        if self._is_classifier and task.is_multilabel:
+            self.temperature_ = 1.0
+        elif self._is_classifier:
             # fitted on the kept members' blend, on the rows they were
             # selected on; none without a pool (ensemble_size=1)
             pooled = plan.pool is not None and all(t in plan.pool for t in weights)
@@ -439,8 +442,10 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         return compress(self, X, y, **kwargs)
 
     def _ensemble(self):
-        return Ensemble(self.ensemble_, getattr(self, "classes_", None),
-                        temperature=getattr(self, "temperature_", 1.0))
+        classes = getattr(self, "classes_", None)
+        return Ensemble(self.ensemble_, classes,
+                        temperature=getattr(self, "temperature_", 1.0),
+                        multilabel=isinstance(classes, list))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -454,6 +459,12 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
     _default_scoring = "accuracy"
 
     def _encode_y(self, y):
+        if y.ndim == 2:
+            # multi-label: one 0/1 output per label, as scikit-learn's
+            # multi-output classifiers describe it (a list of classes)
+            self.classes_ = [np.array([0, 1], dtype=y.dtype)
+                             for _ in range(y.shape[1])]
+            return y.astype(np.float32), detect_task(y, classifier=True)
         encoder = LabelEncoder()
         y_idx = encoder.fit_transform(y)
         self.classes_ = encoder.classes_
@@ -474,10 +485,21 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
+        proba : ndarray of shape (n_samples, n_classes), or list of ndarray
+            With a label-indicator ``y`` (multi-label), one (n_samples, 2)
+            array per label (probabilities of 0 and 1), as scikit-learn's
+            multi-output classifiers return them.
         """
         check_is_fitted(self)
-        return self._ensemble().predict_proba(check_predict_input(self, X))
+        ensemble = self._ensemble()
+        proba = ensemble.predict_proba(check_predict_input(self, X))
+        return label_probabilities(proba) if ensemble.multilabel else proba
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.classifier_tags.multi_label = True
+        return tags
 
 
 class AutoDLRegressor(RegressorMixin, _BaseAutoDL):

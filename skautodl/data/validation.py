@@ -17,7 +17,8 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import _num_samples, column_or_1d, validate_data
 
 #: task kinds understood by the rest of the package
-TASK_KINDS = ("binary", "multiclass", "regression", "multioutput-regression")
+TASK_KINDS = ("binary", "multiclass", "multilabel", "regression",
+              "multioutput-regression")
 #: the largest finite float32: the networks compute in float32
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: fewest samples of a regression: 2 to train on, 2 to validate on (R2 is
@@ -53,7 +54,13 @@ class TaskInfo:
 
     @property
     def is_classification(self) -> bool:
+        """One label per row (binary or multiclass): softmax over classes."""
         return self.kind in ("binary", "multiclass")
+
+    @property
+    def is_multilabel(self) -> bool:
+        """A 0/1 indicator per label: one sigmoid output per label."""
+        return self.kind == "multilabel"
 
 
 def _is_dataframe(X) -> bool:
@@ -442,11 +449,38 @@ def _object_labels(y):
     return y
 
 
+def _is_indicator_matrix(y):
+    """Whether ``y`` is 2-D with more than one column (a multi-output target)."""
+    shape = getattr(y, "shape", None)
+    if shape is None:  # lists (of lists), or array-likes without a shape
+        shape = np.asarray(y).shape
+    return len(shape) == 2 and shape[1] > 1
+
+
+def _check_multilabel(y, name):
+    """A label-indicator ``y`` (n_samples, n_labels) of 0/1, as an int array."""
+    y = np.asarray(y)
+    kind = type_of_target(y)
+    if kind != "multilabel-indicator":
+        raise ValueError(
+            f"{name} takes a 2-D y only as a label-indicator matrix (n_samples, "
+            f"n_labels) of 0 and 1 (multi-label classification); got a "
+            f"{kind!r} target of shape {y.shape}. For several multiclass "
+            "outputs, fit one classifier per column (for example with "
+            "sklearn.multioutput.MultiOutputClassifier)."
+        )
+    if y.dtype.kind not in "biu":
+        y = y.astype(np.int64)
+    return y
+
+
 def check_y(estimator, y, n_samples, *, classifier):
     """Validate ``y`` and return it as a numpy array.
 
     For a classifier the returned array is 1-D (a column vector warns with
-    ``DataConversionWarning``, as everywhere in scikit-learn); labels in an
+    ``DataConversionWarning``, as everywhere in scikit-learn), or a 2-D
+    label-indicator matrix of 0/1 for multi-label classification (any other
+    2-D target is refused with a message); labels in an
     object array must be of one type (numbers, which become a numeric array,
     or strings). For a regressor it is float64 with the user's number of
     dimensions kept, and its values must lie within float32's range (the
@@ -466,6 +500,8 @@ def check_y(estimator, y, n_samples, *, classifier):
             "Found input variables with inconsistent numbers of samples: "
             f"X has {n_samples} rows but y has {n_y}."
         )
+    if classifier and _is_indicator_matrix(y):
+        return _check_multilabel(y, name)
     if classifier:
         y = column_or_1d(y, warn=True)
         if y.dtype.kind in "fc":
@@ -564,6 +600,8 @@ def detect_task(y, *, classifier, n_classes=None, input_kind="tabular",
     """Describe the learning task from an already validated ``y``."""
     n = len(y)
     common = {"input_kind": input_kind, "n_samples": n, "image_shape": image_shape}
+    if classifier and np.ndim(y) == 2:
+        return TaskInfo(kind="multilabel", n_outputs=int(np.shape(y)[1]), **common)
     if classifier:
         kind = "binary" if n_classes == 2 else "multiclass"
         return TaskInfo(kind=kind, n_outputs=int(n_classes), **common)

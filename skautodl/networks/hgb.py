@@ -46,8 +46,8 @@ RESERVED = ("random_state", "warm_start", "early_stopping", "verbose",
 
 
 def applies(task):
-    """Trees fit every tabular task (not images)."""
-    return task.input_kind == "tabular"
+    """Trees fit every tabular task but multi-label (and not images)."""
+    return task.input_kind == "tabular" and not task.is_multilabel
 
 
 def space(task):

@@ -20,7 +20,7 @@ import weakref
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, GradientNormClipping
 from skorch.dataset import Dataset
 from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR, OneCycleLR
@@ -190,6 +190,36 @@ class AutoNetClassifier(MixedPrecisionMixin, NeuralNetClassifier):
         return np.asarray(self.classes_)[idx]
 
 
+class AutoNetMultilabel(MixedPrecisionMixin, NeuralNet):
+    """skorch net with one sigmoid output per label (multi-label classification).
+
+    ``fit`` takes the label-indicator matrix (n_samples, n_labels) of 0/1
+    and trains the shared network with ``BCEWithLogitsLoss``;
+    ``predict_proba`` returns the (n_samples, n_labels) matrix of each
+    label's probability and ``predict`` the indicator matrix (a label is on
+    above 0.5), in ``label_dtype``.
+    """
+
+    def __init__(self, module, criterion=torch.nn.BCEWithLogitsLoss, *,
+                 label_dtype="int64", **kwargs):
+        super().__init__(module, criterion, **kwargs)
+        self.label_dtype = label_dtype
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        y = None if y is None else np.asarray(y, dtype=np.float32)
+        return super().partial_fit(_float32(X), y, classes=classes, **fit_params)
+
+    def predict_proba(self, X):
+        logits = _forward64(self, X)
+        if logits is None:  # on a GPU: float32 through skorch
+            logits = torch.as_tensor(
+                self.forward(_float32(X), training=False)).double()
+        return torch.sigmoid(logits).cpu().numpy()
+
+    def predict(self, X):
+        return (self.predict_proba(X) > 0.5).astype(self.label_dtype)
+
+
 def target_stats(y2):
     """Per-column mean and scale (std, 1 where constant) of 2-D targets.
 
@@ -285,6 +315,8 @@ def standardized_valid_dataset(net_cls, X_valid, y_valid, y_train):
     X_valid = _float32(X_valid)
     if net_cls is AutoNetClassifier:
         return Dataset(X_valid, np.asarray(y_valid, dtype=np.int64))
+    if net_cls is AutoNetMultilabel:  # 0/1 targets, as trained
+        return Dataset(X_valid, np.asarray(y_valid, dtype=np.float32))
     mean, scale = target_stats(
         np.asarray(y_train, dtype=np.float64).reshape(len(y_train), -1))
     y_v = np.asarray(y_valid, dtype=np.float64).reshape(len(y_valid), -1)
@@ -539,6 +571,11 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
                                           else None),
         }
     common.update(params)
+    if task.is_multilabel:
+        return AutoNetMultilabel(criterion=torch.nn.BCEWithLogitsLoss,
+                                 label_dtype=np.dtype(
+                                     np.asarray(classes[0]).dtype).name,
+                                 **common)
     if task.is_classification:
         return AutoNetClassifier(
             criterion=torch.nn.CrossEntropyLoss, classes=list(classes),

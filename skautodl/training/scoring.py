@@ -38,7 +38,7 @@ def trial_scorer(scoring, default, task, y, owner="skautodl"):
     y = y[rows]
     X = np.zeros((len(y), 1))
     dummy = (DummyClassifier(strategy="stratified", random_state=0)
-             if task.is_classification else DummyRegressor())
+             if task.is_classification or task.is_multilabel else DummyRegressor())
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -36,6 +36,7 @@ from skautodl.search.searchers.base import is_failed
 from skautodl.training.device_data import release_cuda_memory
 from skautodl.training.net import (
     AutoNetClassifier,
+    AutoNetMultilabel,
     AutoNetRegressor,
     build_net,
     copy_net,
@@ -218,6 +219,8 @@ def failed_trial(exc, config, *, seed, device, prior_segments=(), **progress):
 
 
 def _net_class(task):
+    if task.is_multilabel:
+        return AutoNetMultilabel
     return AutoNetClassifier if task.is_classification else AutoNetRegressor
 
 
@@ -370,7 +373,8 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
             t0 = time.perf_counter()
             with reuse_outputs(net, split.X_valid) as outputs:
                 score = float(scorer(net, split.X_valid, split.y_valid))
-                preds.append(outputs if task.is_classification
+                # probabilities for classes and labels, values otherwise
+                preds.append(outputs if task.is_classification or task.is_multilabel
                              else net.predict(split.X_valid))
             score_time += time.perf_counter() - t0
             if not np.isfinite(score):

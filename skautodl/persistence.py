@@ -97,18 +97,26 @@ def _is_net(obj):
 
 
 class _Writer:
-    """Turns members into plain specs, collecting the networks' tensors."""
+    """Turns members into plain specs, collecting the networks' tensors.
+
+    A net object met again (``best_estimator_`` is usually also an ensemble
+    member) gets the spec of its first visit, so its weights are stored once.
+    """
 
     def __init__(self):
         self.tensors = {}
+        # id(net) -> (net, spec); the net is kept so its id stays its own
+        self._written = {}
 
     def net(self, net):
+        if id(net) in self._written:
+            return dict(self._written[id(net)][1])
         if type(net).__name__ not in _NETS:
             raise ModelFileError(
                 f"Cannot save a network of type {type(net).__name__} safely; only "
                 f"skautodl's own nets ({', '.join(_NETS)}) are supported.")
         module_cls = net.module if isinstance(net.module, type) else type(net.module)
-        key = f"net{len({k.split('.')[0] for k in self.tensors})}"
+        key = f"net{len(self._written)}"
         state = net.module_.state_dict()
         if getattr(net, "compression_", None):
             # int8 layers hold packed weights: stored as plain tensors
@@ -119,7 +127,7 @@ class _Writer:
             # a copy: safetensors refuses tensors that share memory
             self.tensors[f"{key}.{name}"] = tensor.detach().cpu().contiguous().clone()
         params = net.get_params(deep=False)
-        return {
+        spec = {
             "kind": "net",
             "net_class": type(net).__name__,
             "module": f"{module_cls.__module__}.{module_cls.__qualname__}",
@@ -131,6 +139,8 @@ class _Writer:
             "extras": {k: getattr(net, k) for k in _NET_EXTRAS if hasattr(net, k)},
             "weights": key,
         }
+        self._written[id(net)] = (net, spec)
+        return dict(spec)
 
     def member(self, model):
         from sklearn.pipeline import Pipeline
@@ -169,11 +179,21 @@ def _network_class(path):
 
 
 class _Reader:
+    """Rebuilds members from their specs; one net object per weights key."""
+
     def __init__(self, tensors, device):
         self.tensors = tensors
         self.device = device
+        # weights key -> the net rebuilt from it: a net saved once for two
+        # places (an ensemble member and best_estimator_) is one object again
+        self._nets = {}
 
     def net(self, spec):
+        if spec["weights"] not in self._nets:
+            self._nets[spec["weights"]] = self._build(spec)
+        return self._nets[spec["weights"]]
+
+    def _build(self, spec):
         from skautodl.training.net import AutoNetClassifier, AutoNetRegressor
 
         if spec["net_class"] not in _NETS:

@@ -234,3 +234,64 @@ def test_manifest_describes_the_model_and_keeps_user_metadata(tmp_path):
     with pytest.raises(TypeError, match="JSON-serializable"):
         save(clf, tmp_path / "n.skautodl", metadata={"bad": object()})
     assert not (tmp_path / "n.skautodl").exists()
+
+
+def _nets(model):
+    """The skorch nets of a member (a pipeline, a bag of them or a net)."""
+    if hasattr(model, "models"):
+        return [net for m in model.models for net in _nets(m)]
+    return [model[-1]] if hasattr(model, "steps") else [model]
+
+
+def _weights(path):
+    from safetensors.torch import load as load_tensors
+
+    with zipfile.ZipFile(path) as zf:
+        return load_tensors(zf.read("weights.safetensors"))
+
+
+def test_a_net_shared_by_best_estimator_and_the_ensemble_is_stored_once(tmp_path):
+    import copy
+
+    X, y = load_iris(return_X_y=True)
+    clf = AutoDLClassifier(**FAST).fit(X, y)
+    member = clf.ensemble_[0][0]
+    assert clf.best_estimator_ is member  # one trial: the best is the ensemble
+    n_tensors = len(member[-1].module_.state_dict())
+    save(clf, tmp_path / "shared.skautodl")
+    # the same model with best_estimator_ a copy: two distinct nets to store
+    twin = copy.copy(clf)
+    twin.best_estimator_ = copy.deepcopy(member)
+    save(twin, tmp_path / "copied.skautodl")
+
+    shared, copied = _weights(tmp_path / "shared.skautodl"), \
+        _weights(tmp_path / "copied.skautodl")
+    assert len(shared) == n_tensors
+    assert {k.split(".")[0] for k in shared} == {"net0"}
+    assert len(copied) == 2 * n_tensors
+    assert (os.path.getsize(tmp_path / "shared.skautodl")
+            < os.path.getsize(tmp_path / "copied.skautodl"))
+
+    # identity survives the round trip, and only where it was there
+    loaded = load(tmp_path / "shared.skautodl")
+    assert _nets(loaded.best_estimator_)[0] is _nets(loaded.ensemble_[0][0])[0]
+    loaded_twin = load(tmp_path / "copied.skautodl")
+    assert (_nets(loaded_twin.best_estimator_)[0]
+            is not _nets(loaded_twin.ensemble_[0][0])[0])
+    for model in (loaded, loaded_twin):
+        np.testing.assert_array_equal(model.predict_proba(X), clf.predict_proba(X))
+        np.testing.assert_array_equal(model.best_estimator_.predict_proba(X),
+                                      clf.best_estimator_.predict_proba(X))
+
+    # a bag (cv=2): each fold net stored once, each shared again after load
+    clf = AutoDLClassifier(**{**FAST, "cv": 2}).fit(X, y)
+    assert clf.best_estimator_ is clf.ensemble_[0][0]
+    nets = {id(n) for m, _ in clf.ensemble_ for n in _nets(m)}
+    save(clf, tmp_path / "bag.skautodl")
+    assert len({k.split(".")[0] for k in _weights(tmp_path / "bag.skautodl")}) \
+        == len(nets) == 2
+    loaded = load(tmp_path / "bag.skautodl")
+    for a, b in zip(_nets(loaded.best_estimator_), _nets(loaded.ensemble_[0][0]),
+                    strict=True):
+        assert a is b
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))

@@ -194,7 +194,10 @@ def predictions_frame(estimator, X, *, proba):
                                           for j in range(pred.shape[1])])
     else:
         out = pd.DataFrame({"prediction": pred})
-    if proba and hasattr(estimator, "predict_proba"):
+    if proba and isinstance(getattr(estimator, "classes_", None), list):
+        for j, p in enumerate(estimator.predict_proba(X)):  # multi-label
+            out[f"proba_{j}"] = p[:, 1]
+    elif proba and hasattr(estimator, "predict_proba"):
         p = estimator.predict_proba(X)
         for j, c in enumerate(estimator.classes_):
             out[f"proba_{c}"] = p[:, j]
@@ -215,6 +218,9 @@ def scores(estimator, X, y):
     import numpy as np
     from sklearn import metrics
 
+    if isinstance(getattr(estimator, "classes_", None), list):
+        raise CommandError("evaluate takes one --target column; this is a "
+                           "multi-label model (score it from Python)")
     if hasattr(estimator, "predict_proba"):
         y = np.asarray(y)
         unknown = sorted(set(map(str, np.unique(y)))

@@ -74,12 +74,13 @@ TRUSTED_TYPES = (
 )
 
 _ESTIMATORS = ("AutoDLClassifier", "AutoDLRegressor")
-_NETS = ("AutoNetClassifier", "AutoNetRegressor")
+_NETS = ("AutoNetClassifier", "AutoNetRegressor", "AutoNetMultilabel")
 #: fitted attributes stored in their own form (or not at all)
 _SPECIAL = ("ensemble_", "best_estimator_", "leaderboard_", "searcher_")
 #: what a net needs at predict besides its weights: a regressor's target
 #: scaling; what :mod:`skautodl.compression` did to it
-_NET_EXTRAS = ("target_mean_", "target_scale_", "target_ndim_", "compression_")
+_NET_EXTRAS = ("target_mean_", "target_scale_", "target_ndim_", "compression_",
+               "label_dtype")
 
 
 def _skops():
@@ -194,17 +195,23 @@ class _Reader:
         return self._nets[spec["weights"]]
 
     def _build(self, spec):
-        from skautodl.training.net import AutoNetClassifier, AutoNetRegressor
+        from skautodl.training.net import (
+            AutoNetClassifier,
+            AutoNetMultilabel,
+            AutoNetRegressor,
+        )
 
         if spec["net_class"] not in _NETS:
             raise ModelFileError(f"Unknown network wrapper {spec['net_class']!r}.")
         net_cls = {"AutoNetClassifier": AutoNetClassifier,
-                   "AutoNetRegressor": AutoNetRegressor}[spec["net_class"]]
+                   "AutoNetRegressor": AutoNetRegressor,
+                   "AutoNetMultilabel": AutoNetMultilabel}[spec["net_class"]]
         kwargs = {f"module__{k}": v for k, v in spec["module_params"].items()}
         if spec["classes"] is not None:
             kwargs["classes"] = list(spec["classes"])
-        criterion = (torch.nn.CrossEntropyLoss if net_cls is AutoNetClassifier
-                     else torch.nn.MSELoss)
+        criterion = {AutoNetClassifier: torch.nn.CrossEntropyLoss,
+                     AutoNetRegressor: torch.nn.MSELoss,
+                     AutoNetMultilabel: torch.nn.BCEWithLogitsLoss}[net_cls]
         net = net_cls(_network_class(spec["module"]), criterion=criterion,
                       batch_size=spec["batch_size"], device=self.device,
                       train_split=None, verbose=0, **kwargs)
@@ -300,16 +307,20 @@ def describe(estimator):
     featurizer = featurizer[0] if hasattr(featurizer, "steps") else None
     kinds = getattr(featurizer, "column_kinds_", None) or ["numeric"] * n_features
     classes = getattr(estimator, "classes_", None)
+    multilabel = isinstance(classes, list)
     image_shape = getattr(estimator, "image_shape_", None)
     return {
         "estimator": type(estimator).__name__,
-        "task": "classification" if classes is not None else "regression",
+        "task": ("multilabel-classification" if multilabel else
+                 "classification" if classes is not None else "regression"),
+        "n_labels": len(classes) if multilabel else None,
         "features": [{"name": n, "kind": k} for n, k in zip(names, kinds,
                                                            strict=True)],
         "feature_names_known": getattr(estimator, "feature_names_in_", None)
         is not None,
         "image_shape": None if image_shape is None else list(image_shape),
-        "classes": None if classes is None else plain(classes),
+        "classes": (None if classes is None else
+                    [plain(c) for c in classes] if multilabel else plain(classes)),
         "scoring": estimator.scoring if isinstance(estimator.scoring, str) else None,
         "best_score": float(estimator.best_score_),
         "ensemble_score": float(getattr(estimator, "ensemble_score_",

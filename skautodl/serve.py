@@ -103,6 +103,11 @@ def _plain(values):
 
 def predict_payload(estimator, X):
     """The ``/predict`` answer for the rows ``X``."""
+    if isinstance(getattr(estimator, "classes_", None), list):
+        # multi-label: the indicator row and each label's probability
+        proba = estimator.predict_proba(X)
+        return {"predictions": np.asarray(estimator.predict(X)).tolist(),
+                "probabilities": np.column_stack([p[:, 1] for p in proba]).tolist()}
     if hasattr(estimator, "predict_proba"):
         proba = estimator.predict_proba(X)
         classes = np.asarray(estimator.classes_)

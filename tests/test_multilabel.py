@@ -86,3 +86,33 @@ def test_trees_are_left_out_of_a_multilabel_search(labels):
     X, Y = labels
     with pytest.raises(ValueError, match="hgb"):
         AutoDLClassifier(**{**CHECK_PARAMS, "families": ["hgb"]}).fit(X, Y)
+
+
+def test_multilabel_model_round_trips_through_the_safe_format(fitted, labels,
+                                                              tmp_path):
+    from skautodl import load, save
+
+    X, _ = labels
+    save(fitted, tmp_path / "m.skautodl")
+    loaded = load(tmp_path / "m.skautodl")
+    np.testing.assert_array_equal(loaded.predict(X[200:]), fitted.predict(X[200:]))
+    for a, b in zip(loaded.predict_proba(X[200:]), fitted.predict_proba(X[200:]),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.predict(X[200:]).dtype == fitted.predict(X[200:]).dtype
+
+
+def test_multilabel_manifest_and_serving_payload(fitted, labels, tmp_path):
+    from skautodl import save
+    from skautodl.persistence import read_manifest
+    from skautodl.serve import predict_payload
+
+    X, _ = labels
+    save(fitted, tmp_path / "m.skautodl")
+    model = read_manifest(tmp_path / "m.skautodl")["model"]
+    assert model["task"] == "multilabel-classification" and model["n_labels"] == 4
+    payload = predict_payload(fitted, X[200:205])
+    assert payload["predictions"] == fitted.predict(X[200:205]).tolist()
+    np.testing.assert_allclose(
+        payload["probabilities"],
+        np.column_stack([p[:, 1] for p in fitted.predict_proba(X[200:205])]))

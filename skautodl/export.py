@@ -323,6 +323,11 @@ def _pipelines(estimator):
         models = getattr(member, "models", None) or [member]
         for pipeline in models:
             net = pipeline[-1]
+            if hasattr(net, "label_dtype"):  # AutoNetMultilabel
+                raise NotImplementedError(
+                    f"{type(estimator).__name__} was fitted on a multi-label "
+                    "target; exporting multi-label models is not supported in "
+                    "this release (save it with skautodl.save).")
             if not isinstance(net, AutoNetClassifier | AutoNetRegressor):
                 raise NotImplementedError(
                     f"Member {i} of {type(estimator).__name__}'s ensemble is a "
@@ -496,11 +501,19 @@ def graph_inputs(estimator, X, *, fold=True):
     return out
 
 
+def _uses_erf(estimator):
+    """Whether a network computes GELU (``erf``), which onnxruntime runs in
+    float32 only on the CPU."""
+    return any(isinstance(layer, nn.GELU)
+               for pipeline, _ in _pipelines(estimator)
+               for layer in pipeline[-1].module_.modules())
+
+
 def _default_dtype(estimator, dtype, onnx):
     if dtype is not None:
         return dtype
     images = getattr(estimator, "image_shape_", None) is not None
-    return "float32" if onnx and images else "float64"
+    return "float32" if onnx and (images or _uses_erf(estimator)) else "float64"
 
 
 def export_onnx(estimator, path, *, fold=True, dtype=None, opset_version=None):
@@ -516,8 +529,8 @@ def export_onnx(estimator, path, *, fold=True, dtype=None, opset_version=None):
         input (see :func:`graph_inputs`).
     dtype : {"float64", "float32"} or None, default=None
         The networks' arithmetic. None: float64 (as ``predict`` computes),
-        but float32 for image models, which onnxruntime cannot run in
-        float64 on the CPU.
+        but float32 for image models and networks with GELU activations
+        (onnxruntime has no float64 convolution or ``Erf`` on the CPU).
     opset_version : int or None, default=None
         The ONNX opset (None: the exporter's default).
 

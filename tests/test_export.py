@@ -217,3 +217,24 @@ def test_bad_dtype_and_unfitted(ensemble, tmp_path):
 
     with pytest.raises(NotFittedError):
         AutoDLRegressor().export_torchscript(tmp_path / "model.pt")
+
+
+def test_gelu_networks_export_to_onnx_in_float32(tmp_path):
+    # onnxruntime has no float64 Erf on the CPU: the default dtype falls back
+    X, y = load_breast_cancer(return_X_y=True)
+    est = _fit(AutoDLClassifier, X[:120], y[:120],
+               search_space={**CHECK_PARAMS["search_space"], "max_epochs": 5,
+                             "module__activation": "gelu"})
+    path, run = _export(est, "onnx", tmp_path)
+    out = run(path, graph_inputs(est, X[120:180]))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, est.predict_proba(X[120:180]), rtol=0, atol=1e-5)
+
+
+def test_multilabel_models_are_not_exported(tmp_path):
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(80, 5, n_classes=3, random_state=0)
+    est = _fit(AutoDLClassifier, X, Y)
+    with pytest.raises(NotImplementedError, match="multi-label"):
+        est.export_torchscript(tmp_path / "model.pt")

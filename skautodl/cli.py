@@ -1,4 +1,4 @@
-"""The ``skautodl`` command: fit, predict, evaluate, export, serve, info.
+"""The ``skautodl`` command: fit, predict, evaluate, export, compress, serve, info.
 
 ::
 
@@ -6,6 +6,7 @@
     skautodl predict model.skautodl new.csv --out predictions.csv
     skautodl evaluate model.skautodl test.csv --target label
     skautodl export model.skautodl --format onnx
+    skautodl compress model.skautodl train.csv --target label --out small.skautodl
     skautodl serve model.skautodl --port 8000
     skautodl info model.skautodl
 
@@ -73,25 +74,33 @@ def write_table(frame, path):
 
 
 def _split_target(frame, target, path):
-    if target not in frame.columns:
-        shown = ", ".join(map(str, list(frame.columns)[:10]))
-        more = ", ..." if frame.shape[1] > 10 else ""
-        raise CommandError(f"target column {target!r} is not in {path} "
-                           f"(its columns: {shown}{more})")
-    y = frame[target]
-    if y.isna().any():
-        raise CommandError(f"target column {target!r} of {path} has "
-                           f"{int(y.isna().sum())} missing value(s); drop those rows")
-    return frame.drop(columns=[target]), y
+    """``(X, y)``: ``y`` a Series for one target column, a DataFrame for
+    several (multi-label or multi-output)."""
+    targets = [target] if isinstance(target, str) else list(target)
+    for name in targets:
+        if name not in frame.columns:
+            shown = ", ".join(map(str, list(frame.columns)[:10]))
+            more = ", ..." if frame.shape[1] > 10 else ""
+            raise CommandError(f"target column {name!r} is not in {path} "
+                               f"(its columns: {shown}{more})")
+        missing = int(frame[name].isna().sum())
+        if missing:
+            raise CommandError(f"target column {name!r} of {path} has {missing} "
+                               "missing value(s); drop those rows")
+    y = frame[targets[0]] if len(targets) == 1 else frame[targets]
+    return frame.drop(columns=targets), y
 
 
 def _task(y, task):
-    """``"classification"`` or ``"regression"``: as given, else from ``y``."""
+    """``"classification"`` or ``"regression"``: as given, else from ``y``
+    (several target columns of 0/1 are a multi-label classification)."""
     if task is not None:
         return task
     from sklearn.utils.multiclass import type_of_target
 
     kind = type_of_target(y.to_numpy())
+    if y.ndim == 2:
+        return "classification" if kind == "multilabel-indicator" else "regression"
     if kind in ("binary", "multiclass"):
         # integer-valued floats with many distinct values are a quantity
         import pandas as pd
@@ -117,8 +126,11 @@ def align_columns(frame, manifest, path, *, target=None):
     expected = model_columns(manifest)
     if target is None:
         target = manifest.get("metadata", {}).get("target")
-    if target is not None and target in frame.columns:
-        frame = frame.drop(columns=[target])
+    targets = [] if target is None else [target] if isinstance(target, str) \
+        else list(target)
+    present = [t for t in targets if t in frame.columns]
+    if present:
+        frame = frame.drop(columns=present)
     if expected is None:
         n = len(manifest["model"]["features"])
         if frame.shape[1] != n:
@@ -159,12 +171,16 @@ def cmd_fit(args):
         params["n_trials"] = args.n_trials
     if args.device is not None:
         params["device"] = args.device
+    if args.warm_start is not None:
+        params["warm_start"] = args.warm_start
     estimator = cls(**params)
-    if task == "regression" and not _numeric(y):
-        raise CommandError(f"target column {args.target!r} is not numeric; use "
-                           "--task classification")
+    numeric = all(_numeric(y[c]) for c in y.columns) if y.ndim == 2 else _numeric(y)
+    if task == "regression" and not numeric:
+        raise CommandError(f"target column(s) {', '.join(args.target)} not numeric; "
+                           "use --task classification")
     estimator.fit(X, y.to_numpy())
-    save(estimator, args.out, metadata={"target": args.target,
+    target = args.target[0] if len(args.target) == 1 else list(args.target)
+    save(estimator, args.out, metadata={"target": target,
                                         "data": os.path.basename(args.data)})
     score_name = estimator.scoring or ("accuracy" if task == "classification"
                                        else "r2")
@@ -279,6 +295,35 @@ def cmd_export(args):
     return 0
 
 
+def cmd_compress(args):
+    from skautodl import save
+
+    estimator, manifest = _load(args.model)
+    X = y = None
+    if args.data is not None:
+        if args.target is None:
+            raise CommandError("compress needs --target with DATA (the rows for "
+                               "the fine-tune and the validation score)")
+        X, y = _split_target(read_table(args.data), args.target, args.data)
+        X = align_columns(X, manifest, args.data, target=args.target)
+        y = y.to_numpy()
+    small = estimator.compress(X, y, sparsity=args.sparsity,
+                               quantize=not args.no_quantize,
+                               random_state=args.random_state)
+    save(small, args.out, metadata=manifest.get("metadata", {}))
+    report = small.compression_report_
+    before, after = report["before"], report["after"]
+    print(f"compressed {args.model} -> {args.out}: file "
+          f"{before['file_bytes'] / 1e6:.2f} -> {after['file_bytes'] / 1e6:.2f} MB, "
+          f"validation score {_shown(before.get('score'))} -> "
+          f"{_shown(after.get('score'))}")
+    return 0
+
+
+def _shown(value):
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def cmd_serve(args):
     try:
         from skautodl.serve import serve
@@ -311,7 +356,9 @@ def build_parser():
 
     p = sub.add_parser("fit", help="search for a model on a CSV / Parquet table")
     p.add_argument("data", help="training data (.csv or .parquet)")
-    p.add_argument("--target", required=True, help="the column to predict")
+    p.add_argument("--target", required=True, nargs="+",
+                   help="the column to predict; several columns: multi-label "
+                        "(0/1 columns) or multi-output regression")
     p.add_argument("--task", choices=("classification", "regression"),
                    help="default: read off the target column")
     p.add_argument("--time-budget", type=float, default=60.0,
@@ -323,6 +370,9 @@ def build_parser():
     p.add_argument("--device", default=None, help='"cpu", "cuda" or "auto"')
     p.add_argument("--random-state", type=int, default=0)
     p.add_argument("--verbose", type=int, default=1)
+    p.add_argument("--warm-start", default=None, metavar="MODEL_OR_CHECKPOINT",
+                   help="start from an earlier model file's (or checkpoint "
+                        "directory's) search")
     p.add_argument("--out", required=True, help="the model file to write")
     p.set_defaults(func=cmd_fit)
 
@@ -348,6 +398,19 @@ def build_parser():
     p.add_argument("--out", default=None,
                    help="default: the model's path with .onnx / .pt")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("compress", help="prune and int8-quantize a model")
+    p.add_argument("model")
+    p.add_argument("data", nargs="?", default=None,
+                   help="labelled rows for the fine-tune and the validation "
+                        "score (optional)")
+    p.add_argument("--target", nargs="+", default=None)
+    p.add_argument("--sparsity", type=float, default=0.5)
+    p.add_argument("--no-quantize", action="store_true",
+                   help="prune only (no int8 layers)")
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--out", required=True, help="the compressed model file")
+    p.set_defaults(func=cmd_compress)
 
     p = sub.add_parser("serve", help="serve a model over HTTP (needs the "
                                      "'serve' extra)")

@@ -136,3 +136,43 @@ def test_the_installed_command_exits_without_a_traceback(iris_files):
     assert ok.returncode == 0
     for command in ("fit", "predict", "evaluate", "export", "serve"):
         assert command in ok.stdout
+
+
+def test_export_and_compress_commands(iris_files, capsys):
+    root, clf, frame = iris_files
+    assert main(["export", str(root / "model.skautodl"), "--format",
+                 "torchscript"]) == 0
+    assert (root / "model.pt").exists()
+    assert main(["compress", str(root / "model.skautodl"), str(root / "train.csv"),
+                 "--target", "species", "--out", str(root / "small.skautodl")]) == 0
+    out = capsys.readouterr().out
+    assert "compressed" in out and "validation score" in out
+    small = load(root / "small.skautodl")
+    assert small.compression_report_["sparsity"] == 0.5
+    assert main(["predict", str(root / "small.skautodl"), str(root / "test.csv"),
+                 "--out", str(root / "small.csv")]) == 0
+    assert len(pd.read_csv(root / "small.csv")) == 40
+
+
+def test_fit_several_targets_and_warm_start(tmp_path, capsys):
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(120, 4, n_classes=3, random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(
+        l1=Y[:, 0], l2=Y[:, 1], l3=Y[:, 2])
+    frame.to_csv(tmp_path / "ml.csv", index=False)
+    argv = ["fit", str(tmp_path / "ml.csv"), "--target", "l1", "l2", "l3",
+            "--time-budget", "30", "--n-trials", "1", "--verbose", "0"]
+    assert main([*argv, "--out", str(tmp_path / "a.skautodl")]) == 0
+    first = load(tmp_path / "a.skautodl")
+    assert len(first.classes_) == 3  # multi-label: one output per column
+    assert main([*argv, "--warm-start", str(tmp_path / "a.skautodl"),
+                 "--out", str(tmp_path / "b.skautodl")]) == 0
+    second = load(tmp_path / "b.skautodl")
+    # the warm start ran the earlier search's config first
+    assert second.cv_results_["params"][0]["lr"] == first.best_params_["lr"]
+    assert main(["predict", str(tmp_path / "b.skautodl"), str(tmp_path / "ml.csv"),
+                 "--proba", "--out", str(tmp_path / "p.csv")]) == 0
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert list(out.columns) == ["prediction_0", "prediction_1", "prediction_2",
+                                 "proba_0", "proba_1", "proba_2"]

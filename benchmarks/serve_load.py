@@ -10,13 +10,15 @@ threads (at most that many in flight: a bounded load), and prints:
 * ``req_s``: requests answered per second of wall time;
 * ``p50_ms`` / ``p99_ms``: latency percentiles of one request;
 * ``errors``: answers that were not 200 or failed to arrive;
+* ``workers``: server processes (``skautodl serve --workers``);
 * ``mismatches``: answers whose predictions differ from the estimator's own
   ``predict`` on the same rows in this process (the target is 0 and 0).
 
 Usage::
 
     PYTHONPATH=. python benchmarks/serve_load.py
-    PYTHONPATH=. python benchmarks/serve_load.py --concurrency 1,8 --rows 1,100
+    PYTHONPATH=. python benchmarks/serve_load.py --concurrency 1,8 --rows 1,100 \
+        --workers 1,2
 """
 
 from __future__ import annotations
@@ -78,11 +80,12 @@ def fit_model(path, budget, seed):
     return X
 
 
-def start_server(model, port):
+def start_server(model, port, workers=1):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep
            + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "skautodl", "serve", str(model), "--port", str(port)],
+        [sys.executable, "-m", "skautodl", "serve", str(model), "--port", str(port),
+         "--workers", str(workers)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -137,6 +140,8 @@ def main(argv=None):
     parser.add_argument("--rows", type=_ints, default=[1, 100])
     parser.add_argument("--concurrency", type=_ints, default=[1, 8])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=_ints, default=[1, 2],
+                        help="server processes to compare")
     args = parser.parse_args(argv)
 
     from skautodl import load
@@ -150,20 +155,24 @@ def main(argv=None):
 
             X = load_breast_cancer(as_frame=True).data
         estimator = load(model)
-        proc, url = start_server(model, _free_port())
-        try:
-            results = [run_load(url, estimator, X, requests=args.requests, rows=rows,
-                                concurrency=c, seed=args.seed)
-                       for rows in args.rows for c in args.concurrency]
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    header = ("| concurrency | rows/request | requests | req/s | rows/s | p50 ms "
-              "| p99 ms | errors | mismatches |")
+        results = []
+        for workers in args.workers:
+            proc, url = start_server(model, _free_port(), workers)
+            try:
+                results += [{"workers": workers,
+                             **run_load(url, estimator, X, requests=args.requests,
+                                        rows=rows, concurrency=c, seed=args.seed)}
+                            for rows in args.rows for c in args.concurrency]
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    header = ("| workers | concurrency | rows/request | requests | req/s | rows/s "
+              "| p50 ms | p99 ms | errors | mismatches |")
     print(header)
-    print("|" + " --- |" * 9)
+    print("|" + " --- |" * 10)
     for r in results:
-        print(f"| {r['concurrency']} | {r['rows']} | {r['requests']} | "
+        print(f"| {r['workers']} | {r['concurrency']} | {r['rows']} | "
+              f"{r['requests']} | "
               f"{r['req_s']:.0f} | {r['rows_s']:.0f} | {r['p50_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['errors']} | {r['mismatches']} |")
     return results

@@ -331,7 +331,7 @@ def cmd_serve(args):
         raise CommandError(f"serving needs the 'serve' extra: pip install "
                            f"'skautodl[serve]' ({exc})") from exc
     serve(args.model, host=args.host, port=args.port,
-          max_body_bytes=args.max_body_bytes)
+          max_body_bytes=args.max_body_bytes, workers=args.workers)
     return 0
 
 
@@ -420,6 +420,8 @@ def build_parser():
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-body-bytes", type=int, default=None,
                    help="largest request body accepted (default 10 MB)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes (each loads the model; default 1)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("info", help="print a model file's manifest")

@@ -167,8 +167,25 @@ def make_app(estimator, manifest, *, max_body_bytes=None):
     return app
 
 
+#: environment variables through which worker processes find their model
+_ENV_MODEL, _ENV_LIMIT = "SKAUTODL_SERVE_MODEL", "SKAUTODL_SERVE_MAX_BODY_BYTES"
+
+
+def app_from_env():
+    """The app of a worker process (``workers > 1``): the model file and the
+    body limit come from the environment :func:`serve` set."""
+    import os
+
+    from skautodl.persistence import load, read_manifest
+
+    path = os.environ[_ENV_MODEL]
+    limit = os.environ.get(_ENV_LIMIT) or None
+    return make_app(load(path), read_manifest(path),
+                    max_body_bytes=None if limit is None else int(limit))
+
+
 def serve(path, *, host="127.0.0.1", port=8000, max_body_bytes=None,
-          log_level="info"):
+          log_level="info", workers=1):
     """Load the model file ``path`` and serve it with uvicorn until stopped.
 
     Parameters
@@ -183,11 +200,28 @@ def serve(path, *, host="127.0.0.1", port=8000, max_body_bytes=None,
         The largest request body accepted (default 10 MB); larger ones get
         413.
     log_level : str, default="info"
+    workers : int, default=1
+        Server processes, each with its own copy of the model. Prediction
+        holds Python's interpreter lock for most of its time, so one process
+        answers one request at a time; more processes answer more at once
+        (up to the number of cores). Each worker runs torch on one thread.
     """
+    import os
+
     import uvicorn
 
     from skautodl.persistence import load, read_manifest
 
+    if int(workers) > 1:
+        read_manifest(path)  # a bad file fails here, once, not in each worker
+        os.environ[_ENV_MODEL] = os.fspath(path)
+        os.environ[_ENV_LIMIT] = "" if max_body_bytes is None else str(max_body_bytes)
+        # set before the workers start, so each inherits it: workers times
+        # torch's default threads would oversubscribe the cores
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        uvicorn.run("skautodl.serve:app_from_env", factory=True, host=host,
+                    port=int(port), workers=int(workers), log_level=log_level)
+        return
     estimator = load(path)
     app = make_app(estimator, read_manifest(path), max_body_bytes=max_body_bytes)
     uvicorn.run(app, host=host, port=int(port), log_level=log_level)

@@ -5,6 +5,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -41,18 +42,26 @@ def request(url, body=None, method=None, headers=None):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def model(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
     rng = np.random.RandomState(0)
     X = pd.DataFrame({"x": rng.randn(80), "colour": rng.choice(["red", "blue"], 80)})
     y = np.where(X["x"] + (X["colour"] == "red") > 0.5, "yes", "no")
     clf = AutoDLClassifier(**CHECK_PARAMS).fit(X, y)
     save(clf, root / "m.skautodl", metadata={"target": "label"})
+    return root / "m.skautodl", clf, X
+
+
+def start(path, *options):
+    """``(process, url)`` of ``skautodl serve path`` once it answers /health."""
     port = free_port()
+    # the server's log goes to a file: an unread pipe would fill up and
+    # block the server
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "skautodl", "serve", str(root / "m.skautodl"),
-         "--port", str(port), "--max-body-bytes", "20000"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "skautodl", "serve", str(path), "--port", str(port),
+         *options],
+        stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while True:
@@ -63,12 +72,33 @@ def server(tmp_path_factory):
             pass
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
+            log.seek(0)
             pytest.fail("the server did not start: "
-                        + proc.stdout.read().decode(errors="replace")[-2000:])
+                        + log.read().decode(errors="replace")[-2000:])
         time.sleep(0.3)
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def server(model):
+    path, clf, X = model
+    proc, url = start(path, "--max-body-bytes", "20000")
     yield url, clf, X
     proc.terminate()
     proc.wait(timeout=30)
+
+
+def test_several_worker_processes_serve_the_same_predictions(model):
+    path, clf, X = model
+    proc, url = start(path, "--workers", "2")
+    try:
+        status, out = request(url + "/predict", X.iloc[:10].to_dict(orient="records"))
+        assert status == 200
+        assert out["predictions"] == list(clf.predict(X.iloc[:10]))
+        assert request(url + "/health") == (200, {"status": "ok"})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_health_and_metadata(server):

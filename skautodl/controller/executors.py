@@ -419,6 +419,7 @@ class DaskExecutor:
         self.n_workers = int(n_workers)
         self._data = {}  # data_key -> list of futures (one per split)
         self._futures = {}  # future -> job
+        self._retried = {}  # id(job) -> job submitted again after a cancel
         self.shipped = 0  # featurizations scattered
 
     @property
@@ -441,19 +442,44 @@ class DaskExecutor:
     def wait(self, timeout=None):
         import distributed
 
+        # distributed.wait raises (in recent releases) when a future was
+        # cancelled, e.g. for "lost dependencies" after a worker died holding
+        # scattered data: those trials are submitted again, not lost
+        cancelled = getattr(distributed.client, "FuturesCancelledError", ())
         try:
             done, _ = distributed.wait(list(self._futures), timeout=timeout,
                                        return_when="FIRST_COMPLETED")
         except TimeoutError:
             return []
+        except cancelled:
+            done = [f for f in self._futures if f.done()]
         out = []
         for future in done:
             job = self._futures.pop(future)
+            if future.cancelled():
+                out.extend(self._resubmit(job))
+                continue
             try:
                 out.append((job, future.result()))
             except worker_crash_types() as exc:
                 out.append((job, crashed(job, exc)))
         return out
+
+    def _resubmit(self, job):
+        """Submit a cancelled trial once more (its data scattered anew), or
+        fail it if it was cancelled before: ``[]`` or ``[(job, failure)]``."""
+        key = id(job)
+        if key in self._retried:
+            return [(job, crashed(job, RuntimeError(
+                "the trial was cancelled twice by the Dask cluster (its data or "
+                "its worker was lost)")))]
+        self._retried[key] = job  # kept, so its id stays its own
+        logger.warning("a Dask worker was lost; submitting its trial again")
+        stale = self._data.pop(job.data_key, None)
+        if stale is not None:
+            self.client.cancel(stale)
+        self.submit(job)
+        return []
 
     def shutdown(self, kill=False):
         if kill:

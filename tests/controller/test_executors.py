@@ -433,3 +433,82 @@ def test_workers_read_the_training_arrays_memory_mapped(data):
         assert shipped.data.load() is loaded  # loaded once per process
     finally:
         executor.shutdown()
+
+
+class _FakeFuture:
+    def __init__(self, value):
+        self.value, self.state = value, "pending"
+
+    def done(self):
+        return self.state != "pending"
+
+    def cancelled(self):
+        return self.state == "cancelled"
+
+    def result(self):
+        return self.value
+
+
+class _FakeClient:
+    """Records scatters and submissions; futures finish when told to."""
+
+    def __init__(self):
+        self.scattered, self.submitted, self.cancelled = 0, [], []
+
+    def scatter(self, data, **kwargs):
+        self.scattered += 1
+        return [f"ref{self.scattered}"]
+
+    def submit(self, func, evaluator, job, data, pure=False):
+        future = _FakeFuture(("result", job.trial_id, tuple(data)))
+        self.submitted.append(future)
+        return future
+
+    def cancel(self, futures):
+        self.cancelled.append(futures)
+
+
+def test_dask_trial_cancelled_by_the_cluster_is_submitted_again(monkeypatch):
+    """A worker that dies holding scattered data cancels its dependents
+    ("lost dependencies"): the trial is submitted again with its data
+    scattered anew, and fails only if it is cancelled a second time."""
+    distributed = pytest.importorskip("distributed")
+    from skautodl.controller.executors import DaskExecutor
+    from skautodl.training.trial import Job
+
+    class Cancelled(Exception):
+        pass
+
+    monkeypatch.setattr(distributed.client, "FuturesCancelledError", Cancelled,
+                        raising=False)
+    outcome = {}
+
+    def fake_wait(futures, timeout=None, return_when=None):
+        if outcome.get("cancel"):
+            futures[0].state = "cancelled"
+            raise Cancelled("1 Future cancelled: lost dependencies")
+        futures[0].state = "finished"
+        return {futures[0]}, set()
+
+    monkeypatch.setattr(distributed, "wait", fake_wait)
+    client = _FakeClient()
+    executor = DaskExecutor(lambda job, data: None, client, n_workers=1)
+    job = Job(trial_id=7, config={"family": "mlp"}, seed=0, data=("X",),
+              data_key="k")
+    executor.submit(job)
+    outcome["cancel"] = True
+    assert executor.wait() == []                 # cancelled: submitted again
+    assert client.scattered == 2 and len(client.submitted) == 2
+    assert client.cancelled == [["ref1"]]        # the stale data is released
+    outcome["cancel"] = False
+    [(done_job, result)] = executor.wait()
+    assert done_job is job and result == ("result", 7, ("ref2",))
+    # cancelled twice: the trial fails, the search goes on
+    job2 = Job(trial_id=8, config={"family": "mlp"}, seed=0, data=("X",),
+               data_key="k")
+    executor.submit(job2)
+    outcome["cancel"] = True
+    assert executor.wait() == []
+    [(failed_job, failure)] = executor.wait()
+    assert failed_job is job2 and failure.status == "failed"
+    assert "cancelled twice" in failure.error

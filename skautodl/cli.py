@@ -326,6 +326,9 @@ def _shown(value):
 
 def cmd_serve(args):
     try:
+        import fastapi  # noqa: F401 - checked here for a clear message
+        import uvicorn  # noqa: F401
+
         from skautodl.serve import serve
     except ImportError as exc:  # fastapi / uvicorn missing
         raise CommandError(f"serving needs the 'serve' extra: pip install "

@@ -176,3 +176,11 @@ def test_fit_several_targets_and_warm_start(tmp_path, capsys):
     out = pd.read_csv(tmp_path / "p.csv")
     assert list(out.columns) == ["prediction_0", "prediction_1", "prediction_2",
                                  "proba_0", "proba_1", "proba_2"]
+
+
+def test_serve_without_the_serve_extra_says_what_to_install(iris_files, monkeypatch,
+                                                            capsys):
+    root, _, _ = iris_files
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import fails
+    assert main(["serve", str(root / "model.skautodl")]) == 2
+    assert "pip install 'skautodl[serve]'" in capsys.readouterr().err

@@ -193,19 +193,10 @@ else:
     else:
         import onnxruntime as ort
 
-        tolerance = 1e-6
-        try:
-            session = ort.InferenceSession(onnx_path,
-                                           providers=["CPUExecutionProvider"])
-        except ort.capi.onnxruntime_pybind11_state.NotImplemented as exc:
-            # onnxruntime's CPU kernels lack some float64 operators (Erf, of
-            # a GELU activation): such a graph runs in float32 instead
-            print(f"  onnxruntime cannot run this float64 graph ({exc}); "
-                  "exporting it in float32")
-            onnx_path = clf.export_onnx(out_dir / "model.onnx", dtype="float32")
-            session = ort.InferenceSession(onnx_path,
-                                           providers=["CPUExecutionProvider"])
-            tolerance = 1e-4
+        # float64 graphs match to ~1e-16; those onnxruntime runs in float32
+        # only (images, GELU networks: export_onnx picks that) to ~1e-7
+        session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+        tolerance = 1e-5
         proba = session.run(None, inputs)[0]
         check(np.allclose(proba, expected, rtol=0, atol=tolerance),
               f"onnxruntime matches predict_proba (largest difference "

@@ -203,14 +203,15 @@ def predictions_frame(estimator, X, *, proba):
     import numpy as np
     import pandas as pd
 
-    pred = estimator.predict(X)
-    pred = np.asarray(pred)
+    from skautodl.persistence import is_multilabel
+
+    pred = np.asarray(estimator.predict(X))
     if pred.ndim == 2:
         out = pd.DataFrame(pred, columns=[f"prediction_{j}"
                                           for j in range(pred.shape[1])])
     else:
         out = pd.DataFrame({"prediction": pred})
-    if proba and isinstance(getattr(estimator, "classes_", None), list):
+    if proba and is_multilabel(estimator):
         for j, p in enumerate(estimator.predict_proba(X)):  # multi-label
             out[f"proba_{j}"] = p[:, 1]
     elif proba and hasattr(estimator, "predict_proba"):
@@ -234,7 +235,9 @@ def scores(estimator, X, y):
     import numpy as np
     from sklearn import metrics
 
-    if isinstance(getattr(estimator, "classes_", None), list):
+    from skautodl.persistence import is_multilabel
+
+    if is_multilabel(estimator):
         raise CommandError("evaluate takes one --target column; this is a "
                            "multi-label model (score it from Python)")
     if hasattr(estimator, "predict_proba"):

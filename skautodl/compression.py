@@ -171,13 +171,12 @@ def _pipelines(estimator):
     The members of ``ensemble_`` (a bag's fold models one by one) and
     ``best_estimator_``; a model shared by both counts once.
     """
-    from skautodl.ensemble import BaggedModel
+    from skautodl.ensemble import member_models
 
     members = [m for m, _ in estimator.ensemble_] + [estimator.best_estimator_]
     found = {}
     for member in members:
-        for pipeline in (member.models if isinstance(member, BaggedModel)
-                         else [member]):
+        for pipeline in member_models(member):
             found.setdefault(id(pipeline[-1]), pipeline)
     return list(found.values())
 

@@ -120,25 +120,24 @@ def label_probabilities(proba):
             for j in range(proba.shape[1])]
 
 
-def label_indicators(proba, classes):
-    """The indicator matrix of (n, n_labels) probabilities (on above 0.5),
-    in the dtype of the training labels (``classes[0]``)."""
-    return (np.asarray(proba) > 0.5).astype(np.asarray(classes[0]).dtype)
+def label_indicators(proba, dtype):
+    """The indicator matrix of (n, n_labels) probabilities (a label is on
+    above 0.5), in ``dtype`` (that of the training labels)."""
+    return (np.asarray(proba) > 0.5).astype(dtype)
 
 
-class _MultilabelBlend(ClassifierMixin, _Blend):
-    def __sklearn_is_fitted__(self):
-        return True
+def member_models(member):
+    """The fitted pipelines of an ensemble member: a bag's fold models, or
+    the member itself."""
+    return list(member.models) if isinstance(member, BaggedModel) else [member]
 
-    @property
-    def classes_(self):
-        return self.classes
 
+class _MultilabelBlend(_ClassifierBlend):
     def predict_proba(self, X):
         return label_probabilities(self.output)
 
     def predict(self, X):
-        return label_indicators(self.output, self.classes)
+        return label_indicators(self.output, np.asarray(self.classes[0]).dtype)
 
 
 class _RegressorBlend(RegressorMixin, _Blend):
@@ -414,7 +413,7 @@ class BaggedModel(BaseEstimator):
     def predict(self, X):
         net = self.models[0][-1]
         if hasattr(net, "label_dtype"):  # multi-label: the mean probability
-            return (self.predict_proba(X) > 0.5).astype(net.label_dtype)
+            return label_indicators(self.predict_proba(X), net.label_dtype)
         if hasattr(net, "classes_"):
             return np.asarray(net.classes_)[self.predict_proba(X).argmax(axis=1)]
         return np.mean([m.predict(X) for m in self.models], axis=0)
@@ -493,7 +492,8 @@ class Ensemble(BaseEstimator):
 
     def predict(self, X):
         if self.multilabel:
-            return label_indicators(self.predict_proba(X), self.classes)
+            return label_indicators(self.predict_proba(X),
+                                    np.asarray(self.classes[0]).dtype)
         if self.classes is not None:
             return np.asarray(self.classes)[self.predict_proba(X).argmax(axis=1)]
         return self._batched(X, self._blend_values)

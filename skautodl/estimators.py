@@ -101,7 +101,7 @@ def warm_start_results(source, owner):
     saved at ``source``: a model file (:func:`skautodl.save`) or a
     ``checkpoint_dir``."""
     from skautodl.controller.checkpoint import read_results
-    from skautodl.persistence import load
+    from skautodl.persistence import read_search
 
     path = os.fspath(source)
     if os.path.isdir(path):
@@ -112,11 +112,11 @@ def warm_start_results(source, owner):
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"warm_start={path!r}: no such model file or checkpoint directory.")
-    earlier = load(path)
-    if type(earlier).__name__ != owner:
-        raise ValueError(f"warm_start={path!r} holds an {type(earlier).__name__}; "
+    name, results = read_search(path)
+    if name != owner:
+        raise ValueError(f"warm_start={path!r} holds an {name}; "
                          f"an {owner} can only warm-start from an {owner}.")
-    return earlier.cv_results_
+    return results
 
 
 class _EnsemblePlan:

@@ -53,7 +53,8 @@ from skautodl.data.featurize import (
     _smooth_clip,
 )
 from skautodl.data.validation import check_predict_input
-from skautodl.training.net import AutoNetClassifier, AutoNetRegressor
+from skautodl.ensemble import member_models
+from skautodl.training.net import AutoNetClassifier, AutoNetMultilabel, AutoNetRegressor
 
 #: the name of the raw input (table or images) of a graph
 RAW_INPUT = "X"
@@ -320,10 +321,10 @@ def _pipelines(estimator):
     member's fold models share its weight."""
     out = []
     for i, (member, weight) in enumerate(estimator.ensemble_):
-        models = getattr(member, "models", None) or [member]
+        models = member_models(member)
         for pipeline in models:
             net = pipeline[-1]
-            if hasattr(net, "label_dtype"):  # AutoNetMultilabel
+            if isinstance(net, AutoNetMultilabel):
                 raise NotImplementedError(
                     f"{type(estimator).__name__} was fitted on a multi-label "
                     "target; exporting multi-label models is not supported in "

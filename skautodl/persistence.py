@@ -273,11 +273,10 @@ def _versions():
             "scikit-learn": sklearn.__version__, "numpy": np.__version__}
 
 
-def _first_pipeline(member):
-    from skautodl.ensemble import BaggedModel
-
-    return _first_pipeline(member.models[0]) if isinstance(member, BaggedModel) \
-        else member
+def is_multilabel(estimator):
+    """Whether a fitted classifier was fitted on a label-indicator ``y``
+    (its ``classes_`` is then a list, one ``[0, 1]`` array per label)."""
+    return isinstance(getattr(estimator, "classes_", None), list)
 
 
 def describe(estimator):
@@ -303,11 +302,13 @@ def describe(estimator):
     names = getattr(estimator, "feature_names_in_", None)
     n_features = int(estimator.n_features_in_)
     names = plain(names) if names is not None else list(range(n_features))
-    featurizer = _first_pipeline(estimator.ensemble_[0][0])
-    featurizer = featurizer[0] if hasattr(featurizer, "steps") else None
+    from skautodl.ensemble import member_models
+
+    first = member_models(estimator.ensemble_[0][0])[0]
+    featurizer = first[0] if hasattr(first, "steps") else None
     kinds = getattr(featurizer, "column_kinds_", None) or ["numeric"] * n_features
     classes = getattr(estimator, "classes_", None)
-    multilabel = isinstance(classes, list)
+    multilabel = is_multilabel(estimator)
     image_shape = getattr(estimator, "image_shape_", None)
     return {
         "estimator": type(estimator).__name__,
@@ -494,6 +495,46 @@ def _entry(zf, manifest, name, path):
     return data
 
 
+def _read(path, *, weights):
+    """``(state, tensors)`` of a model file, checked; the tensors only with
+    ``weights`` (``{}`` otherwise). Nothing but trusted types is built."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_tensors
+
+    sio = _skops()
+    with _open(path) as zf:
+        manifest = _manifest(zf, path)
+        payload = _entry(zf, manifest, "estimator.skops", path)
+        blob = _entry(zf, manifest, "weights.safetensors", path) if weights else b""
+    try:
+        untrusted = sio.get_untrusted_types(data=payload)
+    except Exception as exc:
+        raise ModelFileError(f"{path!r}: the estimator entry is not a valid skops "
+                             f"payload ({type(exc).__name__}: {exc}).") from exc
+    refused = [t for t in untrusted if t not in TRUSTED_TYPES]
+    if refused:
+        raise ModelFileError(
+            f"{path!r} contains objects of untrusted types ({', '.join(refused)}); "
+            "refusing to load it. Only skautodl's own types and those skops "
+            "trusts by default are loaded.")
+    try:
+        state = sio.loads(payload, trusted=list(untrusted) or None)
+        tensors = load_tensors(blob) if blob else {}
+    except (SafetensorError, ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(f"{path!r} could not be decoded ({type(exc).__name__}: "
+                             f"{exc}).") from exc
+    if not isinstance(state, dict) or state.get("class") not in _ESTIMATORS:
+        raise ModelFileError(f"{path!r} does not hold a skautodl estimator.")
+    return state, tensors
+
+
+def read_search(path):
+    """``(estimator class name, cv_results_)`` of a saved model, read without
+    rebuilding its networks (what ``warm_start=<model file>`` needs)."""
+    state, _ = _read(path, weights=False)
+    return state["class"], state["fitted"].get("cv_results_")
+
+
 def load(path, *, device="cpu"):
     """Load an estimator saved by :func:`save`, running no code from the file.
 
@@ -518,35 +559,9 @@ def load(path, *, device="cpu"):
     FileNotFoundError
         There is no file at ``path``.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load as load_tensors
-
     import skautodl.estimators as estimators
 
-    sio = _skops()
-    with _open(path) as zf:
-        manifest = _manifest(zf, path)
-        payload = _entry(zf, manifest, "estimator.skops", path)
-        weights = _entry(zf, manifest, "weights.safetensors", path)
-    try:
-        untrusted = sio.get_untrusted_types(data=payload)
-    except Exception as exc:
-        raise ModelFileError(f"{path!r}: the estimator entry is not a valid skops "
-                             f"payload ({type(exc).__name__}: {exc}).") from exc
-    refused = [t for t in untrusted if t not in TRUSTED_TYPES]
-    if refused:
-        raise ModelFileError(
-            f"{path!r} contains objects of untrusted types ({', '.join(refused)}); "
-            "refusing to load it. Only skautodl's own types and those skops "
-            "trusts by default are loaded.")
-    try:
-        state = sio.loads(payload, trusted=list(untrusted) or None)
-        tensors = load_tensors(weights) if weights else {}
-    except (SafetensorError, ValueError, TypeError, KeyError) as exc:
-        raise ModelFileError(f"{path!r} could not be decoded ({type(exc).__name__}: "
-                             f"{exc}).") from exc
-    if not isinstance(state, dict) or state.get("class") not in _ESTIMATORS:
-        raise ModelFileError(f"{path!r} does not hold a skautodl estimator.")
+    state, tensors = _read(path, weights=True)
     estimator = getattr(estimators, state["class"])(**state["params"])
     reader = _Reader(tensors, device)
     for key, value in state["fitted"].items():
@@ -558,5 +573,5 @@ def load(path, *, device="cpu"):
     return estimator
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "TRUSTED_TYPES", "describe", "load",
-           "read_manifest", "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "TRUSTED_TYPES", "describe",
+           "is_multilabel", "load", "read_manifest", "read_search", "save"]

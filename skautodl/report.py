@@ -173,47 +173,6 @@ def _n_splits(res):
     return sum(1 for k in res if k.startswith("split") and k.endswith("_test_score"))
 
 
-def _n_parameters(estimator):
-    """Network parameters over every member (tree members count none)."""
-    from skorch import NeuralNet
-
-    def walk(model):
-        if hasattr(model, "models"):  # BaggedModel
-            return sum(walk(m) for m in model.models)
-        net = model.steps[-1][1] if hasattr(model, "steps") else model
-        if isinstance(net, NeuralNet):
-            return sum(p.numel() for p in net.module_.parameters())
-        return 0
-
-    return int(sum(walk(m) for m, _ in estimator.ensemble_))
-
-
-def _file_bytes(estimator):
-    import os
-    import tempfile
-
-    from skautodl.persistence import save
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.skautodl")
-        try:
-            save(estimator, path)
-        except Exception:  # noqa: BLE001 - a size is a report, not a must
-            return np.nan
-        return os.path.getsize(path)
-
-
-def _predict_ms(estimator, X, repeats=3):
-    import time
-
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        estimator.predict(X)
-        best = min(best, time.perf_counter() - start)
-    return 1000.0 * best
-
-
 def compare(old, new, X, y, *, verbose=True):
     """Compare two fitted estimators (say last month's model and its
     warm-started successor) on the same held-out ``X, y``.
@@ -231,7 +190,9 @@ def compare(old, new, X, y, *, verbose=True):
         One row per figure (the test score with each estimator's ``scoring``
         or its default, log loss for classifiers, best validation score,
         trials, ensemble members, network parameters, size of the safe file
-        in bytes, ``predict`` milliseconds on ``X``, best trial's family),
+        in bytes, ``predict`` milliseconds per 1,000 rows of ``X`` (timed
+        in turns, as :func:`skautodl.compression.compress` times them),
+        best trial's family),
         columns ``old``, ``new`` and ``change`` (new minus old where
         numeric). ``table.attrs["best_params_changed"]`` maps each
         parameter of the best configuration that differs to its ``(old,
@@ -244,7 +205,12 @@ def compare(old, new, X, y, *, verbose=True):
     """
     from sklearn.metrics import get_scorer, log_loss
 
-    def figures(est):
+    # the measurements compress() reports, taken the same way
+    from skautodl.compression import _file_bytes, _latencies, _nets, count_parameters
+
+    latency = dict(zip(("old", "new"), _latencies([old, new], X), strict=True))
+
+    def figures(est, which):
         scoring = est.scoring if isinstance(est.scoring, str) else None
         name = scoring or est._default_scoring
         row = {f"test {name}": float(get_scorer(name)(est, X, y))}
@@ -255,14 +221,15 @@ def compare(old, new, X, y, *, verbose=True):
             "best validation score": float(est.best_score_),
             "trials": int(est.n_trials_),
             "ensemble members": len(est.ensemble_),
-            "network parameters": _n_parameters(est),
-            "file bytes": _file_bytes(est),
-            "predict ms": _predict_ms(est, X),
+            "network parameters": int(sum(count_parameters(net.module_)[0]
+                                          for _, net in _nets(est))),
+            "file bytes": _saved_bytes(est, _file_bytes),
+            "predict ms per 1k rows": latency[which],
             "best family": est.best_params_.get("family"),
         })
         return row
 
-    a, b = figures(old), figures(new)
+    a, b = figures(old, "old"), figures(new, "new")
     index = list(dict.fromkeys([*a, *b]))
     table = pd.DataFrame({"old": [a.get(k) for k in index],
                           "new": [b.get(k) for k in index]}, index=index)
@@ -290,3 +257,12 @@ def compare(old, new, X, y, *, verbose=True):
         print("trials by family:")
         print(families.to_string())
     return table
+
+
+def _saved_bytes(estimator, file_bytes):
+    """Size of ``estimator``'s safe file (NaN when it cannot be saved safely)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        size = file_bytes(estimator, tmp, "model.skautodl")
+    return np.nan if size is None else size

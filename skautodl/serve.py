@@ -103,7 +103,9 @@ def _plain(values):
 
 def predict_payload(estimator, X):
     """The ``/predict`` answer for the rows ``X``."""
-    if isinstance(getattr(estimator, "classes_", None), list):
+    from skautodl.persistence import is_multilabel
+
+    if is_multilabel(estimator):
         # multi-label: the indicator row and each label's probability
         proba = estimator.predict_proba(X)
         return {"predictions": np.asarray(estimator.predict(X)).tolist(),

@@ -295,3 +295,28 @@ def test_a_net_shared_by_best_estimator_and_the_ensemble_is_stored_once(tmp_path
                     strict=True):
         assert a is b
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_model_fitted_for_a_gpu_loads_on_the_cpu(iris_model, tmp_path):
+    """Without a GPU here, the nets are told they live on CUDA (as after a
+    GPU fit; their tensors stay on the CPU): the file keeps no device and
+    ``load`` places every net on the device it is asked for."""
+    import copy
+
+    from skautodl.ensemble import member_models
+
+    clf, X = iris_model
+    gpu = copy.deepcopy(clf)
+    nets = [p[-1] for m, _ in gpu.ensemble_ for p in member_models(m)
+            if hasattr(p[-1], "module_")]
+    assert nets
+    for net in nets:
+        net.device = "cuda"
+    save(gpu, tmp_path / "gpu.skautodl")
+    loaded = load(tmp_path / "gpu.skautodl")
+    loaded_nets = [p[-1] for m, _ in loaded.ensemble_ for p in member_models(m)
+                   if hasattr(p[-1], "module_")]
+    assert {net.device for net in loaded_nets} == {"cpu"}
+    assert all(t.device.type == "cpu" for net in loaded_nets
+               for t in net.module_.state_dict().values())
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))

@@ -47,6 +47,13 @@ def test_fit_writes_a_safe_model_that_predicts_like_the_python_api(tmp_path, cap
     written = pd.read_csv(tmp_path / "p.csv")["prediction"].to_numpy()
     np.testing.assert_allclose(written, reg.predict(frame.drop(columns="target")),
                                rtol=1e-12)
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "d.skautodl"), str(tmp_path / "d.csv"),
+                 "--target", "target", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"rows", "r2", "mae", "rmse"}
+    assert result["r2"] == pytest.approx(reg.score(frame.drop(columns="target"),
+                                                   frame["target"]))
 
 
 def test_task_is_read_off_the_target():

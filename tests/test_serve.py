@@ -149,8 +149,12 @@ def test_bad_requests_get_a_4xx_with_a_message(server, body, status, message):
     assert message in answer["detail"]
 
 
-def test_the_server_binds_to_loopback_by_default():
+def test_serve_defaults_to_the_loopback_address():
+    import inspect
+
     from skautodl.cli import build_parser
+    from skautodl.serve import serve
 
     args = build_parser().parse_args(["serve", "m.skautodl"])
     assert args.host == "127.0.0.1"
+    assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"

@@ -269,7 +269,11 @@ def test_dask_dead_worker_takes_only_its_trial(data):
     from joblib import parallel_backend
 
     X, y = data
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+    # worker-saturation 1.0: a worker holds only the task it runs (the
+    # default, 1.1, lets a one-thread worker queue a second one, which then
+    # dies with it: a second failed trial, by the scheduler's timing)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                          "distributed.scheduler.worker-saturation": 1.0}), \
             distributed.LocalCluster(n_workers=2, threads_per_worker=1,
                                      processes=True, host="127.0.0.1",
                                      dashboard_address=None) as cluster, \

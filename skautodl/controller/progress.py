@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import time
+
+from skautodl.networks.registry import is_tree_config
+from skautodl.utils._console import write_line
 
 logger = logging.getLogger("skautodl")
 
@@ -34,27 +39,95 @@ class SearchCallback:
         pass
 
 
+def _in_notebook():
+    """Whether this process is a Jupyter kernel that draws widgets (not a
+    Qt console or Spyder, whose kernels cannot)."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    if type(shell).__name__ != "ZMQInteractiveShell":
+        return False
+    return not any(k == "QT_API" or k.startswith("SPYDER") for k in os.environ)
+
+
+def bar_class():
+    """The tqdm class a search's bar is drawn with.
+
+    tqdm's widget bar in a Jupyter notebook that has ``ipywidgets``, its
+    text bar everywhere else. ``tqdm.auto`` makes the same choice but warns
+    ("IProgress not found") in a notebook without ``ipywidgets``, where the
+    text bar works well; checking for ``ipywidgets`` first avoids that.
+    """
+    from tqdm.std import tqdm
+
+    if not _in_notebook():
+        return tqdm
+    try:
+        import ipywidgets  # noqa: F401 - only whether it imports
+        from tqdm.notebook import IProgress
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except ImportError:
+        return tqdm
+    return tqdm if IProgress is None else notebook_tqdm
+
+
+def describe_job(job, n_splits=None):
+    """The header line of a trial: its id (as in ``leaderboard_``), family,
+    rung and epochs, the trial it continues, the share of rows it trains on."""
+    family = job.config.get("family", "?")
+    head = f"trial {job.trial_id} ({family}, rung {job.rung})"
+    if is_tree_config(job.config):
+        parts = ["gradient-boosted trees"]
+    elif job.parent_id is not None and job.warm_nets is not None:
+        parts = [f"{job.config.get('max_epochs', '?')} more epochs continuing "
+                 f"trial {job.parent_id} ({job.total_epochs} in all)"]
+    else:
+        parts = [f"{job.config.get('max_epochs', '?')} epochs"]
+    if job.fraction < 1.0:
+        parts.append(f"on {job.fraction:.0%} of the training rows")
+    if n_splits and n_splits > 1:
+        parts.append(f"{n_splits} folds, one table each")
+    return f"{head}: {', '.join(parts)}"
+
+
+def describe_result(result, best):
+    """The line of a finished trial: status, score, epochs, seconds, best so far."""
+    line = (f"trial {result.trial_id}: {result.status} score={result.score:.4f} "
+            f"epochs={result.epochs_run} {result.fit_time:.1f}s "
+            f"(best {best.score if best else math.nan:.4f})")
+    if result.pruned:
+        line += " pruned"
+    if result.error:
+        line += f" error: {result.error}"
+    return line
+
+
 class ProgressBar(SearchCallback):
     """A tqdm bar: trials done, best score, running trials' fidelity, time left.
 
     Parameters
     ----------
     verbose : int
-        The bar shows when ``verbose >= 1``.
+        The bar shows when ``verbose >= 1``; from 2 each trial's header and
+        result are printed on their own lines above it (the trials' epoch
+        tables go between them, through the same ``sink``).
+    sink : callable, default=write_line
+        Where those lines go (``sink(text)``); the default prints above the
+        bar, without colour codes unless standard output is a terminal.
     """
 
-    def __init__(self, verbose=1):
+    def __init__(self, verbose=1, sink=write_line):
         self.verbose = verbose
+        self.sink = sink
         self.bar = None
         self.end_time = None
         self.best = None
 
     def on_search_begin(self, n_trials, n_done, end_time):
-        from tqdm.auto import tqdm
-
         self.end_time = end_time
-        self.bar = tqdm(total=n_trials, initial=n_done, disable=self.verbose < 1,
-                        desc="skautodl search", unit="trial", leave=True)
+        self.bar = bar_class()(total=n_trials, initial=n_done,
+                               disable=self.verbose < 1, desc="skautodl search",
+                               unit="trial", leave=True)
 
     def _postfix(self, running):
         postfix = {"best": "-" if self.best is None else f"{self.best:.4f}",
@@ -64,6 +137,9 @@ class ProgressBar(SearchCallback):
         return postfix
 
     def on_trial_start(self, job, running):
+        if self.verbose >= 2:
+            splits = job.data if isinstance(job.data, list | tuple) else None
+            self.sink(describe_job(job, None if splits is None else len(splits)))
         # the fidelity of the running trials: epochs of their config and rung
         shown = ",".join(sorted({
             f"{j.total_epochs or j.config.get('max_epochs', '?')}ep/r{j.rung}"
@@ -73,22 +149,23 @@ class ProgressBar(SearchCallback):
     def on_trial_end(self, result, outcome):
         best = outcome.best
         self.best = None if best is None else best.score
+        if self.verbose >= 2:
+            self.sink(describe_result(result, best))
         self.bar.update(1)
         self.bar.set_postfix(self._postfix("-"), refresh=False)
 
     def on_search_end(self, outcome):
         if self.bar is not None:
             self.bar.close()
+        if self.verbose >= 2:
+            best = outcome.best
+            self.sink(f"search over: {len(outcome.results)} trials "
+                      f"({outcome.stop_reason}), best score "
+                      f"{best.score if best else math.nan:.4f}")
 
 
 class TrialLog(SearchCallback):
     """One ``logging`` line per finished trial on the ``"skautodl"`` logger."""
 
     def on_trial_end(self, result, outcome):
-        best = outcome.best
-        logger.info(
-            "trial %d: %s score=%.4f epochs=%d %.1fs (best %.4f)%s",
-            result.trial_id + 1, result.status, result.score, result.epochs_run,
-            result.fit_time, best.score if best else math.nan,
-            f" error: {result.error}" if result.error else "",
-        )
+        logger.info("%s", describe_result(result, outcome.best))

@@ -37,6 +37,7 @@ from skautodl.training.callbacks import (
     TimeLimit,
 )
 from skautodl.training.precision import MixedPrecisionMixin
+from skautodl.utils._console import write_line
 
 #: the optimizer every trial trains with (``optimizer__*`` keys route to it)
 OPTIMIZER = torch.optim.AdamW
@@ -517,7 +518,10 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
     ]
     if valid is not None:
         callbacks.append(("early_stopping", EarlyStopping(
-            monitor="valid_loss", patience=int(patience), load_best=True)))
+            monitor="valid_loss", patience=int(patience), load_best=True,
+            # its "Restoring best model" line, shown from verbose=2 (print
+            # stays silent under the net's verbose=0)
+            sink=write_line if verbose >= 2 else print)))
     common = {}
     # arguments the family takes from the data: the featurizer's layout and
     # the task's image shape
@@ -559,8 +563,10 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         "precision": precision,
         "verbose": int(verbose >= 2),
         # skorch's PrintLog formats a table every epoch even when silent
-        # (about 1 % of an epoch on small data): drop it unless shown
-        **({} if verbose >= 2 else {"callbacks__print_log": None}),
+        # (about 1 % of an epoch on small data): drop it unless shown; shown,
+        # its lines go above the progress bar, coloured only on a terminal
+        **({"callbacks__print_log__sink": write_line} if verbose >= 2
+           else {"callbacks__print_log": None}),
     }
     if aug.enabled:
         # training batches only: validation and prediction use iterator_valid

@@ -29,6 +29,7 @@ from skautodl.data.splits import nested_order
 from skautodl.exceptions import BudgetWarning, RefitError, RefitFailedWarning
 from skautodl.training.net import build_net, without_validation_data
 from skautodl.training.trial import feature_key, subsample_rows, train_segment
+from skautodl.utils._console import write_line
 
 logger = logging.getLogger("skautodl")
 
@@ -156,6 +157,10 @@ def _replay(best, X, y_fit, task, *, classes, device, hard_end, verbose):
                             # a second kept for wrapping up after training
                             deadline=None if hard_end is None else hard_end - 1.0,
                             verbose=verbose)
+            if verbose >= 2:  # the header of the epoch tables that follow
+                family = best.config.get("family")
+                write_line(f"refit of trial {best.trial_id} ({family}) on all "
+                           f"{len(y_fit)} rows: {best.epochs} epochs")
         # the best trial's own seed: the same initial weights as the trial
         # whose training is replayed
         train_segment(net, X_seg, y_seg, epochs=kept, cycle_length=kept,

@@ -91,7 +91,30 @@ def quantize_module(module):
     """Replace the ``Linear`` layers of ``module`` (in place) by int8 ones.
 
     Per-channel symmetric int8 weights (a zero weight stays exactly zero),
-    activations quantized dynamically. Returns ``module``.
+    activations quantized dynamically (``torch.ao.quantization``'s dynamic
+    quantization; CPU only).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A float network on the CPU.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module`` itself, changed in place.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skautodl.compression import quantize_module
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(8, 2))
+    >>> net = quantize_module(net)
+    >>> type(net[0]).__name__, net(torch.zeros(3, 4)).shape
+    ('Linear', torch.Size([3, 2]))
+    >>> type(net[0]).__module__
+    'torch.ao.nn.quantized.dynamic.modules.linear'
     """
     with _quantization_api() as (quantize_dynamic, qconfig):
         return quantize_dynamic(module, {nn.Linear: qconfig}, dtype=torch.qint8,
@@ -99,12 +122,33 @@ def quantize_module(module):
 
 
 def state_for_saving(module):
-    """The state of a compressed ``module`` as plain tensors (safetensors' kind).
+    """Return the state of a compressed ``module`` as plain tensors.
 
-    A quantized layer's packed parameters become its int8 weights
-    (``<layer>.weight_int8``), their per-channel scales and zero points, and
-    its float bias; every other entry of the state dict is kept as it is.
-    :func:`restore` is the inverse.
+    Plain tensors are what safetensors stores. A quantized layer's packed
+    parameters become its int8 weights (``<layer>.weight_int8``), their
+    per-channel scales and zero points, and its float bias; every other
+    entry of the state dict is kept as it is. :func:`restore` is the
+    inverse.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A network, possibly with layers quantized by :func:`quantize_module`.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        The state, every value a plain tensor.
+
+    Raises
+    ------
+    ValueError
+        If a quantized layer is not quantized per channel (not by
+        :func:`quantize_module`).
+
+    See Also
+    --------
+    restore : Load this state into a new network.
     """
     quantized = _quantized_linears(module)
     prefixes = tuple(f"{name}." for name, _ in quantized)
@@ -129,12 +173,35 @@ def state_for_saving(module):
 def restore(module, state, info):
     """Load ``state`` (from :func:`state_for_saving`) into a new ``module``.
 
-    ``module`` is a freshly built float network of the saved net's class and
-    arguments; ``info`` is the saved net's ``compression_``. When its linear
-    layers were quantized, they are loaded with their dequantized weights
-    (so that ``load_state_dict`` checks every entry: a missing, extra or
-    misshapen one raises ``RuntimeError``), quantized, and given back their
-    exact int8 weights.
+    When the saved net's linear layers were quantized, they are loaded with
+    their dequantized weights (so that ``load_state_dict`` checks every
+    entry), quantized, and given back their exact int8 weights.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A freshly built float network of the saved net's class and
+        arguments.
+    state : dict of str to torch.Tensor
+        What :func:`state_for_saving` returned for the saved net.
+    info : dict
+        The saved net's ``compression_`` record (``{"sparsity",
+        "quantized"}``).
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module``, loaded (and quantized when ``info`` says so) in place.
+
+    Raises
+    ------
+    RuntimeError
+        If ``info`` is not a dict, or an entry of ``state`` is missing,
+        extra, misshapen or malformed.
+
+    See Also
+    --------
+    state_for_saving : The inverse.
     """
     if not isinstance(info, dict):
         raise RuntimeError(f"its compression record is not a dict ({info!r})")
@@ -198,11 +265,36 @@ def _layer_weights(module):
 
 
 def count_parameters(module):
-    """``(total, nonzero, layer_weights, layer_zeros)`` parameter counts of ``module``.
+    """Count the parameters of ``module``, and the zeros pruning set.
 
-    Quantized layers' int8 weights and biases count as parameters;
-    ``layer_weights`` and ``layer_zeros`` count the weights of the linear
-    and convolution layers and the zeros among them (what pruning sets).
+    Quantized layers' int8 weights and biases count as parameters.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A network, compressed or not.
+
+    Returns
+    -------
+    total : int
+        All parameters.
+    nonzero : int
+        The parameters that are not zero.
+    layer_weights : int
+        The weights of the linear and convolution layers (what pruning
+        acts on).
+    layer_zeros : int
+        The zeros among ``layer_weights``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skautodl.compression import count_parameters
+    >>> layer = torch.nn.Linear(4, 2)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.zero_()
+    >>> count_parameters(layer)[0], count_parameters(layer)[2:]
+    (10, (8, 8))
     """
     tensors = [p.detach() for p in module.parameters()]
     with _quantization_api():
@@ -310,12 +402,46 @@ def compress_net(net, featurizer=None, X=None, y=None, *, estimator, sparsity=0.
                  quantize=True, fine_tune_epochs=3, fine_tune_lr=None, seed=0):
     """Prune, fine-tune and quantize one fitted skorch ``net`` in place.
 
-    ``X, y`` are raw rows (featurized here with ``featurizer``); without
-    them, or with ``fine_tune_epochs=0``, the net is not fine-tuned. The net
-    is trimmed for prediction afterwards (no optimizer or history: its
-    training state no longer matches its weights) and records what was done
-    in ``net.compression_``. Returns whether the fine-tune ran (False when
-    it diverged and was undone, or did not run).
+    The net is trimmed for prediction afterwards (no optimizer or history:
+    its training state no longer matches its weights) and records what was
+    done in ``net.compression_``. :func:`compress` calls it for every
+    network of an estimator.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A fitted network of an estimator's ensemble.
+    featurizer : transformer or None, default=None
+        The fitted featurizer in front of ``net``, which turns ``X`` into
+        the net's inputs.
+    X : array-like or pandas.DataFrame or None, default=None
+        Raw rows for the fine-tune; without them (or with
+        ``fine_tune_epochs=0``) the net is not fine-tuned.
+    y : array-like or None, default=None
+        Targets of ``X``, as the estimator takes them.
+    estimator : AutoDLClassifier or AutoDLRegressor
+        The estimator ``net`` belongs to (its ``classes_`` encode ``y``).
+    sparsity : float, default=0.5
+        Share of each linear and convolution layer's weights set to zero.
+    quantize : bool, default=True
+        Make the linear layers int8 (and move the net to the CPU).
+    fine_tune_epochs : int, default=3
+        Epochs of fine-tuning after pruning.
+    fine_tune_lr : float or None, default=None
+        The fine-tune's learning rate; None: a tenth of the net's.
+    seed : int, default=0
+        Seeds the fine-tune's batch order.
+
+    Returns
+    -------
+    bool
+        Whether the fine-tune ran: False when it diverged (and was undone)
+        or did not run.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` holds labels a classifier was not fitted on.
     """
     module = net.module_
     layers = [m for m in module.modules() if isinstance(m, PRUNABLE)]
@@ -454,7 +580,7 @@ def _measure(estimator, nets, scorer, X_valid, y_valid):
 def compress(estimator, X=None, y=None, *, sparsity=0.5, quantize=True,
              fine_tune_epochs=3, fine_tune_lr=None, validation_fraction=0.2,
              random_state=None):
-    """A pruned and int8-quantized copy of a fitted estimator, with a report.
+    """Return a pruned and int8-quantized copy of a fitted estimator.
 
     Parameters
     ----------
@@ -486,8 +612,9 @@ def compress(estimator, X=None, y=None, *, sparsity=0.5, quantize=True,
 
     Returns
     -------
-    compressed : same class as ``estimator``, fitted
-        With ``compression_report_``, a dict: the settings (``sparsity``,
+    AutoDLClassifier or AutoDLRegressor
+        A fitted estimator of the same class as ``estimator``, with
+        ``compression_report_``, a dict: the settings (``sparsity``,
         ``quantize``, ``fine_tune_epochs`` run, ``fine_tune_rows``,
         ``validation_rows``, ``scoring``), ``before`` and ``after`` (each
         ``file_bytes``: size written by :func:`skautodl.save`, ``n_parameters``
@@ -495,6 +622,23 @@ def compress(estimator, X=None, y=None, *, sparsity=0.5, quantize=True,
         linear and convolution weights, ``latency_ms``: ``predict`` on 1,000
         rows, ``validation_score``), ``file_ratio`` (before / after) and
         ``notes``. Values that could not be measured are None.
+
+    Raises
+    ------
+    TypeError
+        If ``estimator`` is not a skautodl estimator or ``quantize`` is not
+        a bool.
+    ValueError
+        For an argument out of its range, ``y`` without ``X``, ``X`` and
+        ``y`` of different lengths, or an estimator that is already
+        quantized.
+    sklearn.exceptions.NotFittedError
+        If ``estimator`` is not fitted.
+
+    See Also
+    --------
+    AutoDLClassifier.compress, AutoDLRegressor.compress : The same, as a
+        method.
 
     Notes
     -----
@@ -507,11 +651,15 @@ def compress(estimator, X=None, y=None, *, sparsity=0.5, quantize=True,
     --------
     >>> from sklearn.datasets import load_breast_cancer
     >>> from skautodl import AutoDLClassifier
+    >>> from skautodl.compression import compress
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> clf = AutoDLClassifier(time_budget=30).fit(X, y)  # doctest: +SKIP
-    >>> small = clf.compress(X, y, sparsity=0.5)  # doctest: +SKIP
-    >>> small.compression_report_["file_ratio"]  # doctest: +SKIP
-    4.1
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+    ...                        cv=None, search_space={"max_epochs": 5},
+    ...                        verbose=0, random_state=0).fit(X, y)
+    >>> small = compress(clf, X, y, sparsity=0.5, random_state=0)
+    >>> report = small.compression_report_
+    >>> report["after"]["weight_sparsity"], report["file_ratio"] > 2
+    (0.5, True)
     """
     from sklearn.metrics import check_scoring
     from sklearn.utils import check_random_state

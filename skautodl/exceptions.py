@@ -17,9 +17,12 @@ class AllTrialsFailedError(SkautodlError, RuntimeError):
 
 
 class ModelFileError(SkautodlError, ValueError):
-    """A model file cannot be saved or loaded safely: not a skautodl file,
-    truncated or modified, of a newer format version, or naming an untrusted
-    type (see :mod:`skautodl.persistence`)."""
+    """A model file cannot be saved or loaded safely.
+
+    Raised for a file that is not a skautodl file, is truncated or modified,
+    has a newer format version, or names an untrusted type (see
+    :mod:`skautodl.persistence`).
+    """
 
 
 class TrialFailedWarning(UserWarning):

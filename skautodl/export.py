@@ -466,11 +466,12 @@ def _scalar_tensor(s, dtype=-1, layout="", device="", pin_memory=False):
 
 
 def graph_inputs(estimator, X, *, fold=True):
-    """The inputs of ``estimator``'s exported graph for the rows ``X``.
+    """Compute the inputs of ``estimator``'s exported graph for the rows ``X``.
 
     Parameters
     ----------
-    estimator : AutoDLClassifier or AutoDLRegressor, fitted
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator.
     X : array-like or pandas.DataFrame
         Rows as ``estimator.predict`` takes them.
     fold : bool, default=True
@@ -484,6 +485,30 @@ def graph_inputs(estimator, X, *, fold=True):
         then ``"features_<i>"`` (float32) for each pipeline whose featurizer
         stays in Python. Feed it to ``InferenceSession.run(None, inputs)``, or
         its values in order to a TorchScript module.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``estimator`` is not fitted.
+    NotImplementedError
+        For a model that cannot be exported (multi-label, or with ``"hgb"``
+        tree members).
+
+    See Also
+    --------
+    export_onnx, export_torchscript : Write the graph these inputs feed.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier
+    >>> from skautodl.export import graph_inputs
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+    ...                        cv=None, search_space={"max_epochs": 5},
+    ...                        verbose=0, random_state=0).fit(X, y)
+    >>> {name: array.shape for name, array in graph_inputs(clf, X[:5]).items()}
+    {'X': (5, 4)}
     """
     check_is_fitted(estimator)
     pipelines = _pipelines(estimator)
@@ -520,10 +545,18 @@ def _default_dtype(estimator, dtype, onnx):
 def export_onnx(estimator, path, *, fold=True, dtype=None, opset_version=None):
     """Write ``estimator``'s prediction as one ONNX graph.
 
+    The graph's inputs are described by :func:`graph_inputs`; its output is
+    named ``"probabilities"`` (classifier, what ``predict_proba`` returns)
+    or ``"predictions"`` (regressor). A description of the model, its
+    inputs and its output (JSON) is stored in the file's metadata under
+    the key ``"skautodl"``.
+
     Parameters
     ----------
-    estimator : AutoDLClassifier or AutoDLRegressor, fitted
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator.
     path : str or path-like
+        The ``.onnx`` file to write.
     fold : bool, default=True
         Fold the featurizers into the graph where they can be (numeric
         tables, images). False: every pipeline takes its features as an
@@ -537,7 +570,43 @@ def export_onnx(estimator, path, *, fold=True, dtype=None, opset_version=None):
 
     Returns
     -------
-    path : str
+    str
+        The path written.
+
+    Raises
+    ------
+    ImportError
+        If onnx or onnxscript is not installed (the ``onnx`` extra).
+    ValueError
+        For an unknown ``dtype``.
+    NotImplementedError
+        For a model that cannot be exported (multi-label, or with ``"hgb"``
+        tree members).
+
+    See Also
+    --------
+    export_torchscript : The same graph as a TorchScript module.
+    graph_inputs : The inputs to feed the graph.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier
+    >>> from skautodl.export import export_onnx, graph_inputs
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+    ...                        cv=None, search_space={"max_epochs": 5},
+    ...                        verbose=0, random_state=0).fit(X, y)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = export_onnx(clf, os.path.join(tmp.name, "iris.onnx"))
+    >>> session = onnxruntime.InferenceSession(path)
+    >>> (proba,) = session.run(None, graph_inputs(clf, X))
+    >>> bool(np.allclose(proba, clf.predict_proba(X), atol=1e-6))
+    True
+    >>> tmp.cleanup()
     """
     try:
         import onnx
@@ -578,8 +647,10 @@ def export_torchscript(estimator, path, *, fold=True, dtype="float64"):
 
     Parameters
     ----------
-    estimator : AutoDLClassifier or AutoDLRegressor, fitted
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator.
     path : str or path-like
+        The file to write (by convention ``*.pt``).
     fold : bool, default=True
         As for :func:`export_onnx`.
     dtype : {"float64", "float32"}, default="float64"
@@ -587,7 +658,44 @@ def export_torchscript(estimator, path, *, fold=True, dtype="float64"):
 
     Returns
     -------
-    path : str
+    str
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``dtype``.
+    NotImplementedError
+        For a model that cannot be exported (multi-label, or with ``"hgb"``
+        tree members).
+
+    See Also
+    --------
+    export_onnx : The same graph in ONNX.
+    graph_inputs : The inputs to feed the module.
+
+    Examples
+    --------
+    >>> import os, tempfile, warnings
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier
+    >>> from skautodl.export import export_torchscript, graph_inputs
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+    ...                        cv=None, search_space={"max_epochs": 5},
+    ...                        verbose=0, random_state=0).fit(X, y)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = export_torchscript(clf, os.path.join(tmp.name, "iris.pt"))
+    >>> with warnings.catch_warnings():  # torch.jit is deprecated in torch 2.13
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     module = torch.jit.load(path)
+    >>> inputs = [torch.from_numpy(a) for a in graph_inputs(clf, X).values()]
+    >>> proba = module(*inputs).numpy()
+    >>> bool(np.allclose(proba, clf.predict_proba(X)))
+    True
+    >>> tmp.cleanup()
     """
     dtype = _default_dtype(estimator, dtype, onnx=False)
     module, inputs, examples = _build(estimator, fold, dtype)

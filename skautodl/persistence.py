@@ -274,13 +274,23 @@ def _versions():
 
 
 def is_multilabel(estimator):
-    """Whether a fitted classifier was fitted on a label-indicator ``y``
-    (its ``classes_`` is then a list, one ``[0, 1]`` array per label)."""
+    """Tell whether a fitted classifier was fitted on a label-indicator ``y``.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator (a regressor is never multi-label).
+
+    Returns
+    -------
+    bool
+        True when ``classes_`` is a list, one ``[0, 1]`` array per label.
+    """
     return isinstance(getattr(estimator, "classes_", None), list)
 
 
 def describe(estimator):
-    """A fitted estimator's interface as plain data (JSON-serializable).
+    """Describe a fitted estimator's interface as plain, JSON-ready data.
 
     The task, the input features with their kinds (``"numeric"`` or
     ``"categorical"``, as the featurizer treats them) or the image shape,
@@ -290,11 +300,36 @@ def describe(estimator):
 
     Parameters
     ----------
-    estimator : AutoDLClassifier or AutoDLRegressor, fitted
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator.
 
     Returns
     -------
     dict
+        Keys ``estimator``, ``task`` (``"classification"``,
+        ``"multilabel-classification"`` or ``"regression"``), ``n_labels``,
+        ``features`` (a list of ``{"name", "kind"}``),
+        ``feature_names_known``, ``image_shape``, ``classes``, ``scoring``
+        (None for a callable), ``best_score``, ``ensemble_score``,
+        ``n_members`` and ``n_trials``.
+
+    See Also
+    --------
+    read_manifest : The manifest of a saved file, which holds this under
+        ``"model"``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier
+    >>> from skautodl.persistence import describe
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+    ...                        cv=None, search_space={"max_epochs": 5},
+    ...                        verbose=0, random_state=0).fit(X, y)
+    >>> info = describe(clf)
+    >>> info["task"], info["classes"], len(info["features"])
+    ('classification', [0, 1, 2], 4)
     """
     def plain(values):
         return [v.item() if isinstance(v, np.generic) else v for v in values]
@@ -349,26 +384,41 @@ def save(estimator, path, *, metadata=None):
 
     Returns
     -------
-    path : str
+    str
         The path written.
 
     Raises
     ------
+    TypeError
+        If ``estimator`` is not an ``AutoDLClassifier`` or
+        ``AutoDLRegressor``, or ``metadata`` is not JSON-serializable.
+    sklearn.exceptions.NotFittedError
+        If ``estimator`` is not fitted.
     ModelFileError
         If the estimator holds something the safe format cannot store
         (for example a ``scoring`` callable defined in user code); pickle
         or joblib can still save it.
 
+    See Also
+    --------
+    load : Read the file back.
+    read_manifest : Read only the file's manifest.
+
     Examples
     --------
+    >>> import os, tempfile
     >>> from sklearn.datasets import load_iris
-    >>> from skautodl import AutoDLClassifier, save, load
+    >>> from skautodl import AutoDLClassifier, load, save
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = AutoDLClassifier(n_trials=2, time_budget=None, verbose=0,
-    ...                        random_state=0).fit(X, y)
-    >>> save(clf, "iris.skautodl")  # doctest: +SKIP
-    >>> (load("iris.skautodl").predict(X) == clf.predict(X)).all()  # doctest: +SKIP
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+    ...                        cv=None, search_space={"max_epochs": 5},
+    ...                        verbose=0, random_state=0).fit(X, y)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = save(clf, os.path.join(tmp.name, "iris.skautodl"),
+    ...             metadata={"data": "iris"})
+    >>> bool((load(path).predict(X) == clf.predict(X)).all())
     True
+    >>> tmp.cleanup()
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -438,9 +488,55 @@ def _json_ready(metadata):
 
 
 def read_manifest(path):
-    """The manifest of the model file ``path`` (format, versions, checksums).
+    """Read the manifest of a model file without loading the model.
 
-    Reads nothing but the manifest; no object is built.
+    Reads nothing but the manifest; no object is built, so it is safe on
+    any file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`.
+
+    Returns
+    -------
+    dict
+        ``format``, ``format_version``, ``estimator`` (the class name),
+        ``created`` (UTC, ISO 8601), ``versions`` (of skautodl, torch,
+        scikit-learn and numpy that wrote it), ``model`` (see
+        :func:`describe`), ``metadata`` (what :func:`save` was given) and
+        ``sha256`` (a checksum of each other entry).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ModelFileError
+        If the file is not a skautodl model file, its manifest is
+        unreadable, or it was written in a newer format version.
+
+    See Also
+    --------
+    save : Write a model file.
+    load : Load the model itself.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skautodl import AutoDLRegressor, save
+    >>> from skautodl.persistence import read_manifest
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = AutoDLRegressor(time_budget=None, n_trials=1, families=["mlp"],
+    ...                       cv=None, search_space={"max_epochs": 5},
+    ...                       verbose=0, random_state=0).fit(X, y)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = save(reg, os.path.join(tmp.name, "diabetes.skautodl"),
+    ...             metadata={"target": "disease progression"})
+    >>> manifest = read_manifest(path)
+    >>> manifest["estimator"], manifest["model"]["task"], manifest["metadata"]
+    ('AutoDLRegressor', 'regression', {'target': 'disease progression'})
+    >>> tmp.cleanup()
     """
     with _open(path) as zf:
         return _manifest(zf, path)
@@ -529,8 +625,31 @@ def _read(path, *, weights):
 
 
 def read_search(path):
-    """``(estimator class name, cv_results_)`` of a saved model, read without
-    rebuilding its networks (what ``warm_start=<model file>`` needs)."""
+    """Read the search results of a saved model without building its networks.
+
+    What ``warm_start=<model file>`` needs: the earlier search's trials,
+    not its models. The file is checked as :func:`load` checks it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`.
+
+    Returns
+    -------
+    name : str
+        The estimator's class name (``"AutoDLClassifier"`` or
+        ``"AutoDLRegressor"``).
+    cv_results : dict or None
+        Its ``cv_results_``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ModelFileError
+        For the same reasons as :func:`load`.
+    """
     state, _ = _read(path, weights=False)
     return state["class"], state["fitted"].get("cv_results_")
 
@@ -541,14 +660,17 @@ def load(path, *, device="cpu"):
     Parameters
     ----------
     path : str or path-like
+        A file written by :func:`save`.
     device : str, default="cpu"
         Where the networks are placed (``"cuda"`` to predict on a GPU). A
         model saved on a GPU machine loads on a CPU-only one.
 
     Returns
     -------
-    estimator : AutoDLClassifier or AutoDLRegressor
-        Fitted; its predictions equal the saved estimator's.
+    AutoDLClassifier or AutoDLRegressor
+        The fitted estimator; its predictions equal the saved estimator's.
+        Its ``searcher_`` is None (the search strategy's state is not
+        saved).
 
     Raises
     ------
@@ -558,6 +680,27 @@ def load(path, *, device="cpu"):
         trusted list (it is then refused before any object is built).
     FileNotFoundError
         There is no file at ``path``.
+
+    See Also
+    --------
+    save : Write a model file.
+    read_manifest : Inspect a file before loading it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skautodl import AutoDLRegressor, load, save
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = AutoDLRegressor(time_budget=None, n_trials=1, families=["mlp"],
+    ...                       cv=None, search_space={"max_epochs": 5},
+    ...                       verbose=0, random_state=0).fit(X, y)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = save(reg, os.path.join(tmp.name, "diabetes.skautodl"))
+    >>> loaded = load(path)
+    >>> bool((loaded.predict(X) == reg.predict(X)).all())
+    True
+    >>> tmp.cleanup()
     """
     import skautodl.estimators as estimators
 

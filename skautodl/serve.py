@@ -34,7 +34,15 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 class RequestError(Exception):
-    """A bad request: its HTTP status and a message for the client."""
+    """A bad request: its HTTP status and a message for the client.
+
+    Parameters
+    ----------
+    status : int
+        The HTTP status to answer with (400, 413 or 422).
+    message : str
+        What is wrong, for the client (the answer's ``detail``).
+    """
 
     def __init__(self, status, message):
         super().__init__(message)
@@ -42,8 +50,47 @@ class RequestError(Exception):
 
 
 def parse_records(body, metadata):
-    """The rows of a ``/predict`` body as a DataFrame in the model's column
-    order, or a :class:`RequestError` that says what is wrong."""
+    """Parse the body of a ``/predict`` request into the model's input rows.
+
+    Parameters
+    ----------
+    body : bytes or str
+        The request body: JSON, a list of records (``[{"column": value,
+        ...}, ...]``) or ``{"records": [...]}``.
+    metadata : dict
+        The model's description (:func:`skautodl.persistence.describe`):
+        its ``features`` (names and kinds) and ``feature_names_known``.
+
+    Returns
+    -------
+    pandas.DataFrame or ndarray
+        The rows in the model's column order, numeric columns as float64
+        (``None`` becomes NaN) and categorical ones as objects; a float64
+        array when the model was fitted without column names.
+
+    Raises
+    ------
+    RequestError
+        With status 400 for invalid JSON, 422 for a body that is not a
+        non-empty list of records, a record with missing or unexpected
+        columns, or a value of the wrong type.
+
+    Examples
+    --------
+    >>> from skautodl.serve import RequestError, parse_records
+    >>> metadata = {"features": [{"name": "age", "kind": "numeric"},
+    ...                          {"name": "city", "kind": "categorical"}]}
+    >>> parse_records(b'[{"age": 31, "city": "Lyon"}, {"age": null, "city": "Oslo"}]',
+    ...               metadata)
+        age  city
+    0  31.0  Lyon
+    1   NaN  Oslo
+    >>> try:
+    ...     parse_records(b'[{"age": "old", "city": "Lyon"}]', metadata)
+    ... except RequestError as exc:
+    ...     print(exc.status, exc)
+    422 record 0: column 'age' is numeric; got 'old'
+    """
     import pandas as pd
 
     try:
@@ -102,7 +149,24 @@ def _plain(values):
 
 
 def predict_payload(estimator, X):
-    """The ``/predict`` answer for the rows ``X``."""
+    """Predict the rows ``X`` and build the ``/predict`` answer.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator.
+    X : array-like or pandas.DataFrame
+        Rows as ``estimator.predict`` takes them.
+
+    Returns
+    -------
+    dict
+        ``{"predictions": [...]}``; a classifier adds ``"probabilities"``
+        (one list per row) and ``"classes"`` (their column order), a
+        multi-label classifier the indicator rows as ``"predictions"`` and
+        each label's probability as ``"probabilities"``. Non-finite values
+        become None (JSON's null).
+    """
     from skautodl.persistence import is_multilabel
 
     if is_multilabel(estimator):
@@ -120,7 +184,55 @@ def predict_payload(estimator, X):
 
 
 def make_app(estimator, manifest, *, max_body_bytes=None):
-    """The FastAPI app serving ``estimator`` (with its file's ``manifest``)."""
+    """Build the FastAPI app that serves ``estimator``.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator; predictions never change it, so the app's
+        threads share it.
+    manifest : dict
+        The manifest of its model file (:func:`skautodl.persistence.read_manifest`):
+        ``GET /metadata`` answers its ``model`` description with the
+        versions, the training date and the user's metadata.
+    max_body_bytes : int or None, default=None
+        The largest request body accepted; larger ones get 413. None:
+        ``MAX_BODY_BYTES`` (10 MiB).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The app, with the endpoints ``POST /predict``, ``GET /health`` and
+        ``GET /metadata`` (see the module's description).
+
+    Raises
+    ------
+    ImportError
+        If FastAPI is not installed (the ``serve`` extra).
+
+    See Also
+    --------
+    serve : Load a model file and run this app with uvicorn.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier, load, save
+    >>> from skautodl.persistence import read_manifest
+    >>> from skautodl.serve import make_app
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+    ...                        cv=None, search_space={"max_epochs": 5},
+    ...                        verbose=0, random_state=0).fit(X, y)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = save(clf, os.path.join(tmp.name, "iris.skautodl"))
+    >>> app = make_app(load(path), read_manifest(path))
+    >>> sorted(route.path for route in app.routes
+    ...        if route.path in ("/predict", "/health", "/metadata"))
+    ['/health', '/metadata', '/predict']
+    >>> tmp.cleanup()
+    """
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
@@ -174,8 +286,22 @@ _ENV_MODEL, _ENV_LIMIT = "SKAUTODL_SERVE_MODEL", "SKAUTODL_SERVE_MAX_BODY_BYTES"
 
 
 def app_from_env():
-    """The app of a worker process (``workers > 1``): the model file and the
-    body limit come from the environment :func:`serve` set."""
+    """Build the app of a worker process from the environment :func:`serve` set.
+
+    With ``workers > 1`` uvicorn starts each worker through this factory:
+    the model file and the body limit come from the environment variables
+    ``SKAUTODL_SERVE_MODEL`` and ``SKAUTODL_SERVE_MAX_BODY_BYTES``.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The app of :func:`make_app` for the model file named there.
+
+    Raises
+    ------
+    KeyError
+        If ``SKAUTODL_SERVE_MODEL`` is not set.
+    """
     import os
 
     from skautodl.persistence import load, read_manifest
@@ -198,15 +324,37 @@ def serve(path, *, host="127.0.0.1", port=8000, max_body_bytes=None,
         The address to bind; the default accepts connections from this
         machine only. ``"0.0.0.0"`` exposes the model to the network.
     port : int, default=8000
+        The TCP port to listen on.
     max_body_bytes : int, optional
-        The largest request body accepted (default 10 MB); larger ones get
+        The largest request body accepted (default 10 MiB); larger ones get
         413.
     log_level : str, default="info"
+        The log level of uvicorn (``"critical"``, ``"error"``, ``"warning"``,
+        ``"info"``, ``"debug"``, ``"trace"``).
     workers : int, default=1
         Server processes, each with its own copy of the model. Prediction
         holds Python's interpreter lock for most of its time, so one process
         answers one request at a time; more processes answer more at once
-        (up to the number of cores). Each worker runs torch on one thread.
+        (up to the number of cores). With more than one, each worker runs
+        torch on one thread (``OMP_NUM_THREADS=1`` unless it is set).
+
+    Raises
+    ------
+    ImportError
+        If uvicorn or FastAPI is not installed (the ``serve`` extra).
+    FileNotFoundError
+        If there is no file at ``path``.
+    skautodl.exceptions.ModelFileError
+        If ``path`` is not a valid model file.
+
+    See Also
+    --------
+    make_app : The app this serves.
+
+    Examples
+    --------
+    >>> from skautodl.serve import serve
+    >>> serve("iris.skautodl", port=8080)  # doctest: +SKIP
     """
     import os
 

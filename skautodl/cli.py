@@ -33,12 +33,38 @@ EXIT_ERROR = 2
 
 
 class CommandError(Exception):
-    """An expected failure of a command: printed as one line, no traceback."""
+    """An expected failure of a command: printed as one line, no traceback.
+
+    :func:`main` prints ``skautodl: error: <message>`` to stderr and returns
+    ``EXIT_ERROR`` (2).
+    """
 
 
 def read_table(path):
-    """A CSV or Parquet file as a DataFrame, with a one-line error when it
-    cannot be read."""
+    """Read a CSV or Parquet file (by its extension) into a DataFrame.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.parquet`` or ``.pq`` file (needs pyarrow), or a CSV file
+        (``.csv``, or compressed, ``.csv.gz``...: whatever
+        :func:`pandas.read_csv` reads).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table.
+
+    Raises
+    ------
+    CommandError
+        If the file does not exist or cannot be read (one line that names
+        it), or it is Parquet and pyarrow is missing.
+
+    See Also
+    --------
+    write_table : Write a table by its path's extension.
+    """
     import pandas as pd
 
     path = os.fspath(path)
@@ -63,7 +89,20 @@ def read_table(path):
 
 
 def write_table(frame, path):
-    """Write ``frame`` to CSV or Parquet by ``path``'s extension, or to stdout."""
+    """Write ``frame`` to CSV or Parquet by ``path``'s extension, or to stdout.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table, written without its index.
+    path : str, path-like or None
+        A ``.parquet`` / ``.pq`` file, any other name for CSV; None or
+        ``"-"`` writes CSV to stdout.
+
+    See Also
+    --------
+    read_table : Read a table by its path's extension.
+    """
     if path in (None, "-"):
         frame.to_csv(sys.stdout, index=False)
         return
@@ -112,7 +151,19 @@ def _task(y, task):
 
 
 def model_columns(manifest):
-    """The feature names a model expects (None when it was fitted on arrays)."""
+    """Return the feature names a model expects, from its manifest.
+
+    Parameters
+    ----------
+    manifest : dict
+        The model file's manifest (:func:`skautodl.persistence.read_manifest`).
+
+    Returns
+    -------
+    list or None
+        The column names, in the model's order; None when the model was
+        fitted on an array (no column names).
+    """
     model = manifest.get("model", {})
     if not model.get("feature_names_known", False):
         return None
@@ -120,9 +171,34 @@ def model_columns(manifest):
 
 
 def align_columns(frame, manifest, path, *, target=None):
-    """``frame``'s columns in the model's order; a clear error naming the
-    columns that are missing or unexpected. The model's target column, if
-    recorded, is dropped."""
+    """Put ``frame``'s columns in the model's order.
+
+    The target column(s), when present, are dropped first.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The rows read from ``path``.
+    manifest : dict
+        The model file's manifest (:func:`skautodl.persistence.read_manifest`).
+    path : str
+        The file ``frame`` came from, for the error message.
+    target : str, list of str or None, default=None
+        The target column(s) to drop; None: those recorded in the
+        manifest's ``metadata`` (as ``skautodl fit`` records them).
+
+    Returns
+    -------
+    pandas.DataFrame or ndarray
+        The columns in the model's order; an array when the model was
+        fitted without column names (then only their number is checked).
+
+    Raises
+    ------
+    CommandError
+        If columns are missing or unexpected (naming them), or the number
+        of columns is wrong.
+    """
     expected = model_columns(manifest)
     if target is None:
         target = manifest.get("metadata", {}).get("target")
@@ -158,6 +234,24 @@ def _load(path):
 
 
 def cmd_fit(args):
+    """Run ``skautodl fit``: search a model for a table and save it.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the sub-command (see :func:`build_parser`).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    CommandError
+        If the table cannot be read, a target column is missing or has missing
+        values, or a regression target is not numeric.
+    """
     from skautodl import AutoDLClassifier, AutoDLRegressor, save
 
     frame = read_table(args.data)
@@ -199,7 +293,24 @@ def _numeric(y):
 
 
 def predictions_frame(estimator, X, *, proba):
-    """Predictions (and class probabilities) of ``X`` as a DataFrame."""
+    """Predict ``X`` and return the predictions as a DataFrame.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator.
+    X : array-like or pandas.DataFrame
+        Rows as ``estimator.predict`` takes them.
+    proba : bool
+        Add the class probabilities (classifiers only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A ``prediction`` column (``prediction_<j>`` per output of a 2-D
+        target) and, with ``proba``, one ``proba_<class>`` column per class
+        (``proba_<j>`` per label of a multi-label model).
+    """
     import numpy as np
     import pandas as pd
 
@@ -222,6 +333,23 @@ def predictions_frame(estimator, X, *, proba):
 
 
 def cmd_predict(args):
+    """Run ``skautodl predict``: write the predictions of a table's rows.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the sub-command (see :func:`build_parser`).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    CommandError
+        If the table cannot be read or its columns differ from the model's.
+    """
     estimator, manifest = _load(args.model)
     X = align_columns(read_table(args.data), manifest, args.data)
     write_table(predictions_frame(estimator, X, proba=args.proba), args.out)
@@ -231,7 +359,30 @@ def cmd_predict(args):
 
 
 def scores(estimator, X, y):
-    """The usual scores of a fitted estimator on ``X, y``, as a dict."""
+    """Score a fitted estimator on ``X, y`` with the usual metrics.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator (not multi-label).
+    X : array-like or pandas.DataFrame
+        Rows as ``estimator.predict`` takes them.
+    y : array-like of shape (n_samples,)
+        The true targets; labels read back from a file as text (``"1"``
+        for ``1``) are matched to the classes as text.
+
+    Returns
+    -------
+    dict of str to float
+        A classifier's ``accuracy``, ``balanced_accuracy``, ``log_loss``
+        and, for two classes, ``roc_auc``; a regressor's ``r2``, ``mae``
+        and ``rmse``.
+
+    Raises
+    ------
+    CommandError
+        For a multi-label model, or labels the model never saw.
+    """
     import numpy as np
     from sklearn import metrics
 
@@ -272,6 +423,24 @@ def scores(estimator, X, y):
 
 
 def cmd_evaluate(args):
+    """Run ``skautodl evaluate``: print the scores of a model on a labelled table.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the sub-command (see :func:`build_parser`).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    CommandError
+        If the table cannot be read, the target is missing, or the columns or
+        labels do not match the model.
+    """
     estimator, manifest = _load(args.model)
     frame = read_table(args.data)
     X, y = _split_target(frame, args.target, args.data)
@@ -289,6 +458,25 @@ def cmd_evaluate(args):
 
 
 def cmd_export(args):
+    """Run ``skautodl export``: write a model as ONNX or TorchScript.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the sub-command (see :func:`build_parser`).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    NotImplementedError
+        For a model that cannot be exported (multi-label, tree members).
+    ImportError
+        For ONNX without the ``onnx`` extra.
+    """
     estimator, _ = _load(args.model)
     suffix = {"onnx": ".onnx", "torchscript": ".pt"}[args.format]
     out = args.out or os.path.splitext(args.model)[0] + suffix
@@ -299,6 +487,23 @@ def cmd_export(args):
 
 
 def cmd_compress(args):
+    """Run ``skautodl compress``: prune and quantize a model file.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the sub-command (see :func:`build_parser`).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    CommandError
+        If DATA is given without ``--target``, or cannot be read or aligned.
+    """
     from skautodl import save
 
     estimator, manifest = _load(args.model)
@@ -328,6 +533,23 @@ def _shown(value):
 
 
 def cmd_serve(args):
+    """Run ``skautodl serve``: serve a model over HTTP until stopped.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the sub-command (see :func:`build_parser`).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    CommandError
+        If FastAPI or uvicorn is missing (the ``serve`` extra).
+    """
     try:
         import fastapi  # noqa: F401 - checked here for a clear message
         import uvicorn  # noqa: F401
@@ -342,6 +564,23 @@ def cmd_serve(args):
 
 
 def cmd_info(args):
+    """Run ``skautodl info``: print a model file's manifest as JSON.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the sub-command (see :func:`build_parser`).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    skautodl.exceptions.ModelFileError
+        If the file is not a readable skautodl model file.
+    """
     from skautodl.persistence import read_manifest
 
     manifest = read_manifest(args.model)
@@ -351,7 +590,22 @@ def cmd_info(args):
 
 
 def build_parser():
-    """The ``skautodl`` argument parser (one sub-command per action)."""
+    """Build the ``skautodl`` argument parser, one sub-command per action.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; each sub-command sets ``func`` to its ``cmd_*``
+        function.
+
+    Examples
+    --------
+    >>> from skautodl.cli import build_parser
+    >>> args = build_parser().parse_args(
+    ...     ["fit", "train.csv", "--target", "label", "--out", "m.skautodl"])
+    >>> args.command, args.target, args.time_budget, args.func.__name__
+    ('fit', ['label'], 60.0, 'cmd_fit')
+    """
     parser = argparse.ArgumentParser(
         prog="skautodl",
         description="Automated deep learning on tables and images: fit, predict, "
@@ -445,7 +699,55 @@ def _expected_errors():
 
 
 def main(argv=None):
-    """Run the command line; returns the exit status."""
+    """Run the ``skautodl`` command line.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        The arguments after the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, ``EXIT_ERROR`` (2) after an expected
+        failure (a one-line ``skautodl: error: ...`` on stderr; ``--debug``
+        raises it instead), 130 when interrupted.
+
+    Raises
+    ------
+    SystemExit
+        For invalid arguments or ``--help`` (from argparse).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier, save
+    >>> from skautodl.cli import main
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> table = load_iris(as_frame=True).frame
+    >>> data = os.path.join(tmp.name, "iris.csv")
+    >>> table.to_csv(data, index=False)
+    >>> X, y = table.drop(columns="target"), table["target"]
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+    ...                        cv=None, search_space={"max_epochs": 5},
+    ...                        verbose=0, random_state=0).fit(X, y)
+    >>> model = save(clf, os.path.join(tmp.name, "iris.skautodl"),
+    ...              metadata={"target": "target"})
+    >>> out = os.path.join(tmp.name, "predictions.csv")
+    >>> main(["predict", model, data, "--proba", "--out", out])
+    0
+    >>> list(pd.read_csv(out).columns)
+    ['prediction', 'proba_0', 'proba_1', 'proba_2']
+    >>> main(["evaluate", model, data, "--target", "target", "--json"])
+    {"rows": 150, "accuracy": ..., "log_loss": ...}
+    0
+    >>> tmp.cleanup()
+
+    The same from a shell: ``skautodl fit iris.csv --target target --out
+    iris.skautodl``, then ``skautodl predict iris.skautodl iris.csv``.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")

@@ -51,7 +51,7 @@ from skautodl.ensemble import (
     select,
 )
 from skautodl.networks.registry import resolve_families
-from skautodl.report import cv_results, leaderboard
+from skautodl.report import SearchSummary, cv_results, leaderboard
 from skautodl.search.fidelity import FIDELITIES, make_scheduler, use_rows
 from skautodl.search.portfolio import portfolio_for, warm_configs, warm_portfolio
 from skautodl.search.searchers import SEARCHERS, SearchSpec
@@ -371,6 +371,8 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         self.cv_results_ = cv_results(outcome.results, weights)
         self.leaderboard_ = leaderboard(outcome.results, weights)
         self.n_trials_ = len(outcome.results)
+        self.n_samples_fit_ = int(task.n_samples)
+        self.n_outputs_ = 1 if y.ndim == 1 else int(y.shape[1])
         self.search_time_ = float(outcome.search_time)
         self.stop_reason_ = outcome.stop_reason
         self.fit_time_ = time.time() - start
@@ -391,6 +393,42 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         """
         check_is_fitted(self)
         return self._ensemble().predict(check_predict_input(self, X))
+
+    def summary(self):
+        """Summarize the fitted search in a few lines.
+
+        The task, the data's shape, the search (strategy, trials, time,
+        why it stopped), the validation protocol, the best trial and the
+        ensemble's members with their weights. Printed, or shown as a
+        table in a notebook; ``leaderboard_`` has every trial.
+
+        Returns
+        -------
+        summary : skautodl.report.SearchSummary
+            Its ``repr`` is the text, its ``_repr_html_`` a table, and its
+            ``members`` a DataFrame of the ensemble's members.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+
+        See Also
+        --------
+        skautodl.report.plot_search : The search as plots.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skautodl import AutoDLClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, cv=None,
+        ...     search_space={"max_epochs": 2}, verbose=0, random_state=0)
+        >>> print(clf.fit(X, y).summary().title)
+        AutoDLClassifier: multiclass classification, 3 classes
+        """
+        check_is_fitted(self)
+        return SearchSummary.from_estimator(self)
 
     def export_onnx(self, path, **kwargs):
         """Write the fitted model as an ONNX file (see :mod:`skautodl.export`).
@@ -636,9 +674,16 @@ cv_results_ : dict of ndarray
     Per-trial results with :class:`~sklearn.model_selection.GridSearchCV`'s
     keys, in trial order.
 leaderboard_ : pandas.DataFrame
-    One row per trial, best first.
+    One row per trial, best first: ``rank``, ``trial``, ``family``,
+    ``score``, ``status``, ``fidelity``, ``fit_time`` and
+    ``ensemble_weight``, then the trial's other figures and its parameters
+    (see :func:`skautodl.report.leaderboard`).
 n_trials_ : int
     Trials run.
+n_samples_fit_ : int
+    Number of rows (or images) ``fit`` was given.
+n_outputs_ : int
+    Number of target columns (1 for a 1-D ``y``).
 search_time_ : float
     Seconds spent searching.
 fit_time_ : float

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
@@ -63,36 +65,270 @@ def cv_results(results, weights=None):
     return out
 
 
+#: the leaderboard's first columns, what ``leaderboard_.head()`` should show;
+#: the trial's other figures follow, then its parameters by name
+LEADERBOARD_FIRST = ("rank", "trial", "family", "score", "status", "fidelity",
+                     "fit_time", "ensemble_weight")
+
+
 def leaderboard(results, weights=None):
-    """One row per trial, best first: rank, score, epochs, seconds, status, params."""
-    rows = []
+    """One row per trial, best first.
+
+    Parameters
+    ----------
+    results : list of TrialResult
+        The search's trials.
+    weights : dict, optional
+        ``{trial_id: weight}`` of the ensemble's members.
+
+    Returns
+    -------
+    pandas.DataFrame
+        First the columns of ``LEADERBOARD_FIRST``: ``rank`` (failed trials
+        last), ``trial`` (the id of ``cv_results_["trial_id"]``),
+        ``family``, ``score`` (mean validation score, NaN when failed),
+        ``status``, ``fidelity`` (the epochs the configuration was given,
+        ``"27 ep"``, and the training rows when a data-size fidelity rung
+        trained on fewer than the others, ``"3 ep, 10,000 rows"``; boosting
+        iterations for a tree), ``fit_time`` (seconds) and
+        ``ensemble_weight``; then ``std_score``, ``rung``, ``epochs``,
+        ``epochs_run``, ``rows``, ``stopped_by_budget``, ``pruned``,
+        ``parent``, ``origin``, ``worker``, ``device`` and ``error``; then
+        one column per configuration key, sorted by name (NaN where a trial
+        has no such key).
+
+    Examples
+    --------
+    >>> from skautodl.report import leaderboard
+    >>> from skautodl.training.trial import TrialResult
+    >>> trial = TrialResult(config={"family": "mlp", "lr": 0.01, "max_epochs": 9},
+    ...                     status="ok", score=0.9, split_scores=[0.9], rows=800)
+    >>> leaderboard([trial])[["rank", "family", "score", "fidelity", "lr"]]
+       rank family  score fidelity    lr
+    0     1    mlp    0.9     9 ep  0.01
+    """
+    most_rows = max((r.rows for r in results), default=0)
+    rows, names = [], set()
     for r in results:
+        params = {k: v for k, v in r.config.items() if k != "family"}
+        names.update(params)
         rows.append({
             "trial": r.trial_id,
+            "family": r.config.get("family"),
             "score": r.score if r.ok else np.nan,
-            "std_score": float(np.std(r.split_scores)) if r.ok else np.nan,
             "status": r.status,
+            "fidelity": _fidelity(r, most_rows),
+            "fit_time": r.fit_time,
+            "ensemble_weight": (weights or {}).get(r.trial_id, 0.0),
+            "std_score": float(np.std(r.split_scores)) if r.ok else np.nan,
+            "rung": r.rung,
             "epochs": r.epochs,
             "epochs_run": r.epochs_run,
-            "fit_time": r.fit_time,
+            "rows": r.rows,
             "stopped_by_budget": r.stopped_by_budget,
             "pruned": r.pruned,
-            "rung": r.rung,
-            "rows": r.rows,
             "parent": r.parent_id,
             "origin": r.origin,
-            "ensemble_weight": (weights or {}).get(r.trial_id, 0.0),
             "worker": r.worker,
             "device": r.device,
             "error": r.error,
-            **r.config,
+            **params,
         })
     df = pd.DataFrame(rows)
     if df.empty:
         return df
     df.insert(0, "rank", rankdata(-df["score"].fillna(-np.inf), method="min")
               .astype(int))
-    return df.sort_values(["rank", "trial"], kind="stable").reset_index(drop=True)
+    rest = [c for c in df.columns if c not in names and c not in LEADERBOARD_FIRST]
+    order = [*LEADERBOARD_FIRST, *rest, *sorted(names)]
+    return (df[order].sort_values(["rank", "trial"], kind="stable")
+            .reset_index(drop=True))
+
+
+def _fidelity(result, most_rows):
+    """``"27 ep"``, ``"3 ep, 10,000 rows"`` (fewer rows than the others), or
+    a tree's ``"200 iter"``."""
+    epochs = result.config.get("max_epochs")
+    if epochs is None:  # a tree: its boosting iterations
+        return f"{result.epochs} iter"
+    text = f"{int(epochs)} ep"
+    if result.rows and result.rows < most_rows:
+        text += f", {result.rows:,} rows"
+    return text
+
+
+#: ``stop_reason_`` in words
+_STOP_REASONS = {"time_budget": "time budget used", "n_trials": "n_trials reached",
+                 "exhausted": "search space exhausted", "interrupted": "interrupted"}
+
+
+class SearchSummary:
+    """A fitted estimator's search in a few lines (text, or HTML in a notebook).
+
+    Made by the estimators' ``summary()`` method. Its ``repr`` is a short
+    text table; Jupyter shows ``_repr_html_``, the same as an HTML table.
+
+    Parameters
+    ----------
+    title : str
+        The estimator's class and its task.
+    rows : list of (str, str)
+        ``(label, text)``: data, search, validation, best trial, ensemble,
+        fit time.
+    members : pandas.DataFrame
+        The ensemble's members, heaviest first: ``trial``, ``family``,
+        ``score`` (the trial's validation score) and ``weight``.
+
+    See Also
+    --------
+    skautodl.AutoDLClassifier.summary : Summarize a fitted classifier.
+    skautodl.AutoDLRegressor.summary : Summarize a fitted regressor.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skautodl.report import SearchSummary
+    >>> members = pd.DataFrame({"trial": [4], "family": ["mlp"], "score": [0.91],
+    ...                         "weight": [1.0]})
+    >>> SearchSummary("AutoDLClassifier: binary classification",
+    ...               [("data", "200 rows x 5 features")], members)
+    AutoDLClassifier: binary classification
+      data      200 rows x 5 features
+      members   trial 4 (mlp)  weight 1.00  score 0.9100
+    """
+
+    def __init__(self, title, rows, members):
+        self.title = title
+        self.rows = list(rows)
+        self.members = members
+
+    @classmethod
+    def from_estimator(cls, estimator):
+        """Summarize a fitted ``AutoDLClassifier`` or ``AutoDLRegressor``.
+
+        Parameters
+        ----------
+        estimator : AutoDLClassifier or AutoDLRegressor
+            A fitted estimator.
+
+        Returns
+        -------
+        SearchSummary
+            Its task, data, search, validation protocol, best trial and
+            ensemble.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            When ``estimator`` is not fitted.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(estimator)
+        board = estimator.leaderboard_
+        scoring = estimator.scoring
+        metric = (scoring if isinstance(scoring, str) else
+                  "score" if scoring is not None else estimator._default_scoring)
+        chosen = board[board["ensemble_weight"] > 0].sort_values(
+            ["ensemble_weight", "trial"], ascending=[False, True], kind="stable")
+        members = pd.DataFrame({
+            "trial": chosen["trial"].astype(int).to_numpy(),
+            "family": chosen["family"].to_numpy(),
+            "score": chosen["score"].astype(float).to_numpy(),
+            "weight": chosen["ensemble_weight"].astype(float).to_numpy()})
+        best = int(estimator.cv_results_["trial_id"][estimator.best_index_])
+        n_members = len(estimator.ensemble_)
+        ensemble_score = getattr(estimator, "ensemble_score_", estimator.best_score_)
+        rows = [
+            ("data", _data_text(estimator)),
+            ("search", _search_text(estimator, board)),
+            ("validation", _validation_text(estimator)),
+            ("best trial", f"trial {best} ({estimator.best_params_.get('family')}):"
+                           f" {metric} {estimator.best_score_:.4f}"),
+            ("ensemble", f"{metric} {ensemble_score:.4f} on the validation rows, "
+                         f"{n_members} member{'s' if n_members != 1 else ''}"),
+            ("fit time", f"{estimator.fit_time_:.1f}s"),
+        ]
+        return cls(f"{type(estimator).__name__}: {_task_text(estimator)}", rows,
+                   members)
+
+    def _member_lines(self):
+        return [f"trial {m.trial} ({m.family})  weight {m.weight:.2f}  "
+                f"score {m.score:.4f}" for m in self.members.itertuples()]
+
+    def __repr__(self):
+        width = max([len(label) for label, _ in self.rows] + [len("members")]) + 3
+        lines = [self.title]
+        lines += [f"  {label:<{width}}{text}" for label, text in self.rows]
+        lines += [f"  {'members' if i == 0 else '':<{width}}{text}"
+                  for i, text in enumerate(self._member_lines())]
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        from html import escape
+
+        rows = [(label, escape(text)) for label, text in self.rows]
+        if len(self.members):
+            rows.append(("members", "<br>".join(escape(t)
+                                                for t in self._member_lines())))
+        body = "".join(f"<tr><th>{escape(label)}</th><td>{html}</td></tr>"
+                       for label, html in rows)
+        return ("<div class=\"skautodl-summary\"><style>.skautodl-summary th, "
+                ".skautodl-summary td {text-align: left; vertical-align: top; "
+                "padding: 1px 8px}</style>"
+                f"<strong>{escape(self.title)}</strong><table>{body}</table></div>")
+
+
+def _task_text(estimator):
+    classes = getattr(estimator, "classes_", None)
+    if isinstance(classes, list):
+        return f"multi-label classification, {len(classes)} labels"
+    if classes is not None:
+        return ("binary classification" if len(classes) == 2 else
+                f"multiclass classification, {len(classes)} classes")
+    n_outputs = getattr(estimator, "n_outputs_", 1)
+    return "regression" if n_outputs == 1 else \
+        f"multi-output regression, {n_outputs} targets"
+
+
+def _search_text(estimator, board):
+    search = estimator.search
+    name = search if isinstance(search, str) else type(search).__name__
+    fidelity = estimator.fidelity or "full"
+    failed = int((board["status"] == "failed").sum()) if len(board) else 0
+    pruned = int(board["pruned"].sum()) if len(board) else 0
+    counts = [f"{failed} failed"] * bool(failed) + [f"{pruned} pruned"] * bool(pruned)
+    limits = []
+    if estimator.time_budget is not None:
+        limits.append(f"time_budget={estimator.time_budget:g}s")
+    if estimator.n_trials is not None:
+        limits.append(f"n_trials={estimator.n_trials}")
+    reason = estimator.stop_reason_
+    return (f"{name}, {fidelity} fidelity: {estimator.n_trials_} trials"
+            + (f" ({', '.join(counts)})" if counts else "")
+            + f" in {estimator.search_time_:.1f}s, "
+            + _STOP_REASONS.get(reason, str(reason))
+            + (f" ({', '.join(limits)})" if limits else ""))
+
+
+def _data_text(estimator):
+    n = getattr(estimator, "n_samples_fit_", None)
+    rows = "? rows" if n is None else f"{n:,} rows"
+    shape = getattr(estimator, "image_shape_", None)
+    if shape is not None:
+        return f"{rows}: images of {'x'.join(str(d) for d in shape)} (C x H x W)"
+    return f"{rows} x {estimator.n_features_in_} features"
+
+
+def _validation_text(estimator):
+    cv = estimator.cv_
+    if cv is None:
+        text = f"holdout of {estimator.validation_fraction:.0%} of the rows"
+    elif isinstance(cv, numbers.Integral):
+        text = f"{cv}-fold bagging"
+    else:
+        text = f"bagging over {cv!r}"
+    return text + (' (cv="auto")' if isinstance(estimator.cv, str) else "")
 
 
 def plot_search(estimator, params=None, max_params=4):

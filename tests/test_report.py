@@ -123,3 +123,36 @@ def test_leaderboard_std_score(results):
     board = leaderboard(results).set_index("trial")
     assert board.loc[0, "std_score"] == pytest.approx(0.1)
     assert math.isnan(board.loc[1, "std_score"])
+
+
+def test_leaderboard_shows_the_headline_columns_first(results):
+    from skautodl.report import LEADERBOARD_FIRST
+
+    board = leaderboard(results, weights={2: 0.75, 0: 0.25})
+    assert list(board.columns[:8]) == list(LEADERBOARD_FIRST) == [
+        "rank", "trial", "family", "score", "status", "fidelity", "fit_time",
+        "ensemble_weight"]
+    # the parameters come last, sorted by name
+    assert list(board.columns[-2:]) == ["lr", "module__n_units"]
+    assert list(board["family"]) == ["mlp"] * 4
+    assert list(board["ensemble_weight"]) == [0.75, 0.25, 0.0, 0.0]
+    # every column of before is kept
+    assert {"std_score", "rung", "epochs", "epochs_run", "rows", "stopped_by_budget",
+            "pruned", "parent", "origin", "worker", "device", "error"} < set(board)
+
+
+def test_leaderboard_fidelity():
+    from dataclasses import replace
+
+    trials = [replace(r, trial_id=i) for i, r in enumerate([
+        replace(_ok(0.8, [0.8], max_epochs=3), rows=10_000),
+        replace(_ok(0.9, [0.9], max_epochs=27), rows=90_000),
+        replace(_failed(max_epochs=9), rows=30_000),
+        TrialResult(config={"family": "hgb", "learning_rate": 0.1}, status="ok",
+                    score=0.85, split_scores=[0.85], epochs=200, rows=90_000),
+    ])]
+    board = leaderboard(trials).set_index("trial")
+    assert board.loc[0, "fidelity"] == "3 ep, 10,000 rows"
+    assert board.loc[1, "fidelity"] == "27 ep"  # all the rows: not repeated
+    assert board.loc[2, "fidelity"] == "9 ep, 30,000 rows"
+    assert board.loc[3, "fidelity"] == "200 iter"

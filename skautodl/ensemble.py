@@ -57,11 +57,27 @@ class PredictionPool:
         return trial_id in self.predictions
 
     def ranked(self):
-        """Trial ids, best score first (ties: lower trial id first)."""
+        """Rank the kept trials by score.
+
+        Returns
+        -------
+        list of int
+            Trial ids, best score first (ties: lower trial id first).
+        """
         return sorted(self.scores, key=lambda t: (-self.scores[t], t))
 
     def add(self, result):
-        """Keep ``result``'s predictions if it is among the best ``size``."""
+        """Keep a trial's predictions if it is among the best ``size``.
+
+        Failed trials and trials without out-of-sample predictions are
+        ignored; the worst trial kept is dropped when the pool is full.
+
+        Parameters
+        ----------
+        result : skautodl.training.trial.TrialResult
+            A finished trial; its ``valid_predictions`` (one array per
+            split) are concatenated in split order.
+        """
         if not result.ok or not result.valid_predictions or self.size < 1:
             return
         self.predictions[result.trial_id] = np.concatenate(
@@ -71,13 +87,35 @@ class PredictionPool:
             del self.predictions[trial_id], self.scores[trial_id]
 
     def state(self):
-        """JSON-friendly: ``{trial_id: [score, dtype, shape, base64]}``."""
+        """Return the pool as JSON-ready data, for a checkpoint.
+
+        Returns
+        -------
+        dict
+            ``{str(trial_id): [score, dtype, shape, base64 of the bytes]}``.
+
+        See Also
+        --------
+        load_state : The inverse.
+        """
         return {str(t): [self.scores[t], "float32", list(p.shape),
                          base64.b64encode(np.ascontiguousarray(p).tobytes())
                          .decode("ascii")]
                 for t, p in self.predictions.items()}
 
     def load_state(self, state):
+        """Add the trials of a saved :meth:`state` to the pool.
+
+        Parameters
+        ----------
+        state : dict or None
+            What :meth:`state` returned (None: nothing to add).
+
+        Returns
+        -------
+        PredictionPool
+            The pool itself.
+        """
         for key, (score, dtype, shape, data) in (state or {}).items():
             array = np.frombuffer(base64.b64decode(data), dtype=np.dtype(dtype))
             self.predictions[int(key)] = array.reshape(shape).copy()
@@ -113,22 +151,68 @@ class _ClassifierBlend(ClassifierMixin, _Blend):
 
 
 def label_probabilities(proba):
-    """(n, n_labels) label probabilities as scikit-learn's multi-output
-    classifiers give them: a list of one (n, 2) array per label."""
+    """Convert label probabilities to scikit-learn's multi-output layout.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_labels)
+        The probability that each label is on.
+
+    Returns
+    -------
+    list of ndarray of shape (n_samples, 2)
+        One array per label: the probabilities of 0 and of 1, as
+        scikit-learn's multi-output classifiers return them.
+
+    Examples
+    --------
+    >>> from skautodl.ensemble import label_probabilities
+    >>> label_probabilities([[0.9, 0.2]])
+    [array([[0.1, 0.9]]), array([[0.8, 0.2]])]
+    """
     proba = np.asarray(proba, dtype=np.float64)
     return [np.column_stack([1.0 - proba[:, j], proba[:, j]])
             for j in range(proba.shape[1])]
 
 
 def label_indicators(proba, dtype):
-    """The indicator matrix of (n, n_labels) probabilities (a label is on
-    above 0.5), in ``dtype`` (that of the training labels)."""
+    """Turn label probabilities into an indicator matrix (on above 0.5).
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_labels)
+        The probability that each label is on.
+    dtype : numpy.dtype or type
+        The dtype of the result (that of the training labels).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_labels)
+        1 where the probability is above 0.5, else 0.
+
+    Examples
+    --------
+    >>> from skautodl.ensemble import label_indicators
+    >>> label_indicators([[0.9, 0.2], [0.5, 0.51]], int)
+    array([[1, 0],
+           [0, 1]])
+    """
     return (np.asarray(proba) > 0.5).astype(dtype)
 
 
 def member_models(member):
-    """The fitted pipelines of an ensemble member: a bag's fold models, or
-    the member itself."""
+    """List the fitted pipelines of an ensemble member.
+
+    Parameters
+    ----------
+    member : BaggedModel or sklearn.pipeline.Pipeline
+        A member of an estimator's ``ensemble_``.
+
+    Returns
+    -------
+    list
+        A bag's fold models, or ``[member]``.
+    """
     return list(member.models) if isinstance(member, BaggedModel) else [member]
 
 
@@ -162,12 +246,31 @@ def _log_loss(proba, rows):
 
 
 def blend_scorer(scorer, task, classes, default):
-    """``score(output, y) -> float`` for blended predictions of a task.
+    """Build the function that scores blended predictions of a task.
 
     Uses the estimator's ``scoring`` through a stand-in estimator whose
     ``predict`` / ``predict_proba`` return the blend. A callable scorer that
     needs a real trial network cannot score a blend: then the task's
     default metric (``default``) ranks the blends, with a warning.
+
+    Parameters
+    ----------
+    scorer : callable
+        The search's scorer, ``scorer(estimator, X, y)``.
+    task : skautodl.data.validation.TaskInfo
+        The task (classification, multi-label or regression).
+    classes : ndarray, list or None
+        The classifier's labels (the columns of the blended
+        probabilities); None for a regressor.
+    default : str
+        The scorer name used when ``scorer`` cannot score a blend
+        (``"accuracy"`` or ``"r2"``).
+
+    Returns
+    -------
+    callable
+        ``score(output, y) -> float``, higher is better, where ``output``
+        is a blend of pooled predictions and ``y`` the user's targets.
     """
     def wrap(output):
         if task.is_classification:
@@ -201,11 +304,24 @@ def blend_scorer(scorer, task, classes, default):
 
 
 def blend_tiebreak(task, classes):
-    """``tiebreak(output, y) -> float`` (higher is better) for equal scores.
+    """Build the function that breaks ties between blends of equal score.
 
     Accuracy on a few hundred validation rows ties often; among blends of
     equal score the one with the lower log loss (classifier: better
-    calibrated probabilities) or squared error (regressor) is preferred.
+    calibrated probabilities; multi-label: mean binary log loss) or squared
+    error (regressor) is preferred.
+
+    Parameters
+    ----------
+    task : skautodl.data.validation.TaskInfo
+        The task (classification, multi-label or regression).
+    classes : ndarray or None
+        The classifier's labels, in the column order of the blend.
+
+    Returns
+    -------
+    callable
+        ``tiebreak(output, y) -> float``, higher is better.
     """
     if task.is_classification:
         index = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
@@ -227,7 +343,21 @@ def blend_tiebreak(task, classes):
 
 
 def blend(pool, weights):
-    """The weighted mean of the pooled predictions of ``weights``'s trials."""
+    """Blend pooled predictions with the given weights.
+
+    Parameters
+    ----------
+    pool : PredictionPool
+        Holds the trials' out-of-sample predictions.
+    weights : dict of int to float
+        ``{trial_id: weight}``, as :func:`select` returns it.
+
+    Returns
+    -------
+    ndarray
+        The weighted sum (a mean, with weights summing to 1) of the
+        trials' predictions, in float64.
+    """
     return sum(w * pool.predictions[t].astype(np.float64)
                for t, w in sorted(weights.items()))
 
@@ -251,10 +381,23 @@ def _confidence(proba):
 
 
 def member_floor(proba, members):
-    """The lowest temperature at which the blend ``proba`` is no more
-    confident (mean top probability) than the most confident of ``members``
-    (their probabilities on the same rows); 1.0 when it already is at least
-    as confident as all of them."""
+    """Find how far a blend may be sharpened: the confidence of its members.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+        The blend's probabilities.
+    members : list of ndarray of shape (n_samples, n_classes)
+        The members' probabilities on the same rows.
+
+    Returns
+    -------
+    float
+        The lowest temperature (at least 0.05) at which the blend is no
+        more confident (mean top probability) than the most confident
+        member; 1.0 when it already is at least as confident as all of
+        them.
+    """
     from scipy.optimize import brentq
 
     proba = _renormalized(proba)
@@ -329,6 +472,7 @@ def select(pool, y_true, score, rounds, tiebreak=None):
     Parameters
     ----------
     pool : PredictionPool
+        The candidates' out-of-sample predictions.
     y_true : ndarray
         Targets of the rows the predictions are on (the user's labels for a
         classifier).
@@ -356,6 +500,22 @@ def select(pool, y_true, score, rounds, tiebreak=None):
     best so far strictly (on ``score``, then ``tiebreak``), so complete
     ties go to the lowest trial id; with ``rounds=1`` and no ``tiebreak``
     the choice is exactly the best single trial.
+
+    Examples
+    --------
+    Two trials right on different rows: their average beats either.
+
+    >>> import numpy as np
+    >>> from sklearn.metrics import accuracy_score
+    >>> from skautodl.ensemble import PredictionPool, select
+    >>> pool = PredictionPool(10)
+    >>> pool.predictions = {0: np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]]),
+    ...                     1: np.array([[0.4, 0.6], [0.1, 0.9], [0.1, 0.9]])}
+    >>> pool.scores = {0: 2 / 3, 1: 2 / 3}
+    >>> def score(output, y):
+    ...     return accuracy_score(y, output.argmax(axis=1))
+    >>> select(pool, np.array([0, 1, 1]), score, rounds=2)
+    ({0: 0.5, 1: 0.5}, [0.666..., 1.0])
     """
     def key(output):
         value = score(output, y_true)
@@ -405,12 +565,40 @@ class BaggedModel(BaseEstimator):
 
     @property
     def classes_(self):
+        """The class labels of the fold models (classifiers only)."""
         return self.models[0].classes_
 
     def predict_proba(self, X):
+        """Average the fold models' probabilities.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame
+            Raw rows; each fold model featurizes them itself.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            The mean probabilities (multi-label: of each label,
+            ``(n_samples, n_labels)``).
+        """
         return np.mean([m.predict_proba(X) for m in self.models], axis=0)
 
     def predict(self, X):
+        """Predict from the averaged fold models.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame
+            Raw rows.
+
+        Returns
+        -------
+        ndarray
+            Labels of the mean probabilities (classifier), the indicator
+            matrix of the labels' mean probabilities (multi-label), or the
+            mean of the fold models' values (regressor).
+        """
         net = self.models[0][-1]
         if hasattr(net, "label_dtype"):  # multi-label: the mean probability
             return label_indicators(self.predict_proba(X), net.label_dtype)
@@ -488,9 +676,37 @@ class Ensemble(BaseEstimator):
         return out
 
     def predict_proba(self, X):
+        """Blend the members' probabilities.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame
+            Raw rows, as the estimator's ``predict`` validated them.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            The weighted mean of the members' probabilities, temperature
+            scaled; multi-label: each label's blended probability,
+            ``(n_samples, n_labels)``.
+        """
         return self._batched(X, self._blend_proba)
 
     def predict(self, X):
+        """Predict labels or values from the blend.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame
+            Raw rows.
+
+        Returns
+        -------
+        ndarray
+            The class of highest blended probability (classifier), the
+            indicator matrix (multi-label), or the weighted mean of the
+            members' values (regressor).
+        """
         if self.multilabel:
             return label_indicators(self.predict_proba(X),
                                     np.asarray(self.classes[0]).dtype)

@@ -94,6 +94,8 @@ class ResidualCNN(nn.Module):
     image_shape : tuple of int
         ``(C, H, W)``.
     n_stages : int, default=3
+        Residual stages; each after the first halves the resolution (while
+        the smaller side is at least 4 pixels) and doubles the channels.
     width : int, default=16
         Channels of the stem and the first stage.
     kernel_size : {3, 5}, default=3
@@ -111,6 +113,13 @@ class ResidualCNN(nn.Module):
     channels_last : bool, default=True
         Run the convolutions in the ``channels_last`` memory format (NHWC),
         which oneDNN's CPU kernels and cuDNN's tensor cores prefer.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``pooling`` or ``stem``, an even or non-positive
+        ``kernel_size``, non-positive ``n_stages`` or ``width``, or an
+        ``image_shape`` that is not ``(C, H, W)`` of ``n_inputs`` values.
 
     Examples
     --------
@@ -175,6 +184,18 @@ class ResidualCNN(nn.Module):
             self.features.to(memory_format=torch.channels_last)
 
     def forward(self, X):
+        """Compute the network's outputs for flat image rows.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, C * H * W)
+            Normalized, flattened images.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_outputs)
+            Logits (classifier) or standardized values (regressor).
+        """
         X = X.reshape(-1, *self.image_shape)
         # getattr: modules pickled before the option existed run as NCHW
         if getattr(self, "channels_last", False):
@@ -183,10 +204,21 @@ class ResidualCNN(nn.Module):
 
 
 def space(task):
-    """The CNN's own hyperparameters.
+    """Return the CNN's own hyperparameters (architecture search dimensions).
 
     The stem choice is searched only for images it applies to (smaller side
     at least :data:`STEM_MIN_SIDE`, or an unknown shape).
+
+    Parameters
+    ----------
+    task : skautodl.data.validation.TaskInfo
+        The task being searched. Its ``image_shape`` decides whether
+        ``module__stem`` is searched.
+
+    Returns
+    -------
+    dict
+        The skopt dimensions keyed by skorch parameter names.
     """
     dims = {
         "module__n_stages": Integer(1, 3),
@@ -201,7 +233,6 @@ def space(task):
     return dims
 
 
-#: the coarse grid ``search="grid"`` runs on the default space (each list
 #: the values the CNN's own numeric parameters may take
 BOUNDS = {
     "module__n_stages": Bound(1, integer=True),
@@ -210,6 +241,7 @@ BOUNDS = {
     "module__dropout": Bound(0, 1, high_open=True),
 }
 
+#: the coarse grid ``search="grid"`` runs on the default space (each list
 #: holds the default, so the grid starts at the family's default config)
 GRID = {
     "module__n_stages": [2, 3],
@@ -229,5 +261,16 @@ DEFAULTS = {
 
 
 def applies(task):
-    """The CNN fits image inputs."""
+    """Tell whether the CNN fits ``task``: image inputs only.
+
+    Parameters
+    ----------
+    task : skautodl.data.validation.TaskInfo
+        The task being searched.
+
+    Returns
+    -------
+    bool
+        True for image input.
+    """
     return task.input_kind == "image"

@@ -37,8 +37,9 @@ TRUNKS = ("mlp", "resnet")
 
 
 def embedding_dim(cardinality):
-    """fastai's embedding width for a categorical column:
-    ``min(32, round(1.6 * cardinality ** 0.56))``.
+    """Return fastai's embedding width for a categorical column.
+
+    ``max(1, min(32, round(1.6 * cardinality ** 0.56)))``.
 
     Parameters
     ----------
@@ -48,6 +49,7 @@ def embedding_dim(cardinality):
     Returns
     -------
     int
+        The width of the column's ``nn.Embedding``.
 
     Examples
     --------
@@ -68,8 +70,11 @@ class PeriodicEmbedding(nn.Module):
     Parameters
     ----------
     n_features : int
+        Numeric features embedded.
     d_embedding : int
+        Width of each feature's embedding.
     n_frequencies : int
+        Frequencies ``k`` per feature.
     frequency_scale : float
         Standard deviation of the initial frequencies.
     """
@@ -81,15 +86,27 @@ class PeriodicEmbedding(nn.Module):
         self.linear = LinearHeads(2 * n_frequencies, d_embedding, k=n_features)
 
     def forward(self, x):
+        """Embed each numeric feature.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            The numeric features.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_features, d_embedding)
+            One embedding per feature.
+        """
         v = 2 * math.pi * self.frequencies * x[..., None]
         return torch.relu(self.linear(torch.cat([torch.sin(v), torch.cos(v)], -1)))
 
 
 class PBLDEmbedding(nn.Module):
-    """PBLD embedding of numeric features (RealMLP-TD's; Holzmueller et al.,
-    NeurIPS 2024): periodic with a bias, linear, "densenet".
+    """PBLD embedding of numeric features (RealMLP-TD's).
 
-    Feature ``j`` with value ``x`` becomes
+    Holzmueller et al., NeurIPS 2024: periodic with a bias, linear,
+    "densenet". Feature ``j`` with value ``x`` becomes
     ``[x, Linear_j(cos(2 pi c_j x + b_j))]``: ``k`` trainable frequencies
     ``c_j`` drawn from ``N(0, frequency_scale)`` and phases ``b_j`` from
     ``U(-pi, pi)``, a per-feature linear map (no activation) to
@@ -98,11 +115,19 @@ class PBLDEmbedding(nn.Module):
     Parameters
     ----------
     n_features : int
+        Numeric features embedded.
     d_embedding : int
-        At least 2 (the raw value and one learned component).
+        Width of each feature's embedding, at least 2 (the raw value and one
+        learned component).
     n_frequencies : int
+        Frequencies ``k`` per feature.
     frequency_scale : float
         Standard deviation of the initial frequencies.
+
+    Raises
+    ------
+    ValueError
+        If ``d_embedding`` is below 2.
     """
 
     def __init__(self, n_features, d_embedding, n_frequencies, frequency_scale):
@@ -120,6 +145,18 @@ class PBLDEmbedding(nn.Module):
                                   k=n_features)
 
     def forward(self, x):
+        """Embed each numeric feature.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            The numeric features.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_features, d_embedding)
+            One embedding per feature.
+        """
         v = torch.cos(2 * math.pi * self.frequencies * x[..., None] + self.phases)
         return torch.cat([x[..., None], self.linear(v)], -1)
 
@@ -130,7 +167,9 @@ class LinearEmbedding(nn.Module):
     Parameters
     ----------
     n_features : int
+        Numeric features embedded.
     d_embedding : int
+        Width of each feature's embedding.
     """
 
     def __init__(self, n_features, d_embedding):
@@ -138,6 +177,18 @@ class LinearEmbedding(nn.Module):
         self.linear = LinearHeads(1, d_embedding, k=n_features)
 
     def forward(self, x):
+        """Embed each numeric feature.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            The numeric features.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_features, d_embedding)
+            One embedding per feature.
+        """
         return torch.relu(self.linear(x[..., None]))
 
 
@@ -156,6 +207,7 @@ class PiecewiseLinearEmbedding(nn.Module):
     bins : sequence of sequence of float
         Sorted edges (at least 2) per feature.
     d_embedding : int
+        Width of each feature's embedding.
     """
 
     def __init__(self, bins, d_embedding):
@@ -183,11 +235,34 @@ class PiecewiseLinearEmbedding(nn.Module):
         self.linear = LinearHeads(n_bins, d_embedding, k=n_features)
 
     def encode(self, x):
-        """The PLE encoding ``(batch, n_features, n_bins)`` of ``x``."""
+        """Compute the piecewise-linear encoding of ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            The numeric features.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_features, n_bins)
+            Each feature's bin components, zero-padded to the most bins.
+        """
         r = (x[..., None] - self.left) / self.width
         return torch.minimum(torch.maximum(r, self.low), self.high) * self.mask
 
     def forward(self, x):
+        """Embed each numeric feature.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            The numeric features.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_features, d_embedding)
+            One embedding per feature.
+        """
         return torch.relu(self.linear(self.encode(x)))
 
 
@@ -256,15 +331,27 @@ default="periodic"
         ``d_main=n_units``, ``dropout_first=dropout`` and ``norm`` (``"none"``
         becomes ``"batch"``: the ResNet always normalizes).
     n_layers : int, default=2
+        Hidden blocks of the trunk.
     n_units : int, default=256
+        Width of the trunk.
     dropout : float, default=0.1
+        Dropout probability in the trunk.
     norm : {"none", "batch", "layer"}, default="none"
+        Normalization in the trunk.
     activation : {"relu", "gelu", "silu", "pselu", "pmish"}, default="relu"
+        Activation of the trunk.
 
     Attributes
     ----------
     n_features_embedded : int
         Width of the concatenated embeddings (the trunk's input).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``numeric_embedding``, ``trunk``, ``norm`` or
+        ``activation``, a column layout that does not add up to
+        ``n_inputs``, or ``"pwl"`` without valid ``bins``.
 
     Examples
     --------
@@ -356,7 +443,20 @@ default="periodic"
                                 activation=activation)
 
     def embed(self, X):
-        """The concatenated embeddings ``(batch, n_features_embedded)``."""
+        """Embed the columns: the trunk's input.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_inputs)
+            Featurized rows, laid out as ``[n_numeric][n_binary][codes]``.
+            Missing, negative or unknown codes are clamped into range.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_features_embedded)
+            The flattened numeric embeddings, the binary columns and the
+            categorical embeddings, concatenated.
+        """
         n_num, n_bin = self.n_numeric, self.n_binary
         numeric = X[:, :n_num]
         parts = [numeric if self.numeric is None
@@ -374,6 +474,18 @@ default="periodic"
         return torch.cat(parts, dim=1)
 
     def forward(self, X):
+        """Compute the network's outputs.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_inputs)
+            Featurized rows, laid out as ``[n_numeric][n_binary][codes]``.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_outputs)
+            Logits (classifier) or standardized values (regressor).
+        """
         return self.trunk(self.embed(X))
 
 
@@ -382,12 +494,13 @@ def space(task):
 
     Parameters
     ----------
-    task : TaskInfo
+    task : skautodl.data.validation.TaskInfo
+        The task being searched.
 
     Returns
     -------
     dict
-        skopt dimensions keyed by skorch parameter names, and
+        The skopt dimensions keyed by skorch parameter names, and
         ``augment__mixup_alpha`` fixed to 0: mixup would blend the integer
         codes of the categorical columns into codes of other levels.
     """
@@ -404,7 +517,6 @@ def space(task):
     }
 
 
-#: the coarse grid ``search="grid"`` runs on the default space (each list
 #: the values the embed family's own numeric parameters may take
 BOUNDS = {
     **mlp.BOUNDS,
@@ -413,6 +525,7 @@ BOUNDS = {
     "module__frequency_scale": Bound(0, low_open=True),
 }
 
+#: the coarse grid ``search="grid"`` runs on the default space (each list
 #: holds the default, so the grid starts at the family's default config)
 GRID = {
     "module__numeric_embedding": ["periodic", "pwl"],

@@ -30,7 +30,9 @@ class LinearBatchEnsemble(nn.Module):
     Parameters
     ----------
     in_features : int
+        Width of each member's input.
     out_features : int
+        Width of each member's output.
     k : int
         Ensemble members.
     random_signs : bool, default=False
@@ -52,8 +54,11 @@ class LinearBatchEnsemble(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """``W`` and ``b`` as in ``nn.Linear`` (same bias for every member);
-        ``r`` random signs or ones, ``s`` ones."""
+        """Initialize the weights.
+
+        ``W`` and ``b`` as in ``nn.Linear`` (the same bias for every
+        member); ``r`` random signs or ones, ``s`` ones.
+        """
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
         with torch.no_grad():
@@ -66,6 +71,18 @@ class LinearBatchEnsemble(nn.Module):
             self.s.fill_(1.0)
 
     def forward(self, x):
+        """Apply every member's layer.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, k, in_features)
+            One input per member.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, k, out_features)
+            One output per member.
+        """
         return (x * self.r) @ self.weight.T * self.s + self.bias
 
 
@@ -79,8 +96,19 @@ class LinearHeads(nn.Module):
     Parameters
     ----------
     in_features : int
+        Width of each head's input.
     out_features : int
+        Width of each head's output.
     k : int
+        Heads (ensemble members, or features when embedding them one by
+        one).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skautodl.networks.ensemble_mlp import LinearHeads
+    >>> LinearHeads(3, 5, k=4)(torch.zeros(2, 4, 3)).shape
+    torch.Size([2, 4, 5])
     """
 
     def __init__(self, in_features, out_features, k):
@@ -95,6 +123,18 @@ class LinearHeads(nn.Module):
             self.bias.uniform_(-bound, bound)
 
     def forward(self, x):
+        """Apply head ``i`` to slice ``i`` of ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, k, in_features)
+            One input per head.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, k, out_features)
+            One output per head.
+        """
         return torch.einsum("bki,kio->bko", x, self.weight) + self.bias
 
 
@@ -135,6 +175,20 @@ class EnsembleMLP(nn.Module):
     activation : {"relu", "gelu", "silu", "pselu", "pmish"}, default="relu"
         The parametric ones learn one ``alpha`` per unit, shared by the
         members.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``activation`` or ``k`` below 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skautodl.networks.ensemble_mlp import EnsembleMLP
+    >>> net = EnsembleMLP(n_inputs=6, n_outputs=2, k=4, n_units=32)
+    >>> X = torch.zeros(3, 6)
+    >>> net.forward_members(X).shape, net(X).shape
+    (torch.Size([3, 4, 2]), torch.Size([3, 2]))
     """
 
     def __init__(self, n_inputs, n_outputs, k=8, n_layers=2, n_units=256,
@@ -157,20 +211,35 @@ class EnsembleMLP(nn.Module):
         self.head = LinearHeads(width, n_outputs, self.k)
 
     def forward_members(self, X):
-        """Per-member outputs.
+        """Compute every member's outputs.
 
         Parameters
         ----------
-        X : torch.Tensor of shape (batch, n_inputs)
+        X : torch.Tensor of shape (n_samples, n_inputs)
+            Featurized rows, broadcast to the ``k`` members.
 
         Returns
         -------
-        torch.Tensor of shape (batch, k, n_outputs)
+        torch.Tensor of shape (n_samples, k, n_outputs)
+            Each member's logits (classifier) or standardized values
+            (regressor).
         """
         x = X.unsqueeze(1).expand(-1, self.k, -1)
         return self.head(self.layers(x))
 
     def forward(self, X):
+        """Compute the mean of the members' outputs.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_inputs)
+            Featurized rows.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_outputs)
+            The members' mean logits (classifier) or values (regressor).
+        """
         return self.forward_members(X).mean(dim=1)
 
 
@@ -179,12 +248,14 @@ def space(task):
 
     Parameters
     ----------
-    task : TaskInfo
+    task : skautodl.data.validation.TaskInfo
+        The task being searched.
 
     Returns
     -------
     dict
-        skopt dimensions keyed by skorch parameter names.
+        The skopt dimensions keyed by skorch parameter names; the same for
+        every task.
     """
     return {
         "module__k": Categorical([4, 8, 16, 32]),
@@ -195,7 +266,6 @@ def space(task):
     }
 
 
-#: the coarse grid ``search="grid"`` runs on the default space (each list
 #: the values the ensemble MLP's own numeric parameters may take
 BOUNDS = {
     "module__k": Bound(1, integer=True),
@@ -204,6 +274,7 @@ BOUNDS = {
     "module__dropout": Bound(0, 1, high_open=True),
 }
 
+#: the coarse grid ``search="grid"`` runs on the default space (each list
 #: holds the default, so the grid starts at the family's default config)
 GRID = {
     "module__k": [4, 8],

@@ -46,12 +46,35 @@ RESERVED = ("random_state", "warm_start", "early_stopping", "verbose",
 
 
 def applies(task):
-    """Trees fit every tabular task but multi-label (and not images)."""
+    """Tell whether trees fit ``task``: tabular, not multi-label.
+
+    Parameters
+    ----------
+    task : skautodl.data.validation.TaskInfo
+        The task being searched.
+
+    Returns
+    -------
+    bool
+        True for tabular classification and (multi-output) regression.
+    """
     return task.input_kind == "tabular" and not task.is_multilabel
 
 
 def space(task):
-    """The booster's searched parameters (skopt dimensions, ``hgb__`` keys)."""
+    """Return the booster's searched parameters.
+
+    Parameters
+    ----------
+    task : skautodl.data.validation.TaskInfo
+        The task being searched.
+
+    Returns
+    -------
+    dict
+        The skopt dimensions keyed ``hgb__<booster argument>``; the same
+        for every task.
+    """
     return {
         "hgb__learning_rate": Real(0.02, 0.3, prior="log-uniform"),
         "hgb__max_leaf_nodes": Integer(8, 128, prior="log-uniform"),
@@ -91,7 +114,14 @@ BOUNDS = {
 
 
 def booster_parameters():
-    """The names a config may set behind ``hgb__`` (both boosters' arguments)."""
+    """List the names a config may set behind ``hgb__``.
+
+    Returns
+    -------
+    set of str
+        The arguments of scikit-learn's two histogram boosters, less those
+        the wrapper sets itself (``RESERVED``).
+    """
     import inspect
 
     names = set()
@@ -101,7 +131,30 @@ def booster_parameters():
 
 
 def booster_params(config):
-    """The booster's arguments of a config (its ``hgb__`` keys, unprefixed)."""
+    """Extract the booster's arguments from a trial config.
+
+    Parameters
+    ----------
+    config : dict
+        A trial config; its ``hgb__`` keys are the booster's arguments
+        (``DEFAULTS`` fill the ones it lacks).
+
+    Returns
+    -------
+    dict
+        The arguments, without the prefix.
+
+    Raises
+    ------
+    ValueError
+        If the config sets an argument the wrapper owns (``RESERVED``).
+
+    Examples
+    --------
+    >>> from skautodl.networks.hgb import booster_params
+    >>> booster_params({"hgb__max_iter": 50, "lr": 1e-3})["max_iter"]
+    50
+    """
     params = {**DEFAULTS, **{k: v for k, v in config.items()
                              if k.startswith(PREFIX)}}
     params = {k[len(PREFIX):]: v for k, v in params.items()}
@@ -158,7 +211,8 @@ class HGBModel(BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray
+        X : ndarray of shape (n_samples, n_features)
+            Featurized rows.
         y : ndarray
             Class indices (classifier) or targets (1-D or 2-D).
         X_val, y_val : ndarray, optional
@@ -168,6 +222,11 @@ class HGBModel(BaseEstimator):
             ``time.time()`` after which no new chunk of :data:`CHUNK`
             iterations starts (when the last chunk's time says it would end
             past it); the first chunk always runs.
+
+        Returns
+        -------
+        HGBModel
+            The fitted model itself.
         """
         max_iter = int((self.params or {}).get("max_iter", DEFAULTS["hgb__max_iter"]))
         y = np.asarray(y)
@@ -203,13 +262,48 @@ class HGBModel(BaseEstimator):
 
 
 class HGBClassifierModel(ClassifierMixin, HGBModel):
-    """:class:`HGBModel` for classification (a scikit-learn classifier)."""
+    """:class:`HGBModel` for classification (a scikit-learn classifier).
+
+    Parameters
+    ----------
+    params : dict or None, default=None
+        The booster's arguments (:func:`booster_params`).
+    classes : array-like or None, default=None
+        The user's labels; ``fit`` takes indices into them.
+    random_state : int, default=0
+        The trial's seed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodl.networks.hgb import HGBClassifierModel
+    >>> X = np.arange(40, dtype=float).reshape(20, 2)
+    >>> y = np.repeat([0, 1], 10)  # indices into classes
+    >>> model = HGBClassifierModel({"max_iter": 10, "min_samples_leaf": 2},
+    ...                            classes=["no", "yes"])
+    >>> model.fit(X, y).predict(X[[0, -1]])
+    array(['no', 'yes'], dtype='<U3')
+    """
 
     @property
     def classes_(self):
+        """The user's labels, the columns of :meth:`predict_proba`."""
         return np.asarray(self.classes)
 
     def predict_proba(self, X):
+        """Predict class probabilities.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Featurized rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes``; a class missing from the
+            training split has probability 0.
+        """
         booster = self.estimators_[0]
         proba = np.zeros((len(X), len(self.classes)), dtype=np.float64)
         # a training split may lack a class: its column stays 0
@@ -218,19 +312,75 @@ class HGBClassifierModel(ClassifierMixin, HGBModel):
         return proba
 
     def predict(self, X):
+        """Predict the labels of highest probability.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Featurized rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The user's labels.
+        """
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
 class HGBRegressorModel(RegressorMixin, HGBModel):
-    """:class:`HGBModel` for (multi-output) regression."""
+    """:class:`HGBModel` for (multi-output) regression: one booster per target.
+
+    Parameters
+    ----------
+    params : dict or None, default=None
+        The booster's arguments (:func:`booster_params`).
+    classes : array-like or None, default=None
+        The user's labels (unused: None for a regressor).
+    random_state : int, default=0
+        The trial's seed.
+    """
 
     def predict(self, X):
+        """Predict the targets.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Featurized rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            1-D when the model was fitted on a 1-D ``y``.
+        """
         out = np.column_stack([b.predict(X) for b in self.estimators_])
         return out.ravel() if self.target_ndim_ == 1 else out
 
 
 def make_model(config, task, classes=None, seed=0):
-    """An unfitted model of ``config`` for ``task``."""
+    """Build an unfitted tree model of ``config`` for ``task``.
+
+    Parameters
+    ----------
+    config : dict
+        A trial config of the ``"hgb"`` family.
+    task : skautodl.data.validation.TaskInfo
+        The task (classification or regression).
+    classes : array-like or None, default=None
+        The user's labels (classification).
+    seed : int, default=0
+        The trial's seed.
+
+    Returns
+    -------
+    HGBClassifierModel or HGBRegressorModel
+        The model, unfitted.
+
+    Raises
+    ------
+    ValueError
+        If the config sets an argument the wrapper owns.
+    """
     params = booster_params(config)
     if task.is_classification:
         return HGBClassifierModel(params, classes=list(classes), random_state=seed)

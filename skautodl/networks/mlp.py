@@ -33,17 +33,41 @@ class ParametricActivation(nn.Module):
         self.alpha = nn.Parameter(torch.ones(shape))
 
     def forward(self, x):
+        """Apply the activation.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (..., n_units)
+            The pre-activations.
+
+        Returns
+        -------
+        torch.Tensor
+            ``x + alpha * (f(x) - x)``, of the shape of ``x``.
+        """
         return x + self.alpha * (type(self).f(x) - x)
 
 
 class ParametricSELU(ParametricActivation):
-    """:class:`ParametricActivation` of SELU (RealMLP-TD's, classification)."""
+    """:class:`ParametricActivation` of SELU (RealMLP-TD's, classification).
+
+    Parameters
+    ----------
+    n_units : int or None, default=None
+        One learnable ``alpha`` per unit; None shares one.
+    """
 
     f = staticmethod(nn.functional.selu)
 
 
 class ParametricMish(ParametricActivation):
-    """:class:`ParametricActivation` of Mish (RealMLP-TD's, regression)."""
+    """:class:`ParametricActivation` of Mish (RealMLP-TD's, regression).
+
+    Parameters
+    ----------
+    n_units : int or None, default=None
+        One learnable ``alpha`` per unit; None shares one.
+    """
 
     f = staticmethod(nn.functional.mish)
 
@@ -54,7 +78,19 @@ NORMS = ("none", "batch", "layer")
 
 
 def check_activation(activation):
-    """Raise ``ValueError`` unless ``activation`` names an activation."""
+    """Raise ``ValueError`` unless ``activation`` names an activation.
+
+    Parameters
+    ----------
+    activation : str
+        A key of ``ACTIVATIONS``: ``"relu"``, ``"gelu"``, ``"silu"``,
+        ``"pselu"`` or ``"pmish"``.
+
+    Raises
+    ------
+    ValueError
+        For any other value.
+    """
     if activation not in ACTIVATIONS:
         raise ValueError(
             f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}."
@@ -62,8 +98,32 @@ def check_activation(activation):
 
 
 def make_activation(activation, n_units=None):
-    """The activation layer ``activation`` for ``n_units`` units (the
-    parametric ones learn one ``alpha`` per unit; ``None``: one shared)."""
+    """Build the activation layer named ``activation``.
+
+    Parameters
+    ----------
+    activation : str
+        A key of ``ACTIVATIONS``.
+    n_units : int or None, default=None
+        The layer's width: the parametric activations learn one ``alpha``
+        per unit (None: one shared); the others ignore it.
+
+    Returns
+    -------
+    torch.nn.Module
+        A new activation layer.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``activation``.
+
+    Examples
+    --------
+    >>> from skautodl.networks.mlp import make_activation
+    >>> make_activation("pmish", 8).alpha.shape
+    torch.Size([8])
+    """
     check_activation(activation)
     cls = ACTIVATIONS[activation]
     if issubclass(cls, ParametricActivation):
@@ -72,8 +132,9 @@ def make_activation(activation, n_units=None):
 
 
 class MLP(nn.Module):
-    """Fully connected network: ``n_layers`` blocks of linear, norm, activation,
-    dropout, then a linear output layer.
+    """Fully connected network of ``n_layers`` hidden blocks and a linear output.
+
+    Each block is linear, norm, activation and dropout.
 
     Parameters
     ----------
@@ -92,6 +153,19 @@ class MLP(nn.Module):
     activation : {"relu", "gelu", "silu", "pselu", "pmish"}, default="relu"
         ``"pselu"`` and ``"pmish"`` are RealMLP's parametric activations
         (:class:`ParametricActivation`), with one learnable ``alpha`` per unit.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``norm`` or ``activation``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skautodl.networks.mlp import MLP
+    >>> net = MLP(n_inputs=10, n_outputs=3, n_layers=2, n_units=64)
+    >>> net(torch.zeros(5, 10)).shape
+    torch.Size([5, 3])
     """
 
     def __init__(self, n_inputs, n_outputs, n_layers=2, n_units=256, dropout=0.1,
@@ -116,11 +190,36 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, X):
+        """Compute the network's outputs.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_inputs)
+            Featurized rows.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_outputs)
+            Logits (classifier) or standardized values (regressor).
+        """
         return self.layers(X)
 
 
 def space(task):
-    """The MLP's own hyperparameters (architecture search dimensions)."""
+    """Return the MLP's own hyperparameters (architecture search dimensions).
+
+    Parameters
+    ----------
+    task : skautodl.data.validation.TaskInfo
+        The task being searched.
+
+    Returns
+    -------
+    dict
+        The skopt dimensions keyed by skorch parameter names
+        (``module__n_layers``, ``module__n_units``, ``module__dropout``,
+        ``module__norm``, ``module__activation``); the same for every task.
+    """
     return {
         "module__n_layers": Integer(1, 4),
         "module__n_units": Categorical([64, 128, 256, 512]),
@@ -130,8 +229,6 @@ def space(task):
     }
 
 
-#: the coarse grid ``search="grid"`` runs on the default space (with the
-#: training settings' ``TRAINING_GRID``; other dimensions keep the defaults).
 #: the values the MLP's own numeric parameters may take
 BOUNDS = {
     "module__n_layers": Bound(0, integer=True),
@@ -139,6 +236,8 @@ BOUNDS = {
     "module__dropout": Bound(0, 1, high_open=True),
 }
 
+#: the coarse grid ``search="grid"`` runs on the default space (with the
+#: training settings' ``TRAINING_GRID``; other dimensions keep the defaults).
 #: Each list holds the default, so the grid starts at the default config
 GRID = {
     "module__n_layers": [1, 2, 3],
@@ -157,5 +256,16 @@ DEFAULTS = {
 
 
 def applies(task):
-    """The MLP fits every tabular task."""
+    """Tell whether the MLP fits ``task``: every tabular task.
+
+    Parameters
+    ----------
+    task : skautodl.data.validation.TaskInfo
+        The task being searched.
+
+    Returns
+    -------
+    bool
+        True for tabular input, False for images.
+    """
     return task.input_kind == "tabular"

@@ -15,9 +15,10 @@ from skautodl.networks import cnn, embed, ensemble_mlp, hgb, mlp, resnet
 class Family:
     """A search family: a network, or gradient-boosted trees (``kind="tree"``).
 
-    Attributes
+    Parameters
     ----------
     name : str
+        The name users pass in ``families`` (``"mlp"``, ``"cnn"``...).
     module : type
         The ``torch.nn.Module`` class; skorch builds it from ``module__*``
         keys, so every architecture setting is reachable by ``set_params``.
@@ -51,6 +52,20 @@ class Family:
         refits go through :mod:`skautodl.training.trees`, its config holds
         only its own ``<name>__*`` keys (none of the networks' training
         settings) and its models train on the CPU whatever ``device`` says.
+
+    See Also
+    --------
+    get_family : Look a family up by name.
+    resolve_families : The families an estimator's ``families`` names.
+
+    Examples
+    --------
+    >>> from skautodl.networks.registry import FAMILIES
+    >>> mlp = FAMILIES["mlp"]
+    >>> mlp.in_auto, mlp.is_tree, mlp.categorical_encoding
+    (True, False, 'onehot')
+    >>> mlp.build(mlp.defaults, n_inputs=10, n_outputs=3)
+    MLP(...)
     """
 
     name: str
@@ -67,14 +82,30 @@ class Family:
 
     @property
     def is_tree(self):
+        """Whether the family is gradient-boosted trees (no skorch net)."""
         return self.kind == "tree"
 
     def build(self, config, n_inputs, n_outputs, **data_params):
         """Build the module from the ``module__*`` keys of a trial config.
 
-        ``data_params`` are the data-dependent arguments the family declares
-        in :attr:`data_params` (the CNN's ``image_shape``, the embed family's
-        column layout).
+        Parameters
+        ----------
+        config : dict
+            A trial config; its ``module__*`` keys are the module's
+            arguments (other keys are ignored).
+        n_inputs : int
+            Width of the featurized input.
+        n_outputs : int
+            Classes (logits) or regression targets.
+        **data_params
+            The data-dependent arguments the family declares in
+            :attr:`data_params` (the CNN's ``image_shape``, the embed
+            family's column layout).
+
+        Returns
+        -------
+        torch.nn.Module
+            A new, untrained module.
         """
         kwargs = {k[len("module__"):]: v for k, v in config.items()
                   if k.startswith("module__")}
@@ -113,6 +144,23 @@ PLANNED_FAMILIES = ()
 
 
 def get_family(name) -> Family:
+    """Look a family up by name.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``FAMILIES``.
+
+    Returns
+    -------
+    Family
+        The registry entry.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the known ones).
+    """
     try:
         return FAMILIES[name]
     except KeyError:
@@ -122,10 +170,21 @@ def get_family(name) -> Family:
 
 
 def is_tree_config(config):
-    """Whether a trial config belongs to a tree family (no skorch net).
+    """Tell whether a trial config belongs to a tree family (no skorch net).
 
     A name the registry does not know counts as a network (its trial fails
     where the net is built, as before).
+
+    Parameters
+    ----------
+    config : dict
+        A trial config; its ``"family"`` key names the family (``"mlp"``
+        when absent).
+
+    Returns
+    -------
+    bool
+        True for the ``"hgb"`` family.
     """
     family = FAMILIES.get(config.get("family", "mlp"))
     return family is not None and family.is_tree
@@ -137,11 +196,15 @@ def resolve_families(families, task):
     Parameters
     ----------
     families : "auto", str or list of str
-    task : TaskInfo
+        The estimator's ``families`` parameter.
+    task : skautodl.data.validation.TaskInfo
+        The task being searched.
 
     Returns
     -------
     list of Family
+        The families to search, in the order named, without repeats;
+        ``"auto"`` gives :func:`families_for`.
 
     Raises
     ------
@@ -175,16 +238,32 @@ def resolve_families(families, task):
 
 
 def families_for(task):
-    """Names of the families that ``families="auto"`` uses for ``task``.
+    """List the families that ``families="auto"`` uses for ``task``.
+
+    Today: ``["mlp", "embed"]`` for tables and ``["cnn"]`` for images;
+    ``"resnet"``, ``"ensemble_mlp"`` and ``"hgb"`` are opt-in.
 
     Parameters
     ----------
-    task : TaskInfo
+    task : skautodl.data.validation.TaskInfo
+        The task being searched.
 
     Returns
     -------
     list of str
         The registered families with ``in_auto`` that apply to ``task``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodl.data.validation import detect_task
+    >>> from skautodl.networks.registry import families_for
+    >>> y = np.array([0, 1, 1, 0])
+    >>> families_for(detect_task(y, classifier=True, n_classes=2))
+    ['mlp', 'embed']
+    >>> families_for(detect_task(y, classifier=True, n_classes=2,
+    ...                          input_kind="image", image_shape=(1, 8, 8)))
+    ['cnn']
     """
     return [name for name, fam in FAMILIES.items()
             if fam.in_auto and fam.applies(task)]

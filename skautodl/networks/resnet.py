@@ -37,7 +37,9 @@ class ResidualBlock(nn.Module):
         Dropout probability on the block's output before it is added to the
         residual stream (residual dropout).
     norm : {"batch", "layer"}
+        Normalization at the start of the block.
     activation : {"relu", "gelu", "silu", "pselu", "pmish"}
+        The activation between the two linear layers.
     """
 
     def __init__(self, d_main, d_hidden, dropout_first, dropout_second, norm,
@@ -51,6 +53,18 @@ class ResidualBlock(nn.Module):
         self.dropout1 = nn.Dropout(float(dropout_second))
 
     def forward(self, x):
+        """Add the block's output to the residual stream.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, d_main)
+            The residual stream.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, d_main)
+            ``x`` plus the block's output.
+        """
         z = self.norm(x)
         z = self.dropout0(self.activation(self.linear0(z)))
         z = self.dropout1(self.linear1(z))
@@ -58,8 +72,7 @@ class ResidualBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """Tabular ResNet: an input projection, ``n_blocks`` pre-norm residual
-    blocks and a norm-activation-linear head.
+    """Tabular ResNet: input projection, pre-norm residual blocks, linear head.
 
     As in Gorishniy et al. (2021)::
 
@@ -91,6 +104,19 @@ class ResNet(nn.Module):
     activation : {"relu", "gelu", "silu", "pselu", "pmish"}, default="relu"
         The parametric ones (:class:`~skautodl.networks.mlp.ParametricActivation`)
         learn one ``alpha`` per layer here, shared by its units.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``norm`` or ``activation``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skautodl.networks.resnet import ResNet
+    >>> net = ResNet(n_inputs=10, n_outputs=1, n_blocks=2, d_main=32)
+    >>> net(torch.zeros(4, 10)).shape
+    torch.Size([4, 1])
     """
 
     def __init__(self, n_inputs, n_outputs, n_blocks=2, d_main=128,
@@ -118,6 +144,18 @@ class ResNet(nn.Module):
         )
 
     def forward(self, X):
+        """Compute the network's outputs.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_inputs)
+            Featurized rows.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_outputs)
+            Logits (classifier) or standardized values (regressor).
+        """
         return self.head(self.blocks(self.first_layer(X)))
 
 
@@ -126,12 +164,14 @@ def space(task):
 
     Parameters
     ----------
-    task : TaskInfo
+    task : skautodl.data.validation.TaskInfo
+        The task being searched.
 
     Returns
     -------
     dict
-        skopt dimensions keyed by skorch parameter names.
+        The skopt dimensions keyed by skorch parameter names; the same for
+        every task.
     """
     return {
         "module__n_blocks": Integer(1, 4),
@@ -144,7 +184,6 @@ def space(task):
     }
 
 
-#: the coarse grid ``search="grid"`` runs on the default space (each list
 #: the values the ResNet's own numeric parameters may take
 BOUNDS = {
     "module__n_blocks": Bound(0, integer=True),
@@ -154,6 +193,7 @@ BOUNDS = {
     "module__dropout_second": Bound(0, 1, high_open=True),
 }
 
+#: the coarse grid ``search="grid"`` runs on the default space (each list
 #: holds the default, so the grid starts at the family's default config)
 GRID = {
     "module__n_blocks": [1, 2, 3],

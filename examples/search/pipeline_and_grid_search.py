@@ -9,11 +9,14 @@ it goes into a :class:`~sklearn.pipeline.Pipeline` after a
 :func:`~sklearn.model_selection.cross_val_score` and tuned by
 :class:`~sklearn.model_selection.GridSearchCV` like any other.
 
-The budgets here are tiny (two trials of at most 10 epochs, no time budget)
-so that the whole script runs in well under a minute; they show the
-plumbing, not the accuracy AutoDL reaches with a real budget.
+The budgets here are tiny (two trials of at most 10 epochs each, validated
+on one holdout split) so that the whole script, which fits AutoDL nine
+times, runs in about a minute; they show the plumbing, not the accuracy
+AutoDL reaches with a real budget.
 
-Run it with ``python examples/pipeline_and_grid_search.py``.
+Run it with ``python examples/search/pipeline_and_grid_search.py``;
+``SKAUTODL_EXAMPLE_BUDGET`` caps the time budget of each fit (default 20
+seconds, rarely reached).
 """
 
 # %%
@@ -21,6 +24,7 @@ Run it with ``python examples/pipeline_and_grid_search.py``.
 # ----------------------------
 # Two numeric columns, one string categorical column and one boolean column,
 # with missing values in a numeric and in the categorical column.
+import os
 import time
 
 import numpy as np
@@ -32,6 +36,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from skautodl import AutoDLClassifier
+
+budget = min(20, float(os.environ.get("SKAUTODL_EXAMPLE_BUDGET", 20)))
 
 rng = np.random.RandomState(0)
 n = 300
@@ -60,8 +66,8 @@ print(f"missing values per column:\n{df.isna().sum()}")
 # median-imputed (with a missing-value indicator) and standardized, string
 # columns imputed with a constant and one-hot encoded.
 small = {
-    "n_trials": 2, "time_budget": None, "search_space": {"max_epochs": 10},
-    "verbose": 0, "random_state": 0,
+    "n_trials": 2, "time_budget": budget, "cv": None,
+    "search_space": {"max_epochs": 10}, "verbose": 0, "random_state": 0,
 }
 clf = AutoDLClassifier(**small).fit(df, y)
 print(f"\nfeature_names_in_: {list(clf.feature_names_in_)}")
@@ -93,18 +99,20 @@ print(f"\ncross_val_score (3 folds): {scores.round(3)}, mean {scores.mean():.3f}
 # A grid search over an AutoDL parameter
 # --------------------------------------
 # Any constructor parameter can be searched with the usual ``step__name``
-# key; here the search strategy itself. Every candidate and fold runs a
-# whole AutoDL ``fit`` (2 candidates x 2 folds, plus the final refit).
-grid = GridSearchCV(pipe, {"clf__search": ["bayes", "random"]}, cv=2)
+# key; here the network family: plain MLPs, or MLPs over learned
+# embeddings of each column. Every candidate and fold runs a whole AutoDL
+# ``fit`` (2 candidates x 2 folds, plus the final refit).
+grid = GridSearchCV(pipe, {"clf__families": ["mlp", "embed"]}, cv=2)
 start = time.perf_counter()
 grid.fit(df, y)
 print(f"\nGridSearchCV ({time.perf_counter() - start:.1f} s)")
 print(pd.DataFrame(grid.cv_results_)[
-    ["param_clf__search", "mean_test_score", "std_test_score", "rank_test_score"]
+    ["param_clf__families", "mean_test_score", "std_test_score", "rank_test_score"]
 ].to_string(index=False))
 print(f"best: {grid.best_params_}, score {grid.best_score_:.3f}")
 
 # %%
 # The fitted AutoDL model inside the best pipeline keeps its own results.
 best_autodl = grid.best_estimator_.named_steps["clf"]
-print(best_autodl.leaderboard_[["rank", "score", "epochs", "fit_time", "lr"]])
+print(best_autodl.leaderboard_[["rank", "trial", "family", "score", "epochs",
+                                "fit_time", "lr"]].to_string(index=False))

@@ -376,11 +376,38 @@ class Augmentation:
                "image_shape", "mixup_per_sample")
 
     def get_params(self, deep=True):
-        """Constructor parameters as a dict (scikit-learn's convention)."""
+        """Return the constructor parameters (scikit-learn's convention).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored: an augmentation has no nested objects.
+
+        Returns
+        -------
+        dict
+            Parameter names mapped to their values.
+        """
         return {name: getattr(self, name) for name in self._PARAMS}
 
     def set_params(self, **params):
-        """Set constructor parameters; returns self."""
+        """Set constructor parameters.
+
+        Parameters
+        ----------
+        **params
+            New values, keyed by constructor parameter name.
+
+        Returns
+        -------
+        Augmentation
+            The augmentation itself.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a constructor parameter.
+        """
         for name, value in params.items():
             if name not in self._PARAMS:
                 raise ValueError(f"invalid parameter {name!r} for Augmentation")
@@ -483,10 +510,14 @@ class AugmentedBatchLoader(TensorBatchLoader):
 
     Parameters
     ----------
-    dataset : skorch Dataset
-    batch_size : int
-    shuffle : bool
-    drop_last : bool
+    dataset : skorch.dataset.Dataset
+        Holds ``X`` (and ``y``, or None): arrays or tensors of whole data.
+    batch_size : int, default=128
+        Rows per batch (the last one may be smaller).
+    shuffle : bool, default=False
+        Draw the rows in a random order each epoch.
+    drop_last : bool, default=False
+        Drop the last, incomplete batch.
     augmentation : callable, optional
         ``augmentation(X, y, n_classes=...) -> (X, y)``, usually an
         :class:`Augmentation`; None (or an augmentation with nothing

@@ -20,6 +20,29 @@ class TensorBatchLoader:
     row at a time it indexes the full tensors once per batch, which removes
     most of the per-batch overhead on small tabular data. Shuffling draws
     from torch's global generator, which each trial seeds.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset
+        Holds ``X`` (and ``y``, or None): arrays or tensors of whole data.
+    batch_size : int, default=128
+        Rows per batch (the last one may be smaller).
+    shuffle : bool, default=False
+        Draw the rows in a random order each epoch.
+    drop_last : bool, default=False
+        Drop the last, incomplete batch.
+    **kwargs
+        Accepted and ignored (``DataLoader`` arguments skorch may pass,
+        such as ``num_workers``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skorch.dataset import Dataset
+    >>> from skautodl.data.loaders import TensorBatchLoader
+    >>> data = Dataset(np.zeros((10, 3), dtype=np.float32), np.arange(10))
+    >>> [tuple(X.shape) for X, y in TensorBatchLoader(data, batch_size=4)]
+    [(4, 3), (4, 3), (2, 3)]
     """
 
     def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False,

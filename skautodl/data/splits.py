@@ -21,12 +21,14 @@ MIN_SPLIT_ROWS = 2
 
 
 def make_splits(X, y, *, cv, validation_fraction, classification, seed):
-    """Return a list of ``(train_index, valid_index)`` pairs.
+    """Split the rows into training and validation indices.
 
     Parameters
     ----------
     X : array-like
-        Only its length is used (and passed to a user's splitter).
+        Not used: the splits depend on ``y`` alone (a user's splitter gets
+        placeholder rows of ``len(y)``, so splitters that read ``X``, such
+        as ``GroupKFold`` with its groups, cannot see it).
     y : ndarray
         Targets; class labels are used to stratify.
     cv : None, int, splitter or iterable
@@ -42,6 +44,33 @@ def make_splits(X, y, *, cv, validation_fraction, classification, seed):
         Whether to stratify on ``y``.
     seed : int
         Seed for shuffling.
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+        ``(train_index, valid_index)`` per split: one pair for a holdout,
+        one per fold otherwise.
+
+    Raises
+    ------
+    ValueError
+        If a split would leave too few rows on either side (see
+        ``validation_fraction``), ``cv`` asks for more folds than rows, or
+        a user's splitter yields an empty side.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodl.data.splits import make_splits
+    >>> y = np.array([0, 1] * 10)
+    >>> [(len(t), len(v)) for t, v in make_splits(
+    ...     None, y, cv=None, validation_fraction=0.2, classification=True,
+    ...     seed=0)]
+    [(16, 4)]
+    >>> [(len(t), len(v)) for t, v in make_splits(
+    ...     None, y, cv=5, validation_fraction=0.2, classification=True,
+    ...     seed=0)]
+    [(16, 4), (16, 4), (16, 4), (16, 4), (16, 4)]
     """
     n = len(y)
     if cv is None:
@@ -121,10 +150,13 @@ def nested_order(train_index, y, *, classification, seed):
     Parameters
     ----------
     train_index : ndarray of int
+        The training rows of a split.
     y : ndarray
         Targets of all rows (indexed by ``train_index``).
     classification : bool
+        Stratify on the classes (True) or on 10 quantile bins of ``y``.
     seed : int
+        Seed of the order within each stratum.
 
     Returns
     -------

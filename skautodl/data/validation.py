@@ -33,17 +33,21 @@ class TaskInfo:
     Parameters
     ----------
     kind : str
-        One of ``"binary"``, ``"multiclass"``, ``"regression"``,
-        ``"multioutput-regression"``.
+        One of ``"binary"``, ``"multiclass"``, ``"multilabel"``,
+        ``"regression"``, ``"multioutput-regression"``.
     n_outputs : int
-        Number of network outputs: classes for a classifier, target columns
-        for a regressor.
+        Number of network outputs: classes for a classifier, labels for a
+        multi-label classifier, target columns for a regressor.
     input_kind : str
         ``"tabular"`` or ``"image"``.
     n_samples : int
         Number of training samples.
     image_shape : tuple of int or None
         ``(C, H, W)`` of image inputs (which travel as flat rows).
+
+    See Also
+    --------
+    detect_task : Build it from a validated ``y``.
     """
 
     kind: str
@@ -70,8 +74,28 @@ def _is_dataframe(X) -> bool:
 def object_column_kind(values, column_name, estimator_name):
     """Check one object column: numbers or strings (with missing) only.
 
-    Returns ``"numeric"`` when every value converts to a float, else
-    ``"categorical"``; raises ``TypeError`` naming the column otherwise.
+    Parameters
+    ----------
+    values : array-like
+        The column's values.
+    column_name : object
+        The column's name (or position), for the messages.
+    estimator_name : str
+        The estimator's name, for the messages.
+
+    Returns
+    -------
+    {"numeric", "categorical"}
+        ``"numeric"`` when every non-missing value is a number or a boolean,
+        ``"categorical"`` when there is a string.
+
+    Raises
+    ------
+    ValueError
+        For a complex number.
+    TypeError
+        For a value of any other type (a list, a date...), naming the
+        column.
     """
     numeric = True
     for v in values:
@@ -99,12 +123,39 @@ def object_column_kind(values, column_name, estimator_name):
 
 
 def column_kind(series, estimator_name="TabularFeaturizer"):
-    """``"numeric"`` or ``"categorical"``: how a pandas column is featurized.
+    """Tell how a pandas column is featurized: as numbers or as categories.
 
     The one column-kind rule of the package: ``category`` columns are
     categorical; boolean and numeric dtypes are numeric; string and object
     columns are numeric when every non-missing value is a number, and
     categorical otherwise (see :func:`object_column_kind`).
+
+    Parameters
+    ----------
+    series : pandas.Series
+        The column.
+    estimator_name : str, default="TabularFeaturizer"
+        The name used in error messages.
+
+    Returns
+    -------
+    {"numeric", "categorical"}
+        The column's kind.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported dtype or an object value that is neither a
+        number nor a string.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skautodl.data.validation import column_kind
+    >>> column_kind(pd.Series([1.5, None])), column_kind(pd.Series(["a", "b"]))
+    ('numeric', 'categorical')
+    >>> column_kind(pd.Series([1, 2], dtype="category"))
+    'categorical'
     """
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
@@ -118,12 +169,28 @@ def column_kind(series, estimator_name="TabularFeaturizer"):
 
 
 def parse_number(value):
-    """``float(value)`` if ``value`` is a number or a string ``float`` parses.
+    """Parse a number, or a string that ``float`` parses.
 
     The documented rule for numeric strings: a string counts as a number
     only when ``float(s)`` succeeds on it (surrounding spaces, exponents,
     ``"nan"`` and ``"inf"`` included; ``"1,5"`` or ``"12 kg"`` are not
-    numbers). Returns None for anything else.
+    numbers).
+
+    Parameters
+    ----------
+    value : object
+        A cell of a column.
+
+    Returns
+    -------
+    float or None
+        ``float(value)``, or None when ``value`` is not a number.
+
+    Examples
+    --------
+    >>> from skautodl.data.validation import parse_number
+    >>> parse_number(" 1e3 "), parse_number("1,5"), parse_number(True)
+    (1000.0, None, 1.0)
     """
     if isinstance(value, bool | np.bool_ | numbers.Real):
         return float(value)
@@ -168,6 +235,14 @@ def check_column_drift(series, fitted_kind, column, *, number_levels=True,
         The column's name (or position), for the message.
     number_levels : bool, default=True
         Whether the column, categorical at fit, had a level that is a number.
+    owner : str, default="TabularFeaturizer"
+        The name used in error messages.
+
+    Raises
+    ------
+    ValueError
+        If the column's kind changed in a way the rule refuses, or a numeric
+        column arrives with infinite values.
     """
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
@@ -214,7 +289,20 @@ def check_column_drift(series, fitted_kind, column, *, number_levels=True,
 
 
 def check_unique_columns(X, owner):
-    """Raise ``ValueError`` naming the column names a DataFrame repeats."""
+    """Raise ``ValueError`` naming the column names a DataFrame repeats.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        The input table.
+    owner : str
+        The estimator's name, for the message.
+
+    Raises
+    ------
+    ValueError
+        If a column name appears more than once.
+    """
     counts = pd.Index(X.columns).value_counts(sort=False)
     repeated = counts[counts > 1]
     if len(repeated):
@@ -233,12 +321,34 @@ def check_X(estimator, X, *, reset):
     estimator through :func:`sklearn.utils.validation.validate_data`; a
     DataFrame's column names must be unique (:func:`check_unique_columns`).
 
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator the input is for: its name goes into the messages,
+        and ``n_features_in_`` / ``feature_names_in_`` are set or checked
+        on it.
+    X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+        The input.
+    reset : bool
+        True at ``fit`` (set the attributes), False at ``predict`` (check
+        them).
+
     Returns
     -------
-    X : pandas.DataFrame or numpy.ndarray
+    pandas.DataFrame or numpy.ndarray
         A DataFrame is returned as is (the featurizer reads its dtypes); any
-        other input becomes a 2-D float64 array, or an object array when it
-        holds strings (categorical columns).
+        other input becomes a 2-D float64 array (float32 input stays
+        float32), or an object array when it holds strings (categorical
+        columns).
+
+    Raises
+    ------
+    ValueError
+        For an empty input, complex values, infinity, duplicate column
+        names, or columns that differ from those seen at ``fit``.
+    TypeError
+        For sparse input, date or time columns, or values that are neither
+        numbers nor strings.
     """
     name = type(estimator).__name__
     if _is_dataframe(X):
@@ -329,7 +439,29 @@ def check_X(estimator, X, *, reset):
 
 
 def normalize_image_shape(image_shape):
-    """``(H, W)`` or ``(C, H, W)`` of positive ints -> ``(C, H, W)``."""
+    """Turn ``(H, W)`` or ``(C, H, W)`` into ``(C, H, W)``.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(H, W)`` (one channel) or ``(C, H, W)``, positive ints.
+
+    Returns
+    -------
+    tuple of int
+        ``(C, H, W)``.
+
+    Raises
+    ------
+    ValueError
+        For any other value.
+
+    Examples
+    --------
+    >>> from skautodl.data.validation import normalize_image_shape
+    >>> normalize_image_shape((28, 28)), normalize_image_shape([3, 32, 32])
+    ((1, 28, 28), (3, 32, 32))
+    """
     shape = tuple(image_shape)
     if len(shape) not in (2, 3) or not all(
         isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
@@ -343,7 +475,21 @@ def normalize_image_shape(image_shape):
 
 
 def is_image_input(X, image_shape=None):
-    """Whether ``X`` is image data: a 3-D/4-D array, or rows with ``image_shape``."""
+    """Tell whether ``X`` is image data.
+
+    Parameters
+    ----------
+    X : array-like or pandas.DataFrame
+        The input.
+    image_shape : tuple of int or None, default=None
+        The estimator's ``image_shape``: when given, ``X`` is always images.
+
+    Returns
+    -------
+    bool
+        True for a 3-D or 4-D array, or with ``image_shape``; DataFrames and
+        sparse matrices are never images.
+    """
     if image_shape is not None:
         return True
     if _is_dataframe(X) or sp.issparse(X):
@@ -364,10 +510,35 @@ def check_image_X(estimator, X, *, reset, image_shape=None):
     or flat rows ``(n, C*H*W)`` when ``image_shape`` is given. At ``predict``
     (``reset=False``) the shape must equal the one seen in ``fit``.
 
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator the input is for: its name goes into the messages,
+        and ``n_features_in_`` / ``feature_names_in_`` are set or checked
+        on it. At ``predict`` its ``image_shape_`` must match.
+    X : array-like
+        The images, or flat rows with ``image_shape``.
+    reset : bool
+        True at ``fit``, False at ``predict``.
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(C, H, W)`` of flat rows (or a check of a 4-D
+        array's shape).
+
     Returns
     -------
     X_flat : ndarray of shape (n_samples, C*H*W)
-    shape : tuple ``(C, H, W)``
+        The images as flat float64 rows.
+    shape : tuple of int
+        ``(C, H, W)``.
+
+    Raises
+    ------
+    ValueError
+        For complex values, an array that is neither images nor flat rows
+        of ``image_shape``, or a shape that differs from ``image_shape`` or
+        from the one seen in ``fit``.
+    TypeError
+        For sparse input.
     """
     name = type(estimator).__name__
     if sp.issparse(X):
@@ -486,6 +657,32 @@ def check_y(estimator, y, n_samples, *, classifier):
     dimensions kept, and its values must lie within float32's range (the
     networks train in float32; they standardize the targets in float64
     first, so any finite float32 value works).
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator, for the messages.
+    y : array-like
+        The targets.
+    n_samples : int
+        The rows of ``X``, which ``y`` must match.
+    classifier : bool
+        Whether ``y`` holds class labels.
+
+    Returns
+    -------
+    ndarray
+        The checked targets.
+
+    Raises
+    ------
+    ValueError
+        For a missing ``y``, a length other than ``n_samples``, missing or
+        infinite values, labels of mixed types, a 2-D classifier target
+        that is not a 0/1 indicator matrix, non-numeric or out-of-range
+        regression targets, or more than 2 dimensions.
+    TypeError
+        For a sparse ``y``.
     """
     name = type(estimator).__name__
     if y is None:
@@ -554,11 +751,38 @@ def check_fit_input(estimator, X, y, *, image_shape=None, classifier):
     estimator's ``n_features_in_`` (and ``feature_names_in_``), and
     ``image_shape_`` for images (removing a stale one otherwise).
 
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator the input is for: its name goes into the messages,
+        and ``n_features_in_`` / ``feature_names_in_`` are set or checked
+        on it.
+    X : array-like or pandas.DataFrame
+        The training input: a table, or images.
+    y : array-like
+        The targets.
+    image_shape : tuple of int or None, default=None
+        The estimator's ``image_shape`` parameter.
+    classifier : bool
+        Whether ``y`` holds class labels.
+
     Returns
     -------
-    X : DataFrame or ndarray
+    X : pandas.DataFrame or ndarray
+        The checked input (:func:`check_X`), or images as flat float64
+        rows.
     y : ndarray
-    image_shape : tuple ``(C, H, W)`` or None
+        The checked targets (:func:`check_y`).
+    image_shape : tuple of int or None
+        ``(C, H, W)`` of images, None for a table.
+
+    Raises
+    ------
+    ValueError
+        For an invalid input (see the checks named above) or too few
+        samples.
+    TypeError
+        For an input of an unsupported type (sparse, dates...).
     """
     shape = None
     if is_image_input(X, image_shape):
@@ -586,7 +810,27 @@ def check_fit_input(estimator, X, y, *, image_shape=None, classifier):
 
 
 def check_predict_input(estimator, X):
-    """Validate ``X`` for ``predict``: the same columns or image shape as in ``fit``."""
+    """Validate ``X`` for ``predict``: the same columns or image shape as in ``fit``.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        A fitted estimator (its ``n_features_in_``, ``feature_names_in_``
+        and ``image_shape_`` are checked against).
+    X : array-like or pandas.DataFrame
+        The rows to predict.
+
+    Returns
+    -------
+    pandas.DataFrame or ndarray
+        The checked rows (flat float64 rows for images).
+
+    Raises
+    ------
+    ValueError
+        If the columns or the image shape differ from those seen in ``fit``,
+        or the input is invalid (see :func:`check_X`).
+    """
     shape = getattr(estimator, "image_shape_", None)
     if shape is not None:
         flat_rows = getattr(X, "ndim", np.ndim(X)) == 2
@@ -597,7 +841,38 @@ def check_predict_input(estimator, X):
 
 def detect_task(y, *, classifier, n_classes=None, input_kind="tabular",
                 image_shape=None) -> TaskInfo:
-    """Describe the learning task from an already validated ``y``."""
+    """Describe the learning task from an already validated ``y``.
+
+    Parameters
+    ----------
+    y : ndarray
+        The validated targets (class indices, a 0/1 indicator matrix, or
+        values).
+    classifier : bool
+        Whether the estimator is a classifier.
+    n_classes : int or None, default=None
+        The number of classes (classifiers with a 1-D ``y``).
+    input_kind : {"tabular", "image"}, default="tabular"
+        The kind of ``X``.
+    image_shape : tuple of int or None, default=None
+        ``(C, H, W)`` of images.
+
+    Returns
+    -------
+    TaskInfo
+        The task: ``"multilabel"`` for a 2-D classifier target,
+        ``"binary"`` or ``"multiclass"`` by ``n_classes``, and
+        ``"regression"`` or ``"multioutput-regression"`` by ``y``'s
+        dimensions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodl.data.validation import detect_task
+    >>> detect_task(np.zeros((5, 3)), classifier=False)
+    TaskInfo(kind='multioutput-regression', n_outputs=3, input_kind='tabular', \
+n_samples=5, image_shape=None)
+    """
     n = len(y)
     common = {"input_kind": input_kind, "n_samples": n, "image_shape": image_shape}
     if classifier and np.ndim(y) == 2:

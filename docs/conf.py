@@ -64,7 +64,6 @@ myst_enable_extensions = ["colon_fence", "deflist"]
 
 # -- API reference -----------------------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"inherited-members": False}
 autodoc_typehints = "none"
 # numpydoc renders the docstrings; the class pages list their methods
 # through autosummary's template, not numpydoc's member tables

@@ -199,8 +199,11 @@ class _DataFile:
     each holding a private copy of the training data.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, featurizers=None):
         self.path = path
+        #: with a featurization whose arrays another one's file holds: its
+        #: own fitted featurizers, one per split, over those arrays
+        self.featurizers = featurizers
 
     def load(self):
         import joblib
@@ -211,7 +214,11 @@ class _DataFile:
             for old in [p for p in _LOADED if os.path.dirname(p) != folder]:
                 del _LOADED[old]
             _LOADED[self.path] = joblib.load(self.path, mmap_mode="r")
-        return _LOADED[self.path]
+        data = _LOADED[self.path]
+        if self.featurizers is None:
+            return data
+        return [replace(split, featurizer=feat)
+                for split, feat in zip(data, self.featurizers, strict=True)]
 
 
 #: the search's evaluator a worker process keeps between trials (its GPU
@@ -329,6 +336,7 @@ class ProcessExecutor:
         self.n_threads = n_threads
         self._folder = tempfile.mkdtemp(prefix="skautodl-data-")
         self._files = {}  # data_key -> _DataFile
+        self._arrays = {}  # ids of a featurization's arrays -> its _DataFile
         self._futures = {}  # future -> job
         self.shipped = 0  # featurizations written for the workers
 
@@ -344,12 +352,21 @@ class ProcessExecutor:
             return job
         ref = self._files.get(job.data_key)
         if ref is None:
-            import joblib
+            arrays = tuple(id(split.X_train) for split in job.data)
+            # a featurization stored once for two keys (FeatureStore) is
+            # written once too: the second key's file reference names the
+            # first one's file and brings its own featurizers
+            twin = self._arrays.get(arrays)
+            if twin is not None:
+                ref = _DataFile(twin.path, [split.featurizer for split in job.data])
+            else:
+                import joblib
 
-            path = os.path.join(self._folder, f"{uuid.uuid4().hex}.pkl")
-            joblib.dump(job.data, path)
-            ref = self._files[job.data_key] = _DataFile(path)
-            self.shipped += 1
+                path = os.path.join(self._folder, f"{uuid.uuid4().hex}.pkl")
+                joblib.dump(job.data, path)
+                ref = self._arrays[arrays] = _DataFile(path)
+                self.shipped += 1
+            self._files[job.data_key] = ref
         return replace(job, data=ref)
 
     def submit(self, job):

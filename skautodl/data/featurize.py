@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numbers
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ from sklearn.preprocessing import (
 from sklearn.utils.validation import check_is_fitted
 
 from skautodl.data.validation import check_column_drift, column_kind, parse_number
+from skautodl.utils._malloc import release_free_memory
 
 _MISSING = "__missing__"
 _SCALINGS = ("standard", "quantile", "robust")
@@ -797,6 +798,15 @@ def transform_rows(featurizer, X, rows, chunk=None):
     return out
 
 
+def _plain_numeric(featurizer):
+    """A fitted :class:`TabularFeaturizer` whose output is its scaled numeric
+    columns alone: no categorical column and no missing-value indicator, so
+    its categorical encoding changes nothing."""
+    return (isinstance(featurizer, TabularFeaturizer)
+            and not featurizer.categorical_columns_
+            and featurizer.n_features_out_ == len(featurizer.numeric_columns_))
+
+
 def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard",
                    featurizer=None):
     """Fit one featurizer per split and cache float32 train/valid matrices.
@@ -884,11 +894,45 @@ class FeatureStore:
         """The featurized splits for ``key`` (built now if not yet)."""
         if key not in self._sets:
             t0 = time.perf_counter()
-            self._sets[key] = prepare_splits(
+            self._sets[key] = self._twin_of(key) or prepare_splits(
                 self.X, self.y_fit, self.y_score, self.splits,
                 featurizer=make_featurizer(self.task, key))
+            release_free_memory()  # the transform's float64 temporaries
             self.build_seconds[key] = time.perf_counter() - t0
         return self._sets[key]
+
+    def shares_arrays(self, key, other):
+        """Whether the featurizations ``key`` and ``other`` hold the same arrays."""
+        return all(a.X_train is b.X_train for a, b in
+                   zip(self._sets[key], self._sets[other], strict=True))
+
+    def _twin_of(self, key):
+        """The splits of ``key`` as views of an equal featurization, or None.
+
+        The categorical encodings (one-hot, or the ``embed`` family's codes)
+        differ only on categorical columns and missing-value indicators. On
+        a table without either (every column numeric, nothing missing) both
+        give the same matrix, which is then stored once: the new key gets
+        its own fitted featurizer (its ``module_params_`` describe the
+        layout) over the arrays already built.
+        """
+        if self.task.input_kind == "image":
+            return None
+        settings = dict(key)
+        for other, sets in self._sets.items():
+            same = {**dict(other), "categorical_encoding":
+                    settings.get("categorical_encoding")}
+            if same != settings:
+                continue
+            out = []
+            for split in sets:
+                feat = fit_featurizer(make_featurizer(self.task, key), self.X,
+                                      split.train_index)
+                if not (_plain_numeric(feat) and _plain_numeric(split.featurizer)):
+                    return None
+                out.append(replace(split, featurizer=feat))
+            return out
+        return None
 
     @property
     def n_train(self):

@@ -6,9 +6,11 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from tests_helpers import MarkerEvaluator, ScriptedSearcher, crash_on_lr
 
@@ -291,6 +293,7 @@ def test_dask_dead_worker_takes_only_its_trial(data):
 
 _TERM_SCRIPT = """
 import sys, warnings
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from skautodl import AutoDLClassifier
 X, y = make_classification(n_samples=300, n_features=8, random_state=0)
@@ -435,6 +438,15 @@ def test_workers_read_the_training_arrays_memory_mapped(data):
         assert not loaded[0].X_train.flags.writeable
         np.testing.assert_array_equal(loaded[0].X_train, splits[0].X_train)
         assert shipped.data.load() is loaded  # loaded once per process
+        # a second key over the same arrays (FeatureStore's shared
+        # featurization) names the same file and brings its own featurizers
+        other = [replace(s, featurizer=clone(s.featurizer)) for s in splits]
+        twin = executor._ship(Job(trial_id=2, config={}, seed=0, data=other,
+                                  data_key="k2"))
+        assert twin.data.path == shipped.data.path and executor.shipped == 1
+        twin_loaded = twin.data.load()
+        assert twin_loaded[0].featurizer is not loaded[0].featurizer
+        assert twin_loaded[0].X_train is loaded[0].X_train
     finally:
         executor.shutdown()
 

@@ -618,3 +618,66 @@ def test_fit_featurizer_estimates_statistics_on_the_sample(monkeypatch):
     monkeypatch.setattr(featurize, "FIT_SAMPLE_ROWS", 1000)
     feat = featurize.fit_featurizer(featurize.TabularFeaturizer(), X, rows)
     np.testing.assert_array_equal(feat.transform(X[:5]), all_rows.transform(X[:5]))
+
+
+# -- FeatureStore: one stored matrix for equal featurizations -------------------
+
+def _store(X, y):
+    from skautodl.data.featurize import FeatureStore
+    from skautodl.data.splits import make_splits
+    from skautodl.data.validation import TaskInfo
+
+    splits = make_splits(X, y, cv=2, validation_fraction=0.25, classification=True,
+                         seed=0)
+    return FeatureStore(X, y, y, splits, TaskInfo("binary", 2, n_samples=len(y)))
+
+
+def _key(scaling, encoding):
+    return (("numeric_scaling", scaling), ("categorical_encoding", encoding))
+
+
+def _fresh(store, key):
+    from skautodl.data.featurize import make_featurizer
+
+    return prepare_splits(store.X, store.y_fit, store.y_score, store.splits,
+                          featurizer=make_featurizer(store.task, key))
+
+
+def test_all_numeric_table_stores_onehot_and_codes_once():
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 4), np.arange(60) % 2
+    store = _store(X, y)
+    onehot, codes = store.get(_key("standard", "onehot")), store.get(
+        _key("standard", "codes"))
+    assert store.shares_arrays(_key("standard", "onehot"), _key("standard", "codes"))
+    for split, fresh in zip(codes, _fresh(store, _key("standard", "codes")),
+                            strict=True):
+        # the same matrix a codes featurization of its own makes, and its own
+        # fitted featurizer (the embed family reads its layout)
+        np.testing.assert_array_equal(split.X_train, fresh.X_train)
+        np.testing.assert_array_equal(split.X_valid, fresh.X_valid)
+        assert split.featurizer.categorical_encoding == "codes"
+        assert split.module_params["n_numeric"] == 4
+    assert onehot[0].featurizer.categorical_encoding == "onehot"
+    # another scaling is another matrix
+    store.get(_key("robust", "codes"))
+    assert not store.shares_arrays(_key("standard", "codes"), _key("robust", "codes"))
+
+
+@pytest.mark.parametrize("kind", ["missing", "categorical"])
+def test_encodings_that_differ_are_stored_apart(kind):
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.randn(60), "b": rng.randn(60)})
+    if kind == "missing":  # indicators: scaled with one-hot, 0/1 with codes
+        X.loc[::7, "a"] = np.nan
+    else:
+        X["c"] = rng.choice(list("uvwxyz"), 60)
+    y = np.arange(60) % 2
+    store = _store(X, y)
+    store.get(_key("standard", "onehot"))
+    codes = store.get(_key("standard", "codes"))
+    assert not store.shares_arrays(_key("standard", "onehot"),
+                                   _key("standard", "codes"))
+    for split, fresh in zip(codes, _fresh(store, _key("standard", "codes")),
+                            strict=True):
+        np.testing.assert_array_equal(split.X_train, fresh.X_train)

@@ -25,11 +25,24 @@ def clean_env(monkeypatch):
     return monkeypatch
 
 
-def test_nothing_changes_when_the_environment_pins_nothing(clean_env):
+def test_unpinned_environment_only_trims_afterwards(clean_env):
     libc = FakeLibc()
     with _malloc.training_allocator(libc):
-        pass
-    assert libc.calls == []
+        assert libc.calls == []  # glibc's own thresholds while training
+    assert libc.calls == [("malloc_trim", 0)]
+
+
+def test_trimmed_even_when_the_trial_raises_unpinned(clean_env):
+    libc = FakeLibc()
+    with pytest.raises(RuntimeError), _malloc.training_allocator(libc):
+        raise RuntimeError("boom")
+    assert libc.calls == [("malloc_trim", 0)]
+
+
+def test_release_free_memory_trims(clean_env):
+    libc = FakeLibc()
+    assert _malloc.release_free_memory(libc) is True
+    assert libc.calls == [("malloc_trim", 0)]
 
 
 def test_dask_nanny_settings_are_lifted_then_restored(clean_env):

@@ -331,82 +331,447 @@ def _validation_text(estimator):
     return text + (' (cv="auto")' if isinstance(estimator.cv, str) else "")
 
 
-def plot_search(estimator, params=None, max_params=4):
-    """Plot a fitted estimator's search: best score over time, and scores by parameter.
+# ---------------------------------------------------------------------- plots
+#: at most this many distinct integer values make a parameter categorical
+#: when the search space is not at hand (a loaded model, a custom searcher)
+_FEW_VALUES = 6
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "skautodl.report's plots need matplotlib: pip install matplotlib "
+            "(or the 'plot' extra: pip install 'skautodl[plot]')."
+        ) from exc
+    return plt
+
+
+def _axes(ax):
+    """``ax``, or the axes of a new figure."""
+    if ax is not None:
+        return ax
+    return _pyplot().subplots(figsize=(6, 4), layout="constrained")[1]
+
+
+def _trials(estimator):
+    """The fitted estimator's leaderboard in trial order."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    return estimator.leaderboard_.sort_values("trial").reset_index(drop=True)
+
+
+def _family_colours(families):
+    """One colour of matplotlib's default cycle per family, in sorted order."""
+    cycle = _pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    return {f: cycle[i % len(cycle)]
+            for i, f in enumerate(sorted(set(families), key=str))}
+
+
+def _metric(estimator):
+    scoring = estimator.scoring
+    return (scoring if isinstance(scoring, str) else
+            "score" if scoring is not None else estimator._default_scoring)
+
+
+def plot_search_progress(estimator, ax=None):
+    """Plot the best validation score found over the search's time, by family.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator (or one loaded with :func:`skautodl.load`).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        A step line of the best score so far over all trials (black), one
+        per family (its best so far, in the family's colour), and each
+        trial's score as a dot in its family's colour; failed trials are red
+        crosses at the bottom. The x axis is the training seconds of the
+        trials so far, in the order they started (summed over parallel
+        workers and folds).
+
+    See Also
+    --------
+    plot_search : This panel and the scores by parameter.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier
+    >>> from skautodl.report import plot_search_progress
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=2, cv=None,
+    ...     search_space={"max_epochs": 2}, verbose=0, random_state=0).fit(X, y)
+    >>> ax = plot_search_progress(clf)
+    >>> ax.get_ylabel()
+    'validation accuracy'
+    """
+    board = _trials(estimator)
+    ax = _axes(ax)
+    seconds = np.cumsum(board["fit_time"].to_numpy(dtype=float))
+    scores = board["score"].to_numpy(dtype=float)
+    ok = ~np.isnan(scores)
+    colours = _family_colours(board["family"])
+
+    def running_best(values):
+        best = np.fmax.accumulate(np.where(np.isnan(values), -np.inf, values))
+        return np.where(np.isinf(best), np.nan, best)
+
+    for family, colour in colours.items():
+        mine = (board["family"] == family).to_numpy()
+        ax.step(seconds, running_best(np.where(mine, scores, np.nan)), where="post",
+                color=colour, alpha=0.6, linewidth=1, label=f"best {family}")
+        ax.scatter(seconds[mine & ok], scores[mine & ok], s=14, color=colour,
+                   alpha=0.8)
+    ax.step(seconds, running_best(scores), where="post", color="black",
+            linewidth=1.8, label="best so far")
+    if (~ok).any():
+        low = np.nanmin(scores) if ok.any() else 0.0
+        ax.scatter(seconds[~ok], np.full((~ok).sum(), low), marker="x", color="red",
+                   label="failed")
+    ax.set_xlabel("training seconds (trials so far)")
+    ax.set_ylabel(f"validation {_metric(estimator)}")
+    ax.set_title(f"{type(estimator).__name__}: {len(board)} trials")
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def _param_kinds(estimator, names):
+    """``{name: "categorical" | "log" | "linear"}``, from the search space's
+    dimensions when the estimator still has its searcher, else from the
+    values (strings, booleans and a few distinct integers are categories;
+    positive numbers spanning 100x or more get a log axis)."""
+    from skopt.space import Categorical
+
+    from skautodl.search.space import SearchSpace
+
+    space = getattr(getattr(estimator, "searcher_", None), "space", None)
+    kinds = {}
+    for name in names:
+        dims = ([sub[name] for sub in space.subspaces.values() if name in sub]
+                if isinstance(space, SearchSpace) else [])
+        values = [v for v in estimator.leaderboard_[name] if not _missing(v)]
+        if dims:
+            if any(isinstance(d, Categorical) for d in dims):
+                kinds[name] = "categorical"
+            elif any(getattr(d, "prior", None) == "log-uniform" for d in dims):
+                kinds[name] = "log"
+            else:
+                kinds[name] = "linear"
+        elif not all(_is_number(v) for v in values) or (
+                all(float(v).is_integer() for v in values)
+                and len(set(values)) <= _FEW_VALUES):
+            kinds[name] = "categorical"
+        elif min(values) > 0 and max(values) >= 100 * min(values):
+            kinds[name] = "log"
+        else:
+            kinds[name] = "linear"
+    return kinds
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _missing(value):
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _searched(estimator, board):
+    """The parameters whose value differs between successful trials: the
+    family first, the training settings next, the rest by name."""
+    from skautodl.search.space import TRAINING_SPACE
+
+    first = ["family", *TRAINING_SPACE]
+    ok = board[board["status"] == "ok"]
+    known = set(estimator.best_params_) | {
+        k for params in estimator.cv_results_["params"] for k in params}
+    varying = [name for name in known if name in ok and
+               len({str(v) for v in ok[name] if not _missing(v)}) > 1]
+    return sorted(varying, key=lambda n: (first.index(n) if n in first
+                                          else len(first), n))
+
+
+def _plot_parameter(ax, board, name, kind, colours):
+    """Each successful trial's score against one parameter."""
+    ok = board[(board["status"] == "ok") & board[name].map(
+        lambda v: not _missing(v))]
+    scores = ok["score"].to_numpy(dtype=float)
+    point_colours = [colours[f] for f in ok["family"]]
+    if kind == "categorical":
+        values = list(ok[name])
+        numeric = all(_is_number(v) for v in values)
+        categories = sorted(set(values), key=float if numeric else str)
+        position = np.array([categories.index(v) for v in values], dtype=float)
+        jitter = np.random.RandomState(0).uniform(-0.15, 0.15, len(position))
+        ax.scatter(position + jitter, scores, s=14, c=point_colours, alpha=0.8)
+        for i in range(len(categories)):
+            mean = scores[position == i].mean()
+            ax.hlines(mean, i - 0.3, i + 0.3, color="black", linewidth=1.5)
+        ax.set_xticks(range(len(categories)))
+        ax.set_xticklabels([f"{v:g}" if numeric else str(v) for v in categories])
+        ax.set_xlim(-0.5, len(categories) - 0.5)
+    else:
+        ax.scatter(ok[name].to_numpy(dtype=float), scores, s=14, c=point_colours,
+                   alpha=0.8)
+        if kind == "log":
+            from matplotlib.ticker import NullFormatter
+
+            ax.set_xscale("log")
+            # a range under a decade labels its minor ticks: they overlap
+            ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(name)
+
+
+def plot_search(estimator, params=None, max_params=8, ncols=3):
+    """Plot a fitted estimator's search: its progress and scores by parameter.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier or AutoDLRegressor
+        A fitted estimator (or one loaded with :func:`skautodl.load`).
+    params : list of str, optional
+        Parameters to plot scores against (``"family"``, ``"lr"``,
+        ``"batch_size"``, ``"module__n_units"``...); by default those whose
+        value differs between successful trials, the family and the training
+        settings first, at most ``max_params``.
+    max_params : int, default=8
+        The most parameter panels drawn by default.
+    ncols : int, default=3
+        Panels per row; with the defaults the figure is 11 inches wide, as
+        wide as a notebook cell.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        First panel: :func:`plot_search_progress`. Then one panel per
+        parameter with each successful trial's score (the y axes are
+        shared), coloured by family. Categorical parameters (choices of the
+        search space such as ``batch_size``, strings, booleans) are drawn as
+        categories, one tick each with its mean score as a black bar;
+        log-uniform ones (``lr``, ``optimizer__weight_decay``) on a log axis.
+
+    See Also
+    --------
+    plot_search_progress : The first panel alone.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier
+    >>> from skautodl.report import plot_search
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=3, cv=None,
+    ...     search_space={"max_epochs": 2}, verbose=0, random_state=0).fit(X, y)
+    >>> fig = plot_search(clf, params=["lr", "batch_size"])
+    >>> [ax.get_xlabel() for ax in fig.get_axes()[1:]]
+    ['lr', 'batch_size']
+    """
+    board = _trials(estimator)
+    plt = _pyplot()
+    if params is None:
+        params = _searched(estimator, board)[:max_params]
+    unknown = [p for p in params if p not in board]
+    if unknown:
+        raise ValueError(f"plot_search: no trial has the parameter(s) {unknown}; "
+                         f"the trials have {sorted(estimator.best_params_)}.")
+    n_panels = 1 + len(params)
+    ncols = max(1, min(int(ncols), n_panels))
+    nrows = -(-n_panels // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.7 * ncols, 3.0 * nrows),
+                             squeeze=False, sharey=True)
+    axes = axes.ravel()
+    plot_search_progress(estimator, ax=axes[0])
+    colours = _family_colours(board["family"])
+    kinds = _param_kinds(estimator, params)
+    for ax, name in zip(axes[1:], params, strict=False):
+        _plot_parameter(ax, board, name, kinds[name], colours)
+    for ax in axes[n_panels:]:
+        fig.delaxes(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ensemble(estimator, ax=None):
+    """Plot the weights of the ensemble's members.
 
     Parameters
     ----------
     estimator : AutoDLClassifier or AutoDLRegressor
         A fitted estimator.
-    params : list of str, optional
-        Numeric parameters to plot scores against; by default the searched
-        numeric ones (up to ``max_params``).
-    max_params : int, default=4
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
 
     Returns
     -------
-    fig : matplotlib.figure.Figure
-        First panel: the running best validation score against cumulative
-        training seconds (trials in the order they ran; failed trials are
-        marked with an x). Other panels: each trial's score against one
-        parameter (log axes for learning rate and weight decay).
+    ax : matplotlib.axes.Axes
+        One bar per member, heaviest first, its height the member's weight
+        (the weights sum to 1), coloured by family and labelled with the
+        trial (as in ``leaderboard_``) and the trial's validation score.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier
+    >>> from skautodl.report import plot_ensemble
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=2, cv=None,
+    ...     search_space={"max_epochs": 2}, verbose=0, random_state=0).fit(X, y)
+    >>> ax = plot_ensemble(clf)
+    >>> round(float(sum(bar.get_height() for bar in ax.patches)), 6)
+    1.0
+    """
+    board = _trials(estimator)
+    members = board[board["ensemble_weight"] > 0].sort_values(
+        ["ensemble_weight", "trial"], ascending=[False, True], kind="stable")
+    ax = _axes(ax)
+    colours = _family_colours(board["family"])
+    bars = ax.bar(range(len(members)), members["ensemble_weight"], width=0.6,
+                  color=[colours[f] for f in members["family"]])
+    if len(members) < 4:  # a few bars, not as wide as the axes
+        ax.set_xlim(-1.5, len(members) + 0.5)
+    ax.bar_label(bars, labels=[f"{w:.2f}" for w in members["ensemble_weight"]],
+                 fontsize=8)
+    ax.set_xticks(range(len(members)))
+    ax.set_xticklabels([f"trial {t}\n{f}\n{s:.3f}" for t, f, s in zip(
+        members["trial"], members["family"], members["score"], strict=True)],
+        fontsize=8)
+    ax.set_ylabel("weight")
+    score = getattr(estimator, "ensemble_score_", estimator.best_score_)
+    ax.set_title(f"ensemble of {len(members)}: validation {_metric(estimator)} "
+                 f"{score:.4f}")
+    return ax
+
+
+def plot_confusion_matrix(estimator, X, y, *, normalize=None, ax=None):
+    """Plot a fitted classifier's confusion matrix on ``X, y``.
+
+    Parameters
+    ----------
+    estimator : AutoDLClassifier
+        A fitted classifier (one label per row).
+    X : array-like or pandas.DataFrame
+        Rows to predict, as for ``predict``.
+    y : array-like of shape (n_samples,)
+        Their true labels.
+    normalize : {"true", "pred", "all"} or None, default=None
+        As in :func:`sklearn.metrics.confusion_matrix`: counts, or shares
+        of each true class, each predicted class or all rows.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The matrix drawn by :class:`sklearn.metrics.ConfusionMatrixDisplay`,
+        true labels down, predicted across, in ``classes_`` order.
+
+    Raises
+    ------
+    TypeError
+        For a regressor, or a multi-label classifier.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier
+    >>> from skautodl.report import plot_confusion_matrix
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, cv=None,
+    ...     search_space={"max_epochs": 2}, verbose=0, random_state=0).fit(X, y)
+    >>> ax = plot_confusion_matrix(clf, X, y)
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['0', '1', '2']
+    """
+    from sklearn.metrics import ConfusionMatrixDisplay
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    classes = getattr(estimator, "classes_", None)
+    if classes is None or isinstance(classes, list):
+        kind = "a regressor" if classes is None else "a multi-label classifier"
+        raise TypeError(
+            f"plot_confusion_matrix needs a classifier of one label per row; "
+            f"{type(estimator).__name__} is {kind}"
+            + (" (plot_residuals draws a regressor's errors)." if classes is None
+               else "."))
+    ax = _axes(ax)
+    predicted = estimator.predict(X)
+    display = ConfusionMatrixDisplay.from_predictions(
+        y, predicted, labels=classes, normalize=normalize, ax=ax,
+        colorbar=False, values_format=".2f" if normalize else None)
+    accuracy = float(np.mean(np.asarray(y) == predicted))
+    display.ax_.set_title(f"{len(predicted)} rows, accuracy {accuracy:.4f}")
+    return display.ax_
+
+
+def plot_residuals(estimator, X, y, *, ax=None):
+    """Plot a fitted regressor's residuals on ``X, y`` against its predictions.
+
+    Parameters
+    ----------
+    estimator : AutoDLRegressor
+        A fitted regressor.
+    X : array-like or pandas.DataFrame
+        Rows to predict, as for ``predict``.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Their true values.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        One dot per row at (prediction, true value minus prediction), one
+        colour per target column (with a legend when there are several),
+        and a line at zero; the title gives the root mean squared error.
+
+    Raises
+    ------
+    TypeError
+        For a classifier.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skautodl import AutoDLRegressor
+    >>> from skautodl.report import plot_residuals
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = AutoDLRegressor(time_budget=None, n_trials=1, cv=None,
+    ...     search_space={"max_epochs": 2}, verbose=0, random_state=0).fit(X, y)
+    >>> ax = plot_residuals(reg, X, y)
+    >>> len(ax.collections[0].get_offsets()) == len(y)
+    True
     """
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "plot_search needs matplotlib: pip install 'skautodl[bench]' or "
-            "pip install matplotlib"
-        ) from exc
-    res = estimator.cv_results_
-    scores = np.asarray(res["mean_test_score"], dtype=float)
-    seconds = np.cumsum(np.asarray(res["mean_fit_time"]) *
-                        np.maximum(1, _n_splits(res)))
-    if params is None:
-        params = []
-        for key in sorted(res):
-            if not key.startswith("param_"):
-                continue
-            values = [v for v in np.ma.getdata(res[key]) if v is not None]
-            numeric = all(isinstance(v, int | float) and not isinstance(v, bool)
-                          for v in values)
-            if numeric and len(set(values)) > 1:
-                params.append(key[len("param_"):])
-        params = params[:max_params]
-    fig, axes = plt.subplots(1, 1 + len(params),
-                             figsize=(4.5 * (1 + len(params)), 3.6), squeeze=False)
-    ax = axes[0, 0]
-    best = np.fmax.accumulate(np.where(np.isnan(scores), -np.inf, scores))
-    best = np.where(np.isinf(best), np.nan, best)
-    ax.step(seconds, best, where="post", label="best so far")
-    ok = ~np.isnan(scores)
-    ax.scatter(seconds[ok], scores[ok], s=12, alpha=0.6, label="trial")
-    if (~ok).any():
-        low = np.nanmin(scores) if ok.any() else 0.0
-        ax.scatter(seconds[~ok], np.full((~ok).sum(), low), marker="x",
-                   color="red", label="failed")
-    ax.set_xlabel("cumulative training seconds")
-    ax.set_ylabel("validation score")
-    ax.set_title(f"{type(estimator).__name__}: {len(scores)} trials")
-    ax.legend(loc="lower right", fontsize=8)
-    for ax, name in zip(axes[0, 1:], params, strict=True):
-        values = np.array([np.nan if v is None else v
-                           for v in np.ma.filled(res[f"param_{name}"], None)],
-                          dtype=float)
-        ax.scatter(values[ok], scores[ok], s=14, alpha=0.7)
-        if name in ("lr", "optimizer__weight_decay"):
-            ax.set_xscale("log")
-        ax.set_xlabel(name)
-        ax.set_ylabel("validation score")
-    fig.tight_layout()
-    return fig
-
-
-def _n_splits(res):
-    return sum(1 for k in res if k.startswith("split") and k.endswith("_test_score"))
+    if hasattr(estimator, "classes_"):
+        raise TypeError(
+            f"plot_residuals needs a regressor; {type(estimator).__name__} is a "
+            "classifier (plot_confusion_matrix draws a classifier's errors).")
+    predicted = np.asarray(estimator.predict(X), dtype=float)
+    truth = np.asarray(y, dtype=float).reshape(predicted.shape)
+    residuals = truth - predicted
+    ax = _axes(ax)
+    columns = predicted.reshape(len(predicted), -1).T
+    errors = residuals.reshape(len(residuals), -1).T
+    for k, (pred, err) in enumerate(zip(columns, errors, strict=True)):
+        ax.scatter(pred, err, s=10, alpha=0.6,
+                   label=f"target {k}" if len(columns) > 1 else None)
+    ax.axhline(0.0, color="black", linewidth=1)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true - predicted")
+    ax.set_title(f"residuals (RMSE {np.sqrt(np.mean(residuals ** 2)):.4g})")
+    if len(columns) > 1:
+        ax.legend(fontsize=8)
+    return ax
 
 
 def compare(old, new, X, y, *, verbose=True):

@@ -265,7 +265,10 @@ class AutoGluonModel:
     LABEL = "__target__"
 
     def __init__(self, job):
+        from autogluon.tabular import TabularPredictor  # not timed as fit
+
         self.job = job
+        self.predictor_class = TabularPredictor
 
     def _frame(self, X):
         import pandas as pd
@@ -276,8 +279,6 @@ class AutoGluonModel:
         return pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
 
     def fit(self, X, y):
-        from autogluon.tabular import TabularPredictor
-
         job = self.job
         if job["classification"]:
             problem = "binary" if len(np.unique(y)) == 2 else "multiclass"
@@ -286,7 +287,7 @@ class AutoGluonModel:
         train = self._frame(X)
         train[self.LABEL] = np.asarray(y)
         path = tempfile.mkdtemp(prefix="autogluon-", dir=job["workdir"])
-        self.predictor = TabularPredictor(
+        self.predictor = self.predictor_class(
             label=self.LABEL, problem_type=problem, path=path, verbosity=0,
             eval_metric="accuracy" if job["classification"] else "r2")
         self.predictor.fit(train, time_limit=job["budget"], num_cpus=job["threads"],
@@ -678,15 +679,14 @@ def cost_table(cells, tools, datasets, labels):
 
 
 def versions_text(name, versions, python):
-    """``name 1.2 (torch 2.13, python 3.11.7, /path/python)``."""
+    """``name: tool 1.2, torch 2.13`` plus ``(python 3.11.7, path)`` when the
+    tool runs in another interpreter than this one."""
     versions = dict(versions)
     py = versions.pop("python", None)
-    main = [f"{k} {v}" for k, v in versions.items()]
-    extra = [f"python {py}"] if py else []
+    text = f"{name}: {', '.join(f'{k} {v}' for k, v in versions.items())}"
     if python != sys.executable:
-        extra.append(f"`{python}`")
-    return f"{name}: {', '.join(main) or 'version unknown'}" + (
-        f" ({', '.join(extra)})" if extra else "")
+        text += f" (python {py or '?'}, `{python}`)"
+    return text
 
 
 # ---------------------------------------------------------------- machine
@@ -737,14 +737,17 @@ def report(args, settings, cells, mean_ranks, tools, labels, skipped, versions):
     """The markdown block for docs/benchmarks.md."""
     lines = [
         f"Run of {settings['date']} ({settings['elapsed_min']:.0f} minutes), "
-        f"commit `{settings['commit']}`: data sets {', '.join(args.datasets)}; "
+        f"commit {settings['commit']}: data sets {', '.join(args.datasets)}; "
         f"split seeds {', '.join(map(str, args.split_seeds))}; budget "
         f"{args.budget:g} s; {args.threads} core(s) per fit"
         + (f"; quick (at most {quality.QUICK_ROWS} rows)" if args.quick else "")
         + ".",
         "",
         f"Machine: {settings['machine']}; {settings['load_start']} at the start, "
-        f"{settings['load_end']} at the end.",
+        f"{settings['load_end']} at the end."
+        + (" **The machine was busy** (other work on its cores): the times are "
+           "unreliable and the time-budgeted tools did less work than on a "
+           "quiet machine." if settings["busy"] else ""),
         "",
         "```bash",
         settings["command"],
@@ -755,8 +758,11 @@ def report(args, settings, cells, mean_ranks, tools, labels, skipped, versions):
     ]
     lines += [f"- {versions_text(labels[t], versions[t], settings['pythons'][t])}"
               for t in tools]
-    lines += [f"- {TOOLS[t].label if t in TOOLS else t}: skipped, {reason}"
-              for t, reason in skipped.items()]
+    lines += [f"- {labels[t]}: skipped, {reason}" for t, reason in skipped.items()]
+    unbudgeted = [labels[t] for t in tools if not TOOLS[t].budgeted]
+    if unbudgeted:
+        lines += ["", f"Without a time budget (their own defaults): "
+                  f"{', '.join(unbudgeted)}."]
     lines += ["", "Test score (accuracy or R²; mean ± standard deviation over the "
               "split seeds; bold: the best mean of the data set) and mean rank "
               "over the data sets (a tool that failed on a data set shares the "
@@ -863,12 +869,18 @@ def parse_args(argv=None):
 
 
 def _commit():
+    """The short hash of HEAD, marked when the work tree has changes."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=str(ROOT), capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=str(ROOT),
-                             capture_output=True, text=True, timeout=30)
+        commit = git("rev-parse", "--short", "HEAD") or "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return out.stdout.strip() or "unknown"
+    commit = f"`{commit}`"
+    return f"{commit} with uncommitted changes" if dirty else commit
 
 
 def _command(argv):
@@ -948,6 +960,7 @@ def main(argv=None):
         "date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": _commit(),
         "command": _command(argv), "machine": machine(), "load_start": load_start,
         "load_end": _load(), "elapsed_min": (time.perf_counter() - started) / 60,
+        "busy": bool(busy or _busy()),
         "pythons": args.pythons,
     }
     print("\nTest score (mean ± std over the split seeds) and mean rank:\n")

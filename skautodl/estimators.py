@@ -76,7 +76,7 @@ AUTO_FOLDS = 5
 
 
 def resolve_cv(cv, n_samples, input_kind, smallest_class=None):
-    """The ``cv`` a fit uses: ``cv`` itself, or what ``"auto"`` chooses.
+    """Return the ``cv`` a fit uses: ``cv`` itself, or what ``"auto"`` chooses.
 
     ``"auto"`` gives ``AUTO_FOLDS``-fold bagging for tables of fewer than
     ``AUTO_BAGGING_MAX_ROWS`` rows (where ranking trials on one small
@@ -86,6 +86,31 @@ def resolve_cv(cv, n_samples, input_kind, smallest_class=None):
     fewer, so that every fold holds a member of the smallest class
     (``smallest_class``, classifiers) or 2 rows (regressors); below 2
     folds it is the holdout.
+
+    Parameters
+    ----------
+    cv : "auto", None, int, CV splitter or iterable
+        The estimator's ``cv`` parameter.
+    n_samples : int
+        Rows (or images) of the training data.
+    input_kind : {"tabular", "image"}
+        The kind of input.
+    smallest_class : int or None, default=None
+        Size of the smallest class (classifiers); None for a regressor.
+
+    Returns
+    -------
+    None, int, CV splitter or iterable
+        ``cv`` unchanged unless it is ``"auto"``; then a number of folds,
+        or None for one holdout split.
+
+    Examples
+    --------
+    >>> from skautodl.estimators import resolve_cv
+    >>> resolve_cv("auto", 150, "tabular", smallest_class=50)
+    5
+    >>> resolve_cv("auto", 5000, "tabular"), resolve_cv("auto", 150, "image")
+    (None, None)
     """
     if not (isinstance(cv, str) and cv == "auto"):
         return cv
@@ -97,9 +122,32 @@ def resolve_cv(cv, n_samples, input_kind, smallest_class=None):
 
 
 def warm_start_results(source, owner):
-    """``cv_results_``-like ``{"params", "mean_test_score"}`` of the search
-    saved at ``source``: a model file (:func:`skautodl.save`) or a
-    ``checkpoint_dir``."""
+    """Read the trials of the earlier search that ``warm_start`` names.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A model file (:func:`skautodl.save`) or a ``checkpoint_dir``.
+    owner : str
+        The class name of the estimator being fitted: a model file must
+        hold the same class.
+
+    Returns
+    -------
+    dict or None
+        ``cv_results_``-like ``{"params": [...], "mean_test_score": [...]}``
+        (NaN for failed trials); None for a model file without
+        ``cv_results_``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``source`` does not exist.
+    ValueError
+        If the model file holds the other estimator class.
+    skautodl.exceptions.ModelFileError
+        If the model file is not valid.
+    """
     from skautodl.controller.checkpoint import read_results
     from skautodl.persistence import read_search
 
@@ -270,8 +318,40 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        self : object
-            The fitted estimator.
+        object
+            The fitted estimator itself.
+
+        Raises
+        ------
+        ValueError
+            For an invalid parameter or input (each message names what is
+            wrong), or a ``checkpoint_dir`` holding another search
+            (:class:`~skautodl.exceptions.CheckpointError`, a
+            ``ValueError``).
+        skautodl.exceptions.AllTrialsFailedError
+            If no trial produced a model.
+
+        Warns
+        -----
+        skautodl.exceptions.TrialFailedWarning
+            For each trial that raised, diverged or ran out of memory.
+        skautodl.exceptions.SearchInterruptedWarning
+            When Ctrl-C stops the search; the best model so far is kept.
+
+        See Also
+        --------
+        predict : Predict with the fitted ensemble.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skautodl import AutoDLClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+        ...                        cv=None, search_space={"max_epochs": 5},
+        ...                        verbose=0, random_state=0).fit(X, y)
+        >>> clf.n_trials_, clf.stop_reason_
+        (1, 'n_trials')
         """
         start = time.time()
         name = type(self).__name__
@@ -388,8 +468,29 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        y_pred : ndarray
-            Labels (classifier) or values (regressor); 1-D when ``y`` was.
+        ndarray
+            Labels (classifier) or values (regressor), the ensemble's blend;
+            1-D when ``y`` was, else ``(n_samples, n_outputs)`` (a 0/1
+            indicator matrix for multi-label classification).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            If the columns (or the image shape) differ from those seen in
+            ``fit``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skautodl import AutoDLClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+        ...                        cv=None, search_space={"max_epochs": 5},
+        ...                        verbose=0, random_state=0).fit(X, y)
+        >>> clf.predict(X[:3]).shape
+        (3,)
         """
         check_is_fitted(self)
         return self._ensemble().predict(check_predict_input(self, X))
@@ -404,7 +505,7 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        summary : skautodl.report.SearchSummary
+        skautodl.report.SearchSummary
             Its ``repr`` is the text, its ``_repr_html_`` a table, and its
             ``members`` a DataFrame of the ensemble's members.
 
@@ -436,12 +537,34 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         path : str or path-like
+            The ``.onnx`` file to write.
         **kwargs
-            Passed to :func:`skautodl.export.export_onnx`.
+            Passed to :func:`skautodl.export.export_onnx` (``fold``,
+            ``dtype``, ``opset_version``).
 
         Returns
         -------
-        path : str
+        str
+            The path written.
+
+        See Also
+        --------
+        skautodl.export.export_onnx : The function, with a complete example
+            of running the graph.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import load_iris
+        >>> from skautodl import AutoDLClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+        ...                        cv=None, search_space={"max_epochs": 5},
+        ...                        verbose=0, random_state=0).fit(X, y)
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> os.path.basename(clf.export_onnx(os.path.join(tmp.name, "iris.onnx")))
+        'iris.onnx'
+        >>> tmp.cleanup()
         """
         from skautodl.export import export_onnx
 
@@ -453,27 +576,78 @@ class _BaseAutoDL(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         path : str or path-like
+            The file to write (by convention ``*.pt``).
         **kwargs
-            Passed to :func:`skautodl.export.export_torchscript`.
+            Passed to :func:`skautodl.export.export_torchscript` (``fold``,
+            ``dtype``).
 
         Returns
         -------
-        path : str
+        str
+            The path written.
+
+        See Also
+        --------
+        skautodl.export.export_torchscript : The function, with a complete
+            example of loading and running the module.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import load_iris
+        >>> from skautodl import AutoDLClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+        ...                        cv=None, search_space={"max_epochs": 5},
+        ...                        verbose=0, random_state=0).fit(X, y)
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> os.path.basename(clf.export_torchscript(os.path.join(tmp.name, "iris.pt")))
+        'iris.pt'
+        >>> tmp.cleanup()
         """
         from skautodl.export import export_torchscript
 
         return export_torchscript(self, path, **kwargs)
 
     def compress(self, X=None, y=None, **kwargs):
-        """A pruned and quantized copy of this fitted estimator.
+        """Return a pruned and quantized copy of this fitted estimator.
 
-        See :func:`skautodl.compression.compress` for the parameters
-        (``sparsity``, ``quantize``, the fine-tune on ``X, y``) and the
-        report it attaches. This estimator is not changed.
+        This estimator is not changed.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame, default=None
+            Rows for the fine-tune after pruning, the validation score and
+            the latency (see :func:`skautodl.compression.compress`).
+        y : array-like, default=None
+            Targets of ``X``.
+        **kwargs
+            Passed to :func:`skautodl.compression.compress`: ``sparsity``,
+            ``quantize``, ``fine_tune_epochs``, ``fine_tune_lr``,
+            ``validation_fraction``, ``random_state``.
 
         Returns
         -------
-        estimator : same class as self, fitted
+        AutoDLClassifier or AutoDLRegressor
+            A fitted estimator of the same class, with
+            ``compression_report_`` (sizes, sparsity, scores and latency
+            before and after).
+
+        See Also
+        --------
+        skautodl.compression.compress : The function, with every parameter.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skautodl import AutoDLClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+        ...                        cv=None, search_space={"max_epochs": 5},
+        ...                        verbose=0, random_state=0).fit(X, y)
+        >>> small = clf.compress(X, y, sparsity=0.5, random_state=0)
+        >>> small.compression_report_["after"]["weight_sparsity"]
+        0.5
         """
         from skautodl.compression import compress
 
@@ -517,16 +691,40 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``.
 
+        The ensemble's blended probabilities, temperature scaled
+        (``temperature_``), which never changes the predicted labels.
+
         Parameters
         ----------
         X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+            Same columns (or image shape) as in ``fit``.
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes), or list of ndarray
-            With a label-indicator ``y`` (multi-label), one (n_samples, 2)
-            array per label (probabilities of 0 and 1), as scikit-learn's
-            multi-output classifiers return them.
+        ndarray of shape (n_samples, n_classes), or list of ndarray
+            The probabilities. With a label-indicator ``y`` (multi-label),
+            one (n_samples, 2) array per label (probabilities of 0 and 1),
+            as scikit-learn's multi-output classifiers return them.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            If the columns (or the image shape) differ from those seen in
+            ``fit``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skautodl import AutoDLClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+        ...                        cv=None, search_space={"max_epochs": 5},
+        ...                        verbose=0, random_state=0).fit(X, y)
+        >>> proba = clf.predict_proba(X[:2])
+        >>> proba.shape, proba.sum(axis=1).round(6).tolist()
+        ((2, 3), [1.0, 1.0])
         """
         check_is_fitted(self)
         ensemble = self._ensemble()
@@ -565,10 +763,19 @@ Parameters
 time_budget : float or None, default=120
     Seconds for the whole ``fit``: search and refit. ``fit`` returns within
     ``time_budget + min(0.1 * time_budget, 30) + 5`` seconds. None: no time
-    limit (then ``n_trials`` must be set).
+    limit (then ``n_trials`` must be set: ``fit`` raises ``ValueError``
+    when both are None).
 n_trials : int or None, default=None
-    Most trials to run; None runs as many as the budget allows. Promotions
-    of a configuration to more epochs count as trials.
+    Most trials to run; None runs as many as the budget allows. Every trial
+    counts: the portfolio's known-good configurations (at most
+    ``ceil(n_trials / 2)`` of them, each trained for the full epoch count,
+    with early stopping), the searcher's proposals and, with a ``fidelity``
+    schedule, each rung's short trials and every promotion of a
+    configuration to more epochs. ``n_trials=1`` is therefore one
+    full-length trial of the first family's default configuration; it is a
+    short first-rung trial only without the portfolio
+    (``SearchSpec(..., portfolio=False)``) or on data large enough for
+    data-size fidelity, where the portfolio opens the first bracket.
 search : {{"bayes", "random", "grid", "evolution"}}, SearchSpec or searcher, \
 default="bayes"
     Search strategy: Bayesian optimization (scikit-optimize, a Gaussian
@@ -659,14 +866,20 @@ best_score_ : float
     Validation score of the best trial.
 best_index_ : int
     Index of the best trial in ``cv_results_``.
-best_estimator_ : sklearn.pipeline.Pipeline
+best_estimator_ : sklearn.pipeline.Pipeline or skautodl.ensemble.BaggedModel
     The best single trial's model (featurizer plus fitted skorch net, or
-    its bag of fold models with ``cv``); predicts on raw input.
+    tree model for ``"hgb"``; its bag of fold models with ``cv``); predicts
+    on raw input.
 ensemble_ : list of (estimator, float)
-    Ensemble members (refitted pipelines, or bags of fold models with
-    ``cv``) with their weights, summing to 1; ``predict`` averages them.
+    Ensemble members (pipelines refitted on all data after a holdout
+    split, the trials' own models on large data, or bags of fold models
+    with ``cv``) with their weights, summing to 1; ``predict`` averages
+    them.
 ensemble_score_ : float
-    Validation score of the ensemble's blend (at least ``best_score_``).
+    Validation score of the ensemble's blend, on the out-of-sample
+    predictions it was selected on (pooled over the folds with ``cv``, so
+    it is not a mean of fold scores as ``best_score_`` is);
+    ``best_score_`` with ``ensemble_size=1``.
 cv_ : None, int, CV splitter or iterable
     The validation protocol used: ``cv``, or what ``cv="auto"`` chose
     (5 folds or None, one holdout split).
@@ -700,24 +913,35 @@ See Also
 
 Examples
 --------
+A tiny, deterministic search (one trial of at most 20 epochs) so that the
+example runs in seconds; real searches are bounded by ``time_budget``.
+
 >>> from sklearn.datasets import {dataset}
 >>> from skautodl import {name}
 >>> X, y = {dataset}(return_X_y=True)
->>> est = {name}(time_budget=None, n_trials=2, verbose=0,
-...     search_space={{"max_epochs": 30}}, random_state=0)
+>>> est = {name}(time_budget=None, n_trials=1, families=["mlp"], cv=None,
+...     search_space={{"max_epochs": 20}}, verbose=0, random_state=0)
 >>> {check}
 {expected}
 """
 
+_SUMMARY = """Searches network architectures and training hyperparameters within a
+time budget: a short portfolio of known-good configurations, then Bayesian
+optimization by default, with Hyperband over epochs. The best trials are
+combined by greedy ensemble selection on their out-of-sample predictions;
+the members are refitted on all the data when the time left allows (bagged
+over the folds with ``cv``; on large data the trials' own models are
+kept). """
+
 AutoDLClassifier.__doc__ = _DOC.format(
     kind="classifier", name="AutoDLClassifier", folds="stratified",
-    summary="Searches network architectures and training hyperparameters "
-    "(Bayesian\noptimization by default) within a time budget, then refits the "
-    "best\nconfiguration on all the data. Works on numpy arrays and pandas\n"
-    "DataFrames with numeric, boolean and categorical columns and missing\n"
-    "values, and on images.",
+    summary=_SUMMARY + "Works on numpy arrays and pandas DataFrames with numeric,\n"
+    "boolean and categorical columns and missing values, and on images; a\n"
+    "2-D 0/1 ``y`` is multi-label classification (one network, one output\n"
+    "per label).",
     scoring="accuracy",
-    classes="classes_ : ndarray of shape (n_classes,)\n    Class labels.\n"
+    classes="classes_ : ndarray of shape (n_classes,) or list of ndarray\n"
+    "    Class labels; for multi-label ``y``, one ``[0, 1]`` array per label.\n"
     "temperature_ : float\n    Temperature scaling of the ensemble's blended "
     "probabilities, fitted\n    on the out-of-sample rows the ensemble was "
     "selected on (1.0: none;\n    below 1 sharpens). It never changes the "
@@ -727,11 +951,9 @@ AutoDLClassifier.__doc__ = _DOC.format(
 )
 AutoDLRegressor.__doc__ = _DOC.format(
     kind="regressor", name="AutoDLRegressor", folds="shuffled",
-    summary="Searches network architectures and training hyperparameters "
-    "(Bayesian\noptimization by default) within a time budget, then refits the "
-    "best\nconfiguration on all the data. Targets are standardized internally "
-    "and\npredictions mapped back; a 2-D ``y`` trains one network with one "
-    "output\nper column (multi-output regression).",
+    summary=_SUMMARY + "Targets are standardized internally and predictions mapped\n"
+    "back; a 2-D ``y`` trains one network with one output per column\n"
+    "(multi-output regression).",
     scoring="R^2", classes="",
     other="AutoDLClassifier", other_kind="classification", dataset="load_diabetes",
     check="est.fit(X, y).predict(X[:3]).shape", expected="(3,)",

@@ -12,14 +12,35 @@ from scipy.stats import rankdata
 def cv_results(results, weights=None):
     """Build ``cv_results_`` with :class:`~sklearn.model_selection.GridSearchCV`'s keys.
 
-    Keys: ``params``, ``param_<name>`` (masked arrays: masked where a trial
-    has no such parameter), ``split<k>_test_score``, ``mean_test_score``,
-    ``std_test_score``, ``rank_test_score``, ``mean_fit_time``,
-    ``std_fit_time``, ``mean_score_time``, ``std_score_time``, plus
-    ``status``, ``iter`` (fidelity rung), ``n_resources`` (epochs the config
-    was given), ``epochs_run``, ``error``, ``trial_id`` and ``origin``
-    (``"portfolio"``, ``"searcher"`` or ``"promotion"``). Rows follow the
-    trial ids. Failed trials score ``nan`` and rank last.
+    Parameters
+    ----------
+    results : list of TrialResult
+        The search's trials, in trial-id order.
+    weights : dict, optional
+        ``{trial_id: weight}`` of the ensemble's members.
+
+    Returns
+    -------
+    dict
+        Keys: ``params``, ``param_<name>`` (masked arrays: masked where a
+        trial has no such parameter), ``split<k>_test_score``,
+        ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
+        ``mean_fit_time``, ``std_fit_time``, ``mean_score_time``,
+        ``std_score_time``, plus ``status``, ``iter`` (fidelity rung),
+        ``n_resources`` (epochs the config was given), ``epochs_run``,
+        ``error``, ``trial_id``, ``ensemble_weight`` and ``origin``
+        (``"portfolio"``, ``"searcher"`` or ``"promotion"``). Rows follow
+        the trial ids. Failed trials score ``nan`` and rank last.
+
+    Examples
+    --------
+    >>> from skautodl.report import cv_results
+    >>> from skautodl.training.trial import TrialResult
+    >>> trial = TrialResult(config={"family": "mlp", "lr": 0.01}, status="ok",
+    ...                     score=0.9, split_scores=[0.9])
+    >>> results = cv_results([trial])
+    >>> results["mean_test_score"], results["rank_test_score"]
+    (array([0.9]), array([1], dtype=int32))
     """
     n = len(results)
     out = {}
@@ -388,7 +409,7 @@ def plot_search_progress(estimator, ax=None):
 
     Returns
     -------
-    ax : matplotlib.axes.Axes
+    matplotlib.axes.Axes
         A step line of the best score so far over all trials (black), one
         per family (its best so far, in the family's colour), and each
         trial's score as a dot in its family's colour; failed trials are red
@@ -549,7 +570,7 @@ def plot_search(estimator, params=None, max_params=8, ncols=3):
 
     Returns
     -------
-    fig : matplotlib.figure.Figure
+    matplotlib.figure.Figure
         First panel: :func:`plot_search_progress`. Then one panel per
         parameter with each successful trial's score (the y axes are
         shared), coloured by family. Categorical parameters (choices of the
@@ -610,7 +631,7 @@ def plot_ensemble(estimator, ax=None):
 
     Returns
     -------
-    ax : matplotlib.axes.Axes
+    matplotlib.axes.Axes
         One bar per member, heaviest first, its height the member's weight
         (the weights sum to 1), coloured by family and labelled with the
         trial (as in ``leaderboard_``) and the trial's validation score.
@@ -668,7 +689,7 @@ def plot_confusion_matrix(estimator, X, y, *, normalize=None, ax=None):
 
     Returns
     -------
-    ax : matplotlib.axes.Axes
+    matplotlib.axes.Axes
         The matrix drawn by :class:`sklearn.metrics.ConfusionMatrixDisplay`,
         true labels down, predicted across, in ``classes_`` order.
 
@@ -727,7 +748,7 @@ def plot_residuals(estimator, X, y, *, ax=None):
 
     Returns
     -------
-    ax : matplotlib.axes.Axes
+    matplotlib.axes.Axes
         One dot per row at (prediction, true value minus prediction), one
         colour per target column (with a legend when there are several),
         and a line at zero; the title gives the root mean squared error.
@@ -775,19 +796,26 @@ def plot_residuals(estimator, X, y, *, ax=None):
 
 
 def compare(old, new, X, y, *, verbose=True):
-    """Compare two fitted estimators (say last month's model and its
-    warm-started successor) on the same held-out ``X, y``.
+    """Compare two fitted estimators on the same held-out ``X, y``.
+
+    Say last month's model and its warm-started successor.
 
     Parameters
     ----------
-    old, new : fitted AutoDLClassifier or AutoDLRegressor
-    X, y : held-out data both can predict
+    old : AutoDLClassifier or AutoDLRegressor
+        The earlier fitted estimator.
+    new : AutoDLClassifier or AutoDLRegressor
+        The later fitted estimator, of the same kind.
+    X : array-like or pandas.DataFrame
+        Held-out rows both can predict.
+    y : array-like
+        Their true targets.
     verbose : bool, default=True
         Print the table and the leaderboard differences.
 
     Returns
     -------
-    table : pandas.DataFrame
+    pandas.DataFrame
         One row per figure (the test score with each estimator's ``scoring``
         or its default, log loss for classifiers, best validation score,
         trials, ensemble members, network parameters, size of the safe file

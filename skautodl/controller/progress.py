@@ -27,16 +27,48 @@ class SearchCallback:
     """Base class: every hook does nothing."""
 
     def on_search_begin(self, n_trials, n_done, end_time):
-        pass
+        """Called once, before the first trial starts.
+
+        Parameters
+        ----------
+        n_trials : int or None
+            The most trials the search runs (None: as the budget allows).
+        n_done : int
+            Trials already done (restored from a checkpoint).
+        end_time : float or None
+            ``time.time()`` at which the search must be over.
+        """
 
     def on_trial_start(self, job, running):
-        pass
+        """Called as a trial is handed to a worker.
+
+        Parameters
+        ----------
+        job : Job
+            The trial (:class:`~skautodl.training.trial.Job`).
+        running : list of Job
+            The trials running now, ``job`` included.
+        """
 
     def on_trial_end(self, result, outcome):
-        pass
+        """Called when a trial has finished and was recorded.
+
+        Parameters
+        ----------
+        result : TrialResult
+            The trial's result.
+        outcome : SearchOutcome
+            The search so far (``outcome.best`` is the best trial).
+        """
 
     def on_search_end(self, outcome):
-        pass
+        """Called once, when the search is over (also after Ctrl-C).
+
+        Parameters
+        ----------
+        outcome : SearchOutcome
+            The search, with its ``stop_reason``.
+        """
 
 
 def _in_notebook():
@@ -50,7 +82,7 @@ def _in_notebook():
     return not any(k == "QT_API" or k.startswith("SPYDER") for k in os.environ)
 
 
-def bar_class():
+def _bar_class():
     """The tqdm class a search's bar is drawn with.
 
     tqdm's widget bar in a Jupyter notebook that has ``ipywidgets``, its
@@ -71,7 +103,7 @@ def bar_class():
     return tqdm if IProgress is None else notebook_tqdm
 
 
-def describe_job(job, n_splits=None):
+def _job_line(job, n_splits=None):
     """The header line of a trial: its id (as in ``leaderboard_``), family,
     rung and epochs, the trial it continues, the share of rows it trains on."""
     family = job.config.get("family", "?")
@@ -90,7 +122,7 @@ def describe_job(job, n_splits=None):
     return f"{head}: {', '.join(parts)}"
 
 
-def describe_result(result, best):
+def _result_line(result, best):
     """The line of a finished trial: status, score, epochs, seconds, best so far."""
     line = (f"trial {result.trial_id}: {result.status} score={result.score:.4f} "
             f"epochs={result.epochs_run} {result.fit_time:.1f}s "
@@ -124,8 +156,19 @@ class ProgressBar(SearchCallback):
         self.best = None
 
     def on_search_begin(self, n_trials, n_done, end_time):
+        """Open the bar (see :meth:`SearchCallback.on_search_begin`).
+
+        Parameters
+        ----------
+        n_trials : int or None
+            The most trials the search runs.
+        n_done : int
+            Trials already done (restored from a checkpoint).
+        end_time : float or None
+            ``time.time()`` at which the search must be over.
+        """
         self.end_time = end_time
-        self.bar = bar_class()(total=n_trials, initial=n_done,
+        self.bar = _bar_class()(total=n_trials, initial=n_done,
                                disable=self.verbose < 1, desc="skautodl search",
                                unit="trial", leave=True)
 
@@ -137,9 +180,18 @@ class ProgressBar(SearchCallback):
         return postfix
 
     def on_trial_start(self, job, running):
+        """Print the trial's header (``verbose >= 2``); show what runs.
+
+        Parameters
+        ----------
+        job : Job
+            The trial starting.
+        running : list of Job
+            The trials running now, ``job`` included.
+        """
         if self.verbose >= 2:
             splits = job.data if isinstance(job.data, list | tuple) else None
-            self.sink(describe_job(job, None if splits is None else len(splits)))
+            self.sink(_job_line(job, None if splits is None else len(splits)))
         # the fidelity of the running trials: epochs of their config and rung
         shown = ",".join(sorted({
             f"{j.total_epochs or j.config.get('max_epochs', '?')}ep/r{j.rung}"
@@ -147,14 +199,30 @@ class ProgressBar(SearchCallback):
         self.bar.set_postfix(self._postfix(shown), refresh=True)
 
     def on_trial_end(self, result, outcome):
+        """Print the trial's result (``verbose >= 2``); advance the bar.
+
+        Parameters
+        ----------
+        result : TrialResult
+            The trial's result.
+        outcome : SearchOutcome
+            The search so far.
+        """
         best = outcome.best
         self.best = None if best is None else best.score
         if self.verbose >= 2:
-            self.sink(describe_result(result, best))
+            self.sink(_result_line(result, best))
         self.bar.update(1)
         self.bar.set_postfix(self._postfix("-"), refresh=False)
 
     def on_search_end(self, outcome):
+        """Close the bar; say how the search ended (``verbose >= 2``).
+
+        Parameters
+        ----------
+        outcome : SearchOutcome
+            The search, with its ``stop_reason``.
+        """
         if self.bar is not None:
             self.bar.close()
         if self.verbose >= 2:
@@ -168,4 +236,13 @@ class TrialLog(SearchCallback):
     """One ``logging`` line per finished trial on the ``"skautodl"`` logger."""
 
     def on_trial_end(self, result, outcome):
-        logger.info("%s", describe_result(result, outcome.best))
+        """Log the trial's result line.
+
+        Parameters
+        ----------
+        result : TrialResult
+            The trial's result.
+        outcome : SearchOutcome
+            The search so far.
+        """
+        logger.info("%s", _result_line(result, outcome.best))

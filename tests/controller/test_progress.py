@@ -12,7 +12,7 @@ from tqdm.std import TqdmWarning
 from tqdm.std import tqdm as text_tqdm
 
 from skautodl import AutoDLClassifier
-from skautodl.controller.progress import ProgressBar, bar_class, describe_job
+from skautodl.controller.progress import ProgressBar, _bar_class, _job_line
 from skautodl.training.trial import Job
 from skautodl.utils._console import write_line
 
@@ -97,15 +97,15 @@ def test_lines_are_printed_above_the_bar(monkeypatch):
         assert before.rstrip("\r").split("\r")[-1].strip() == ""
 
 
-def test_describe_job():
+def test__job_line():
     job = Job(trial_id=7, config={"family": "embed", "max_epochs": 18}, seed=0,
               rung=1, parent_id=3, warm_nets=[object()], total_epochs=27,
               fraction=0.25)
-    assert describe_job(job, 5) == (
+    assert _job_line(job, 5) == (
         "trial 7 (embed, rung 1): 18 more epochs continuing trial 3 (27 in all), "
         "on 25% of the training rows, 5 folds, one table each")
     fresh = Job(trial_id=2, config={"family": "hgb"}, seed=0)
-    assert describe_job(fresh) == "trial 2 (hgb, rung 0): gradient-boosted trees"
+    assert _job_line(fresh) == "trial 2 (hgb, rung 0): gradient-boosted trees"
 
 
 # ---------------------------------------------------------------- notebooks
@@ -133,7 +133,7 @@ def test_notebook_without_ipywidgets_gets_the_text_bar_without_warning(
         importlib.import_module("tqdm.autonotebook")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert bar_class() is text_tqdm
+        assert _bar_class() is text_tqdm
         bar = ProgressBar(verbose=1)
         bar.on_search_begin(2, 0, None)
         bar.on_search_end(types.SimpleNamespace(results=[], best=None,
@@ -148,7 +148,7 @@ def test_notebook_with_ipywidgets_gets_the_widget_bar(notebook, monkeypatch):
     display = types.ModuleType("IPython.display")
     display.display = lambda *args, **kwargs: None
     monkeypatch.setitem(sys.modules, "IPython.display", display)
-    chosen = bar_class()
+    chosen = _bar_class()
     assert chosen is sys.modules["tqdm.notebook"].tqdm and chosen is not text_tqdm
 
 
@@ -157,4 +157,4 @@ def test_console_ipython_gets_the_text_bar(monkeypatch):
     ipython = types.ModuleType("IPython")
     ipython.get_ipython = lambda: shell
     monkeypatch.setitem(sys.modules, "IPython", ipython)
-    assert bar_class() is text_tqdm
+    assert _bar_class() is text_tqdm

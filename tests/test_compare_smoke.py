@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests_helpers import benchmark_module, markdown_tables
 
 #: the fake tools write the pid of the process they leave behind to this
 #: path plus their name
@@ -53,25 +54,8 @@ def make_leaving(job, data):
 
 @pytest.fixture(scope="module")
 def bench():
-    from tests_helpers import benchmark_module
-
     with benchmark_module("compare.py", "compare_bench") as module:
         yield module
-
-
-def _tables(out):
-    """Every markdown table in ``out``: a list of (header, list of dicts)."""
-    tables, block = [], []
-    for line in out.splitlines() + [""]:
-        if line.startswith("| "):
-            block.append(line)
-        elif block:
-            header = [c.strip() for c in block[0].strip("|").split("|")]
-            rows = [dict(zip(header, (c.strip() for c in ln.strip("|").split("|")),
-                             strict=True)) for ln in block[2:]]
-            tables.append((tuple(header), rows))
-            block = []
-    return tables
 
 
 def _alive(pid):
@@ -102,7 +86,7 @@ def test_compare_smoke(bench, capsys, tmp_path, monkeypatch):
     for r in rows:
         assert 0.5 < r["score"] <= 1.0
         assert r["fit_s"] > 0 and r["peak_mb"] > 50  # interpreter + numpy at least
-    (h1, scores), (h2, costs) = _tables(out)[:2]
+    (h1, scores), (h2, costs) = markdown_tables(out)[:2]
     assert h1 == ("tool", "wine", "mean rank") and h2 == ("tool", "wine")
     assert [r["tool"] for r in scores] == ["skautodl", "HistGradientBoosting"]
     ranks = sorted(float(r["mean rank"]) for r in scores)
@@ -143,7 +127,7 @@ def test_processes_left_behind_are_killed(bench, capsys, tmp_path, monkeypatch):
     assert rows[0]["killed"] == 2  # the child and the process it started
     assert rows[1]["killed"] == 1  # the orphan of a child that returned
     assert "Hanging tool: timeout: timeout after 12 s" in out
-    (_, scores), _ = _tables(out)[:2]
+    (_, scores), _ = markdown_tables(out)[:2]
     assert scores[0] == {"tool": "Hanging tool", "wine": "failed", "mean rank": "2.00"}
     for name in ("hanging", "leaving"):
         orphan = int((tmp_path / f"orphan-{name}").read_text())

@@ -13,29 +13,13 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from tests_helpers import benchmark_module
+from tests_helpers import benchmark_module, markdown_tables
 
 
 @pytest.fixture(scope="module")
 def bench():
     with benchmark_module("quality.py", "quality_bench") as module:
         yield module
-
-
-def _tables(out):
-    """Every markdown table in ``out``: a list of (header, list of dicts)."""
-    tables, block = [], []
-    for line in out.splitlines() + [""]:
-        if line.startswith("| "):
-            block.append(line)
-        elif block:
-            header = [c.strip() for c in block[0].strip("|").split("|")]
-            assert set(block[1]) <= set("|-: ")
-            rows = [dict(zip(header, (c.strip() for c in ln.strip("|").split("|")),
-                             strict=True)) for ln in block[2:]]
-            tables.append((tuple(header), rows))
-            block = []
-    return tables
 
 
 NA = "n/a (pytabkit not installed)"
@@ -53,7 +37,7 @@ def test_quality_smoke(bench, capsys, tmp_path, monkeypatch):
                        "--json", str(json_path)])
     out = capsys.readouterr().out
     assert "realmlp: n/a (pytabkit not installed)" in out
-    (h1, detail), (h2, summary), (h3, pivot) = _tables(out)[:3]
+    (h1, detail), (h2, summary), (h3, pivot) = markdown_tables(out)[:3]
     assert h1 == bench.COLUMNS and h2 == bench.SUMMARY_COLUMNS
     # each skautodl fit also scores its best single trial (its own rows)
     best = "skautodl:default" + bench.BEST_TRIAL

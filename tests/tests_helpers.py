@@ -77,6 +77,22 @@ def benchmark_module(script, module_name):
         sys.modules.pop(module_name, None)
 
 
+def markdown_tables(text):
+    """Every markdown table in ``text``: a list of (header, list of row dicts)."""
+    tables, block = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("| "):
+            block.append(line)
+        elif block:
+            header = [c.strip() for c in block[0].strip("|").split("|")]
+            assert set(block[1]) <= set("|-: ")
+            rows = [dict(zip(header, (c.strip() for c in ln.strip("|").split("|")),
+                             strict=True)) for ln in block[2:]]
+            tables.append((tuple(header), rows))
+            block = []
+    return tables
+
+
 class MarkerEvaluator:
     """A fake evaluator for worker processes (no training).
 

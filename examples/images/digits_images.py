@@ -23,13 +23,13 @@ Run it with ``python examples/images/digits_images.py``;
 # -------------------------
 import os
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from skautodl import AutoDLClassifier
+from skautodl.report import plot_confusion_matrix
 
 budget = min(60, float(os.environ.get("SKAUTODL_EXAMPLE_BUDGET", 60)))
 
@@ -79,18 +79,12 @@ print(f"flat rows with image_shape=(8, 8): image_shape_ {flat_clf.image_shape_},
       f"test accuracy {flat_clf.score(X_test.reshape(len(X_test), -1), y_test):.4f}")
 
 # %%
-# What the model gets wrong
-# -------------------------
-# A few misclassified test images, with the predicted and the true digit.
-wrong = np.flatnonzero(as_images != y_test)[:8]
-fig, axes = plt.subplots(1, 8, figsize=(10, 1.8))
-for ax, i in zip(axes, wrong, strict=False):
-    ax.imshow(X_test[i], cmap="gray_r")
-    ax.set_title(f"{as_images[i]} (true {y_test[i]})", fontsize=9)
-for ax in axes:
-    ax.set_axis_off()
-fig.suptitle(f"{len(np.flatnonzero(as_images != y_test))} of {len(y_test)} "
-             "test images misclassified")
+# What the model confuses
+# -----------------------
+# The confusion matrix on the test images
+# (:func:`skautodl.report.plot_confusion_matrix`): true digits down,
+# predicted ones across.
+plot_confusion_matrix(clf, X_test, y_test)
 
 # %%
 # Results

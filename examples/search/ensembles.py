@@ -25,13 +25,13 @@ Run it with ``python examples/search/ensembles.py``;
 # ------
 import os
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 
 from skautodl import AutoDLClassifier
+from skautodl.report import plot_ensemble, plot_search
 
 budget = min(60, float(os.environ.get("SKAUTODL_EXAMPLE_BUDGET", 60)))
 
@@ -62,14 +62,13 @@ print(f"validation score: best trial {clf.best_score_:.4f}, "
 print(f"temperature_: {clf.temperature_:.3f}")
 
 # %%
-# The weights, drawn.
-fig, ax = plt.subplots(figsize=(6, 3))
-ax.bar([f"trial {t}\n{f}" for t, f in zip(members["trial"], members["family"],
-                                          strict=True)],
-       members["ensemble_weight"])
-ax.set_ylabel("weight in the ensemble")
-ax.set_title(f"{len(members)} of {clf.n_trials_} trials chosen")
-fig.tight_layout()
+# The weights, drawn by :func:`skautodl.report.plot_ensemble` (each bar
+# labelled with its trial, family and validation score), and the search
+# that produced the trials, by :func:`skautodl.report.plot_search`: the best
+# score over the training seconds, then each trial's score against the
+# searched parameters, categorical ones as categories.
+plot_ensemble(clf)
+fig = plot_search(clf, max_params=5)
 
 # %%
 # Ensemble against the best single trial

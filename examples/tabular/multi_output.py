@@ -34,12 +34,13 @@ from sklearn.metrics import f1_score, hamming_loss, r2_score
 from sklearn.model_selection import train_test_split
 
 from skautodl import AutoDLClassifier, AutoDLRegressor
+from skautodl.report import plot_residuals
 
 budget = min(30, float(os.environ.get("SKAUTODL_EXAMPLE_BUDGET", 30)))
 
 X, Y = make_regression(n_samples=1200, n_features=10, n_informative=4,
                        n_targets=3, noise=20.0, random_state=0)
-Y[:, 1] = Y[:, 1] ** 2 / 100  # one target that is not linear in X
+Y[:, 1] = np.abs(Y[:, 1])  # one target that is not linear in X
 X_train, X_test, Y_train, Y_test = train_test_split(X, Y, test_size=0.25,
                                                     random_state=0)
 reg = AutoDLRegressor(time_budget=budget, random_state=0, verbose=0)
@@ -56,6 +57,11 @@ for name, pred in [("AutoDLRegressor", Y_pred), ("RidgeCV", ridge.predict(X_test
     print(f"{name:<16} R^2 per target: {np.round(per_target, 3).tolist()}")
 # ``score`` is the R^2 averaged over the targets, as in scikit-learn
 print(f"test R^2 (mean over targets): {reg.score(X_test, Y_test):.4f}")
+
+# %%
+# The residuals of each target (:func:`skautodl.report.plot_residuals`
+# draws one colour per target column).
+plot_residuals(reg, X_test, Y_test)
 
 # %%
 # Multi-label classification

@@ -19,13 +19,13 @@ Run it with ``python examples/tabular/regression.py``;
 import os
 import time
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from sklearn.datasets import load_diabetes
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import train_test_split
 
 from skautodl import AutoDLRegressor
+from skautodl.report import plot_residuals
 
 budget = min(30, float(os.environ.get("SKAUTODL_EXAMPLE_BUDGET", 30)))
 
@@ -71,15 +71,10 @@ hgb.fit(X_train, y_train)
 hgb_time = time.perf_counter() - start
 
 # %%
-# Predictions against the truth: the closer to the diagonal, the better.
-fig, ax = plt.subplots(figsize=(5, 4.5))
-for model, name in [(reg, "AutoDLRegressor"), (hgb, "HistGradientBoosting")]:
-    ax.scatter(y_test, model.predict(X_test), s=14, alpha=0.6,
-               label=f"{name} (R² {model.score(X_test, y_test):.3f})")
-ax.plot([y.min(), y.max()], [y.min(), y.max()], color="grey", lw=1)
-ax.set_xlabel("true progression")
-ax.set_ylabel("predicted progression")
-ax.legend(fontsize=8)
+# The residuals of the network on the test set against its predictions
+# (:func:`skautodl.report.plot_residuals`): no trend, and a spread that
+# does not grow with the prediction, is what a good fit leaves.
+plot_residuals(reg, X_test, y_test)
 
 # %%
 # Results

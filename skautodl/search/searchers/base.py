@@ -32,10 +32,31 @@ class Searcher(Protocol):
     """What every search strategy does: ask for configs, learn their scores."""
 
     def ask(self, n: int = 1) -> list[dict]:
-        """Return up to ``n`` configs to evaluate next (none: exhausted)."""
+        """Return up to ``n`` configs to evaluate next.
+
+        Parameters
+        ----------
+        n : int, default=1
+            The most configs wanted (the free workers).
+
+        Returns
+        -------
+        list of dict
+            Configs keyed by skorch parameter names, with ``"family"``;
+            fewer than ``n`` (or none) once the strategy is exhausted.
+        """
 
     def tell(self, configs: list[dict], scores: list[float]) -> None:
-        """Report scores (higher is better, ``nan`` for a failure)."""
+        """Report the scores of finished configs.
+
+        Parameters
+        ----------
+        configs : list of dict
+            Configs that were evaluated (asked, or run from the portfolio).
+        scores : list of float
+            Their validation scores, higher is better; ``nan`` for a
+            failed trial.
+        """
 
 
 @runtime_checkable
@@ -43,25 +64,55 @@ class ResumableSearcher(Searcher, Protocol):
     """A searcher whose state survives a checkpoint (all built-in ones)."""
 
     def state(self) -> dict:
-        """JSON-friendly data from which :meth:`from_state` rebuilds it."""
+        """Return JSON-friendly data from which :meth:`from_state` rebuilds it.
+
+        Returns
+        -------
+        dict
+            The state, saved in every checkpoint.
+        """
 
     @classmethod
     def from_state(cls, state: dict, space, **options) -> ResumableSearcher:
-        """A searcher over ``space`` that continues from ``state``.
+        """Rebuild a searcher over ``space`` that continues from ``state``.
 
-        ``options`` are the constructor options (``random_state``
-        included) of the searcher that saved the state. Configs pending
-        when it was saved are not told: their trials were lost.
+        Configs pending when the state was saved are not told: their trials
+        were lost.
+
+        Parameters
+        ----------
+        state : dict
+            What :meth:`state` returned.
+        space : skautodl.search.space.SearchSpace
+            The space of the resumed search.
+        **options
+            The constructor options (``random_state`` included) of the
+            searcher that saved the state.
+
+        Returns
+        -------
+        ResumableSearcher
+            The searcher, ready to ``ask``.
         """
 
 
 def is_failed(score):
-    """Whether a told score stands for a failed trial.
+    """Tell whether a told score stands for a failed trial.
 
     The one definition of a failure used by the searchers, the fidelity
     scheduler and the reports: ``None``, ``nan`` or an infinite value. A
     failed trial never becomes the best, never reaches a surrogate model
     as such (:func:`finite_scores`) and ranks last.
+
+    Parameters
+    ----------
+    score : float or None
+        A told score.
+
+    Returns
+    -------
+    bool
+        True for None, ``nan`` and infinite values.
     """
     return score is None or not math.isfinite(score)
 
@@ -72,6 +123,26 @@ def finite_scores(scores, seen):
     What a surrogate model is told for a failure: non-finite values must
     never reach it; a failure counts as slightly worse than the worst finite
     score so far (``-1`` when there is none).
+
+    Parameters
+    ----------
+    scores : list of float
+        The scores being told.
+    seen : list of float
+        The scores told before.
+
+    Returns
+    -------
+    list of float
+        ``scores`` with each failure replaced by ``lo - 0.1 * max(1, hi -
+        lo)``, where ``lo`` and ``hi`` are the lowest and highest finite
+        scores of ``seen`` and ``scores``.
+
+    Examples
+    --------
+    >>> from skautodl.search.searchers.base import finite_scores
+    >>> finite_scores([0.9, float("nan")], seen=[0.5])
+    [0.9, 0.4]
     """
     finite = [s for s in [*seen, *scores] if not is_failed(s)]
     if finite:

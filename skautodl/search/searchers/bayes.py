@@ -40,15 +40,19 @@ class BayesSearcher(BaseSearcher):
 
     Parameters
     ----------
-    space : SearchSpace
-    random_state : int or None
+    space : skautodl.search.space.SearchSpace
+        The space to search: its families and their dimensions.
+    random_state : int or None, default=None
+        Seeds the family choice, the optimizers (one seed per family) and
+        the constant liar's copies.
     surrogate : {"GP", "RF", "ET", "GBRT"}, default="GP"
         skopt's ``base_estimator``: Gaussian process, random forest, extra
         trees or gradient-boosted trees.
     n_initial_points : int, default=5
         Random points per family before the surrogate is used.
     acq_func : str, default="gp_hedge"
-        skopt acquisition function.
+        The acquisition function of skopt (``"gp_hedge"``, ``"EI"``,
+        ``"PI"``, ``"LCB"``...).
     acq_optimizer : {"sampling", "lbfgs", "auto"}, default="sampling"
         How skopt maximizes the acquisition. ``"sampling"`` scores
         ``n_points`` random candidates; skopt's ``"lbfgs"`` polishes them
@@ -60,6 +64,16 @@ class BayesSearcher(BaseSearcher):
         The made-up score told (to a copy of the optimizer) for configs that
         are still running when more are asked: the best, mean or worst
         objective seen so far.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``surrogate`` or ``liar``.
+
+    See Also
+    --------
+    skautodl.search.searchers.registry.SearchSpec : Pass these options
+        through an estimator's ``search``.
     """
 
     def __init__(self, space, random_state=None, surrogate="GP", n_initial_points=5,
@@ -155,7 +169,14 @@ class BayesSearcher(BaseSearcher):
         return [configs[f].pop(0) for f in chosen]
 
     def state(self):
-        """JSON-friendly state: history, RNG state and the ask/tell sequence."""
+        """Return the state to save in a checkpoint.
+
+        Returns
+        -------
+        dict
+            JSON-friendly: the tells, the RNG state, the number of asks and
+            the ask/tell sequence that :meth:`from_state` replays.
+        """
         state = super().state()
         state["events"] = [list(e) for e in self._events]
         return state
@@ -164,9 +185,24 @@ class BayesSearcher(BaseSearcher):
     def from_state(cls, state, space, **kwargs):
         """Rebuild a searcher whose next ``ask`` matches the saved one's.
 
-        Pass the same ``random_state`` (and options) as the saved searcher.
-        Configs pending when the state was saved are forgotten: their trials
-        were lost.
+        The saved ask/tell sequence is replayed (skopt's optimizers draw
+        from their own random generators on both). Configs pending when the
+        state was saved are forgotten: their trials were lost.
+
+        Parameters
+        ----------
+        state : dict
+            What :meth:`state` returned.
+        space : skautodl.search.space.SearchSpace
+            The space of the resumed search.
+        **kwargs
+            The constructor options (``random_state`` included) of the
+            searcher that saved the state.
+
+        Returns
+        -------
+        BayesSearcher
+            The searcher, in the state the saved one was in.
         """
         if "events" not in state:
             return super().from_state(state, space, **kwargs)
@@ -187,6 +223,15 @@ class BayesSearcher(BaseSearcher):
         return obj
 
     def tell(self, configs, scores):
+        """Record scores and tell each family's optimizer ``-score``.
+
+        Parameters
+        ----------
+        configs : list of dict
+            Configs that were evaluated.
+        scores : list of float
+            Their scores, higher is better; ``nan`` for a failure.
+        """
         self._events.append(["tell", len(configs)])
         seen = [s for _, s in self.history]
         told = finite_scores(scores, seen)

@@ -16,6 +16,13 @@ class BaseSearcher:
     Subclasses implement ``_ask(n)``; :meth:`ask` counts what they hand out
     in :attr:`n_asked`.
 
+    Parameters
+    ----------
+    space : skautodl.search.space.SearchSpace
+        The space to search: its families and their dimensions.
+    random_state : int or None, default=None
+        Seeds the searcher's random choices.
+
     Attributes
     ----------
     history : list of (dict, float)
@@ -39,7 +46,19 @@ class BaseSearcher:
         return families[self._rng.randint(len(families))]
 
     def ask(self, n=1):
-        """Return up to ``n`` configs to evaluate next."""
+        """Return up to ``n`` configs to evaluate next.
+
+        Parameters
+        ----------
+        n : int, default=1
+            The most configs wanted.
+
+        Returns
+        -------
+        list of dict
+            Configs keyed by skorch parameter names, with ``"family"``;
+            fewer (or none) once the strategy is exhausted.
+        """
         configs = self._ask(max(0, int(n)))
         self.n_asked += len(configs)
         return configs
@@ -48,12 +67,27 @@ class BaseSearcher:
         raise NotImplementedError
 
     def tell(self, configs, scores):
-        """Record scores (higher is better, ``nan`` for a failure)."""
+        """Record the scores of finished configs in :attr:`history`.
+
+        Parameters
+        ----------
+        configs : list of dict
+            Configs that were evaluated.
+        scores : list of float
+            Their scores, higher is better; ``nan`` for a failure.
+        """
         for config, score in zip(configs, scores, strict=True):
             self.history.append((dict(config), score))
 
     def state(self):
-        """JSON-friendly state: the tells, the RNG state, the number of asks."""
+        """Return the state to save in a checkpoint.
+
+        Returns
+        -------
+        dict
+            JSON-friendly: the tells (failures as None), the RNG state and
+            the number of asks.
+        """
         return {
             "history": [[c, None if is_failed(s) else s] for c, s in self.history],
             "rng": rng_state(self._rng),
@@ -62,10 +96,23 @@ class BaseSearcher:
 
     @classmethod
     def from_state(cls, state, space, **kwargs):
-        """A searcher over ``space`` that continues from ``state``.
+        """Rebuild a searcher over ``space`` that continues from ``state``.
 
-        ``kwargs`` are the constructor options (``random_state`` included)
-        of the searcher that saved the state.
+        Parameters
+        ----------
+        state : dict
+            What :meth:`state` returned.
+        space : skautodl.search.space.SearchSpace
+            The space of the resumed search.
+        **kwargs
+            The constructor options (``random_state`` included) of the
+            searcher that saved the state.
+
+        Returns
+        -------
+        BaseSearcher
+            A searcher of the same class, its tells replayed and its RNG
+            restored.
         """
         obj = cls(space, **kwargs)
         configs = [c for c, _ in state["history"]]

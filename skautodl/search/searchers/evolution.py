@@ -82,8 +82,9 @@ class EvolutionSearcher(BaseSearcher):
 
     Parameters
     ----------
-    space : SearchSpace
-    random_state : int or None
+    space : skautodl.search.space.SearchSpace
+        The space to search: its families and their dimensions.
+    random_state : int or None, default=None
         Seed of every draw; the same seed and tells give the same asks.
     population_size : int, default=10
         Random configs asked before breeding starts, and the number of best
@@ -97,6 +98,11 @@ class EvolutionSearcher(BaseSearcher):
     mutation_rate : float, default=0.2
         Chance that each dimension (and, with several families, the family)
         of the child is mutated.
+
+    Raises
+    ------
+    ValueError
+        For a size below 1 or a rate outside ``[0, 1]``.
 
     Notes
     -----
@@ -116,11 +122,11 @@ class EvolutionSearcher(BaseSearcher):
         self._pending = set()  # keys of configs asked and not yet told
 
     def population(self):
-        """The best ``population_size`` told configs, best first.
+        """Return the best ``population_size`` told configs, best first.
 
         Returns
         -------
-        population : list of (dict, float)
+        list of (dict, float)
             ``(config, score)`` pairs; failed trials rank last, ties keep the
             order of the tells. Configs of families outside the space are
             left out.
@@ -149,6 +155,15 @@ class EvolutionSearcher(BaseSearcher):
         return configs
 
     def tell(self, configs, scores):
+        """Record scores; told configs leave the pending set.
+
+        Parameters
+        ----------
+        configs : list of dict
+            Configs that were evaluated.
+        scores : list of float
+            Their scores, higher is better; ``nan`` for a failure.
+        """
         super().tell(configs, scores)
         for config in configs:
             self._pending.discard(_key(config))

@@ -45,7 +45,7 @@ def _check_count(name, value):
 
 
 def grid_values(dim, n_points):
-    """The grid values of one skopt dimension, as plain Python values.
+    """Return the grid values of one skopt dimension, as plain Python values.
 
     Parameters
     ----------
@@ -56,10 +56,19 @@ def grid_values(dim, n_points):
 
     Returns
     -------
-    values : list
+    list
         All categories of a ``Categorical``; up to ``n_points`` distinct,
         increasing values from ``low`` to ``high`` otherwise, evenly spaced on
         a log scale when the prior is ``"log-uniform"``.
+
+    Examples
+    --------
+    >>> from skopt.space import Integer, Real
+    >>> from skautodl.search.searchers.grid import grid_values
+    >>> grid_values(Real(1e-4, 1e-2, prior="log-uniform"), 3)
+    [0.0001, 0.001, 0.01]
+    >>> grid_values(Integer(1, 2), 3)
+    [1, 2]
     """
     if isinstance(dim, Categorical):
         return [to_python(c) for c in dim.categories]
@@ -88,8 +97,9 @@ class GridSearcher(BaseSearcher):
 
     Parameters
     ----------
-    space : SearchSpace
-    random_state : int or None
+    space : skautodl.search.space.SearchSpace
+        The space to search: its families and their dimensions.
+    random_state : int or None, default=None
         Accepted for the common signature and stored; the order is
         deterministic and does not use it.
     n_points : int, default=3
@@ -109,6 +119,12 @@ class GridSearcher(BaseSearcher):
         Number of grid points (also ``len(searcher)``).
     exhausted : bool
         Whether every grid point has been asked.
+
+    Raises
+    ------
+    ValueError
+        For ``n_points`` or ``max_candidates`` below 1, or a grid larger
+        than ``max_candidates``.
 
     Notes
     -----
@@ -209,6 +225,15 @@ class GridSearcher(BaseSearcher):
         return configs
 
     def tell(self, configs, scores):
+        """Record scores; told points leave the pending set.
+
+        Parameters
+        ----------
+        configs : list of dict
+            Configs that were evaluated.
+        scores : list of float
+            Their scores, higher is better; ``nan`` for a failure.
+        """
         super().tell(configs, scores)
         for config in configs:
             for i, asked in self._pending.items():
@@ -217,7 +242,14 @@ class GridSearcher(BaseSearcher):
                     break
 
     def state(self):
-        """JSON-friendly state: history, RNG state, grid position, pending."""
+        """Return the state to save in a checkpoint.
+
+        Returns
+        -------
+        dict
+            JSON-friendly: the tells, the RNG state, the number of asks,
+            the position in the grid and the points asked but not told.
+        """
         state = super().state()
         state["position"] = self._position
         state["pending"] = sorted(set(self._pending) | set(self._requeue))
@@ -229,6 +261,21 @@ class GridSearcher(BaseSearcher):
 
         Pass the same space and options as the saved searcher. Points that
         were asked but never told are asked again first.
+
+        Parameters
+        ----------
+        state : dict
+            What :meth:`state` returned.
+        space : skautodl.search.space.SearchSpace
+            The space of the resumed search.
+        **kwargs
+            The constructor options (``random_state`` included) of the
+            searcher that saved the state.
+
+        Returns
+        -------
+        GridSearcher
+            The searcher, at the saved position in the grid.
         """
         obj = super().from_state(state, space, **kwargs)
         obj._position = min(int(state.get("position", 0)), len(obj._grid))

@@ -45,6 +45,41 @@ class SearchSpec:
         (``BayesSearcher``: ``surrogate`` ("GP", "RF", "ET", "GBRT"),
         ``n_initial_points``, ``acq_func``...; ``GridSearcher``:
         ``n_points``...; ``EvolutionSearcher``: ``population_size``...).
+
+    Raises
+    ------
+    ValueError
+        For an unknown strategy name, or options given with a searcher
+        object.
+    TypeError
+        For a strategy that is neither a name nor an object with ``ask``
+        and ``tell``, or a ``portfolio`` that is not a bool.
+
+    See Also
+    --------
+    skautodl.search.searchers.bayes.BayesSearcher : The options of
+        ``"bayes"``.
+    skautodl.search.searchers.grid.GridSearcher : The options of ``"grid"``.
+    skautodl.search.searchers.evolution.EvolutionSearcher : The options of
+        ``"evolution"``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skautodl import AutoDLClassifier
+    >>> from skautodl.search.searchers import SearchSpec
+    >>> SearchSpec("bayes", surrogate="RF", n_initial_points=3)
+    SearchSpec('bayes', n_initial_points=3, surrogate='RF')
+
+    Without the portfolio, the first trial already comes from the strategy:
+
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoDLClassifier(search=SearchSpec("random", portfolio=False),
+    ...                        time_budget=None, n_trials=1, families=["mlp"],
+    ...                        cv=None, search_space={"max_epochs": 5},
+    ...                        verbose=0, random_state=0).fit(X, y)
+    >>> clf.leaderboard_["origin"].tolist()
+    ['searcher']
     """
 
     def __init__(self, strategy, *, portfolio=True, **options):
@@ -86,13 +121,35 @@ class SearchSpec:
 
 
 def is_searcher(obj):
-    """Whether ``obj`` follows the ask/tell protocol."""
+    """Tell whether ``obj`` follows the ask/tell protocol.
+
+    Parameters
+    ----------
+    obj : object
+        A candidate searcher.
+
+    Returns
+    -------
+    bool
+        True when ``obj`` has callable ``ask`` and ``tell`` attributes.
+    """
     return callable(getattr(obj, "ask", None)) and callable(getattr(obj, "tell",
                                                                       None))
 
 
 def as_spec(search):
-    """The ``search`` parameter as a :class:`SearchSpec`."""
+    """Wrap the ``search`` parameter in a :class:`SearchSpec`.
+
+    Parameters
+    ----------
+    search : str, SearchSpec or searcher object
+        An estimator's ``search`` parameter.
+
+    Returns
+    -------
+    SearchSpec
+        ``search`` itself when it is one; else a spec with the defaults.
+    """
     return search if isinstance(search, SearchSpec) else SearchSpec(search)
 
 
@@ -102,11 +159,19 @@ def make_searcher(search, space, random_state, state=None):
     Parameters
     ----------
     search : str, SearchSpec or searcher object
-    space : SearchSpace
+        An estimator's ``search`` parameter.
+    space : skautodl.search.space.SearchSpace
+        The task's search space.
     random_state : int or None
-    state : dict or None
+        The searcher's seed.
+    state : dict or None, default=None
         A saved ``state()``: the searcher continues from it (when its class
         has ``from_state``; otherwise it starts afresh).
+
+    Returns
+    -------
+    object
+        The searcher: a built-in one, or a copy of the user's object.
 
     Notes
     -----

@@ -60,6 +60,26 @@ class Bound:
     Checked for every searched dimension and fixed value before the first
     trial, so a setting that cannot train (``max_epochs=0``, a negative
     batch size, ``module__n_units=0``) fails at once, naming itself.
+
+    Parameters
+    ----------
+    low : float or None, default=None
+        The lower end; None: unbounded below.
+    high : float or None, default=None
+        The upper end; None: unbounded above.
+    integer : bool, default=False
+        Only whole numbers.
+    low_open : bool, default=False
+        Exclude ``low`` itself.
+    high_open : bool, default=False
+        Exclude ``high`` itself.
+
+    Examples
+    --------
+    >>> from skautodl.search.space import Bound
+    >>> dropout = Bound(0, 1, high_open=True)
+    >>> 0.5 in dropout, 1.0 in dropout, dropout.describe()
+    (True, False, 'a number >= 0 and < 1')
     """
 
     low: float | None = None
@@ -82,6 +102,13 @@ class Bound:
                                          or self.high_open and value == self.high)
 
     def describe(self):
+        """Describe the bound in words, for error messages.
+
+        Returns
+        -------
+        str
+            For example ``"an int >= 1"``.
+        """
         kind = "an int" if self.integer else "a number"
         parts = []
         if self.low is not None:
@@ -104,8 +131,25 @@ TRAINING_BOUNDS = {
 
 
 def check_bounds(name, value, bound):
-    """Raise ``ValueError`` unless ``value`` (a fixed value or a dimension)
-    lies inside ``bound``."""
+    """Raise ``ValueError`` unless a fixed value or a dimension lies inside ``bound``.
+
+    Strings, booleans and None are not checked (they are no numbers).
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : object or skopt.space.Dimension
+        A fixed value, or a dimension: every category, or both ends of a
+        range, must lie inside.
+    bound : Bound
+        The allowed values.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, the value and the allowed values.
+    """
     if isinstance(value, Categorical):
         bad = [c for c in value.categories if to_python(c) not in bound]
         shown = f"{list(value.categories)!r} (the choice {to_python(bad[0])!r})" \
@@ -145,7 +189,8 @@ def task_space(task):
     """Shared dimensions that depend on the task, with their defaults.
 
     Regularization, scaling and augmentation choices every family of the
-    task shares: the learning-rate schedule (cosine or one-cycle), early
+    task shares: the learning-rate schedule (cosine, one-cycle or
+    RealMLP's ``coslog4``), early
     stopping patience, label smoothing (classifiers), the numeric scaling
     of the tabular featurizer, and batch augmentation (mixup for tabular
     data; shifts, small rotations, cutout and mixup for images). Every
@@ -156,12 +201,16 @@ def task_space(task):
 
     Parameters
     ----------
-    task : TaskInfo or None
-        ``None`` adds nothing (the foundation's space).
+    task : skautodl.data.validation.TaskInfo or None
+        The task; None adds nothing (the foundation's space).
 
     Returns
     -------
-    space, defaults : dict, dict
+    space : dict
+        The shared dimensions, keyed by parameter name.
+    defaults : dict
+        Their default values (augmentation and label smoothing off,
+        standard scaling).
     """
     if task is None:
         return {}, {}
@@ -190,11 +239,32 @@ def task_space(task):
 
 
 def in_dimension(value, dim):
-    """Whether ``value`` is a valid value of the skopt dimension ``dim``.
+    """Tell whether ``value`` is a valid value of the skopt dimension ``dim``.
 
     Strict about types: a category matches only a value of its own type
     (``True`` is not ``1``), an ``Integer`` takes ints only, a ``Real`` any
     finite real number within its bounds.
+
+    Parameters
+    ----------
+    value : object
+        A config's value.
+    dim : skopt.space.Dimension
+        A ``Categorical``, ``Integer`` or ``Real`` dimension.
+
+    Returns
+    -------
+    bool
+        Whether ``value`` lies in ``dim``.
+
+    Examples
+    --------
+    >>> from skopt.space import Categorical, Integer
+    >>> from skautodl.search.space import in_dimension
+    >>> in_dimension(3, Integer(1, 4)), in_dimension(3.0, Integer(1, 4))
+    (True, False)
+    >>> in_dimension(True, Categorical([0, 1]))
+    False
     """
     if value is None:
         return False
@@ -244,7 +314,7 @@ def _as_dimension(name, value):
 
 
 def check_names(overrides, known, routed=None):
-    """The one typo check of ``search_space`` keys; raises ``ValueError``.
+    """Check the keys of ``search_space`` for typos.
 
     Parameters
     ----------
@@ -261,6 +331,12 @@ def check_names(overrides, known, routed=None):
         such a prefix must be one of them; a name behind another of
         :data:`SKORCH_PREFIXES` passes (skorch checks it when the net is
         built).
+
+    Raises
+    ------
+    ValueError
+        For a key that is not a string, or names no known parameter (with
+        a "did you mean" suggestion when one is close).
     """
     import difflib
 
@@ -306,9 +382,9 @@ class SearchSpace:
     ----------
     subspaces : dict
         ``{family: {name: skopt.space.Dimension}}``.
-    fixed : dict
+    fixed : dict, optional
         ``{family: {name: value}}``: parameters held constant.
-    defaults : dict
+    defaults : dict, optional
         ``{family: {name: value}}``: a known-good point of each subspace.
     grids : dict, optional
         ``{family: {name: list}}``: the coarse grid that grid search runs
@@ -338,10 +414,12 @@ class SearchSpace:
 
     @property
     def families(self):
+        """The families of the space, in search order."""
         return list(self.subspaces)
 
     @property
     def max_epochs(self):
+        """The most epochs a config trains for: the fidelity resource ``R``."""
         epochs = []
         for f in self.families:
             if f in self.trees:
@@ -358,35 +436,127 @@ class SearchSpace:
         return max(epochs, default=TRAINING_DEFAULTS["max_epochs"])
 
     def names(self, family):
-        """Names of the searched dimensions of ``family``, in a fixed order."""
+        """List the names of the searched dimensions of ``family``.
+
+        Parameters
+        ----------
+        family : str
+            One of :attr:`families`.
+
+        Returns
+        -------
+        list of str
+            The names, sorted: the order of a point's values.
+        """
         return sorted(self.subspaces[family])
 
     def dimensions(self, family):
+        """List the searched dimensions of ``family``, in :meth:`names` order.
+
+        Parameters
+        ----------
+        family : str
+            One of :attr:`families`.
+
+        Returns
+        -------
+        list of skopt.space.Dimension
+            What a skopt ``Optimizer`` of the family is built on.
+        """
         return [self.subspaces[family][n] for n in self.names(family)]
 
     def to_config(self, family, point):
-        """Config dict from a point (list of values in :meth:`names` order)."""
+        """Build a config from a point of ``family``'s subspace.
+
+        Parameters
+        ----------
+        family : str
+            One of :attr:`families`.
+        point : list
+            Values in :meth:`names` order.
+
+        Returns
+        -------
+        dict
+            ``{"family": family}``, the family's fixed values and the
+            point's values (as plain Python values).
+        """
         config = {"family": family, **self.fixed[family]}
         for name, value in zip(self.names(family), point, strict=True):
             config[name] = to_python(value)
         return config
 
     def to_point(self, config):
+        """Extract the point of a config: its searched values.
+
+        Parameters
+        ----------
+        config : dict
+            A config of this space (with ``"family"``).
+
+        Returns
+        -------
+        list
+            The values of its family's searched dimensions, in
+            :meth:`names` order.
+        """
         return [config[n] for n in self.names(config["family"])]
 
     def sample(self, family, rng):
-        """Draw one config of ``family`` uniformly (per each dimension's prior)."""
+        """Draw one config of ``family``, each dimension from its prior.
+
+        Parameters
+        ----------
+        family : str
+            One of :attr:`families`.
+        rng : numpy.random.RandomState
+            The random generator.
+
+        Returns
+        -------
+        dict
+            A config (see :meth:`to_config`).
+        """
         point = [d.rvs(n_samples=1, random_state=rng)[0]
                  for d in self.dimensions(family)]
         return self.to_config(family, point)
 
     def default_config(self, family):
-        """The family's known-good point, moved inside any narrowed dimension."""
+        """Return the family's known-good config, inside any narrowed dimension.
+
+        Parameters
+        ----------
+        family : str
+            One of :attr:`families`.
+
+        Returns
+        -------
+        dict
+            A config (see :meth:`to_config`) of each dimension's
+            :meth:`default_value`.
+        """
         return self.to_config(family, [
             self.default_value(family, name) for name in self.names(family)])
 
     def default_value(self, family, name):
-        """The default of one searched dimension, inside its range."""
+        """Return the default of one searched dimension, inside its range.
+
+        A default outside the dimension (the user narrowed it) is replaced
+        by its first category, or its (geometric, for a log-uniform prior)
+        midpoint.
+
+        Parameters
+        ----------
+        family : str
+            One of :attr:`families`.
+        name : str
+            One of :meth:`names` of ``family``.
+
+        Returns
+        -------
+        object
+            The value, a plain Python value.
+        """
         dim = self.subspaces[family][name]
         value = self.defaults[family].get(name)
         if not in_dimension(value, dim):
@@ -400,14 +570,15 @@ class SearchSpace:
 
     @classmethod
     def for_task(cls, families, task, overrides=None, routed=None, fidelity=False):
-        """The space of ``task`` over ``families`` with the user's overrides.
+        """Build the space of ``task`` over ``families`` with the user's overrides.
 
         Parameters
         ----------
         families : list of Family
             Registry entries (``skautodl.networks.registry.Family``): each
             gives its ``name``, ``space(task)``, ``defaults`` and ``grid``.
-        task : TaskInfo
+        task : skautodl.data.validation.TaskInfo
+            The task: its shared dimensions (:func:`task_space`).
         overrides : dict, optional
             The user's ``search_space``.
         routed : dict, optional
@@ -416,6 +587,34 @@ class SearchSpace:
             With multi-fidelity training the epochs are the fidelity's
             resource, not a searched parameter: ``max_epochs`` is fixed to
             the largest value the space allows.
+
+        Returns
+        -------
+        SearchSpace
+            The space.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``search_space`` key, an unsupported value, or a
+            value out of its parameter's range.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skautodl.data.validation import detect_task
+        >>> from skautodl.networks.registry import FAMILIES
+        >>> from skautodl.search.space import SearchSpace
+        >>> task = detect_task(np.array([0.5, 1.5, 2.5, 3.5]), classifier=False)
+        >>> space = SearchSpace.for_task([FAMILIES["mlp"]], task,
+        ...                              {"lr": (1e-3, 1e-2), "batch_size": 32},
+        ...                              fidelity=True)
+        >>> space.families, space.max_epochs
+        (['mlp'], 120)
+        >>> space.subspaces["mlp"]["lr"]
+        Real(low=0.001, high=0.01, prior='uniform', transform='identity')
+        >>> space.fixed["mlp"]
+        {'batch_size': 32, 'max_epochs': 120}
         """
         names = [f.name for f in families]
         space = cls.build(
@@ -468,6 +667,17 @@ class SearchSpace:
             their own parameters only, not the shared training dimensions,
             and of the user's ``search_space`` they take only their own
             names (``<family>__*``); the networks never take those.
+
+        Returns
+        -------
+        SearchSpace
+            The space.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``search_space`` key or family, an unsupported
+            value, or a value out of its parameter's range.
         """
         overrides = dict(overrides or {})
         trees = set(trees)
@@ -531,7 +741,14 @@ class SearchSpace:
                    trees=trees & set(families))
 
     def describe(self):
-        """Rows ``(family, name, dimension)`` for documentation and reports."""
+        """List the space as rows, for documentation and reports.
+
+        Returns
+        -------
+        list of tuple
+            ``(family, name, dimension)`` for each searched dimension, then
+            ``(family, name, value)`` for each fixed value.
+        """
         rows = []
         for f in self.families:
             for name in self.names(f):

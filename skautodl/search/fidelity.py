@@ -65,13 +65,53 @@ from skautodl.search.space import TRAINING_DEFAULTS
 
 
 def config_epochs(config):
-    """The epochs ``config`` trains for (the training default when unset)."""
+    """Return the epochs ``config`` trains for.
+
+    Parameters
+    ----------
+    config : dict
+        A trial config.
+
+    Returns
+    -------
+    int
+        Its ``max_epochs``, or the training default (60) when unset.
+    """
     return int(config.get("max_epochs", TRAINING_DEFAULTS["max_epochs"]))
 
 
 @dataclass
 class Proposal:
-    """A trial the scheduler wants run."""
+    """A trial the scheduler wants run.
+
+    Parameters
+    ----------
+    config : dict
+        The config to train, its ``max_epochs`` set to ``total_epochs``.
+    epochs : int
+        Epochs to train in this trial (one segment).
+    total_epochs : int
+        Epochs the config will have had after it (``n_resources``).
+    rung : int, default=0
+        The rung of its bracket (0: a new config).
+    parent_id : int or None, default=None
+        The trial whose weights it continues (a promotion).
+    pruning : dict or None, default=None
+        ``{epoch: loss}`` thresholds of the median stopping rule.
+    base_config : dict, default={}
+        The config as the searcher asked it.
+    bracket : int, default=0
+        The Hyperband bracket it belongs to.
+    portfolio_index : int or None, default=None
+        A known-good config's place in the portfolio.
+    fraction : float, default=1.0
+        Share of the training rows it trains on (data-size fidelity).
+    scheduled : bool, default=True
+        Whether its result is reported to the scheduler (False: a
+        portfolio config at full fidelity).
+    seconds : float or None, default=None
+        Its share of its rung's time (time-aware rungs).
+    """
 
     config: dict
     epochs: int  # epochs to train in this trial (one segment)
@@ -93,6 +133,7 @@ class Proposal:
 
     @property
     def is_new(self):
+        """A new config (rung 0, no parent), not a promotion."""
         return self.parent_id is None and self.rung == 0
 
 
@@ -102,6 +143,21 @@ class FullFidelity:
     rows = None  # no data-size fidelity
 
     def propose(self, n, ask):
+        """Turn up to ``n`` new configs into full-length proposals.
+
+        Parameters
+        ----------
+        n : int
+            The most proposals wanted (the free workers).
+        ask : callable
+            ``ask(k) -> list of dict``: up to ``k`` new configs from the
+            searcher (fewer once it is exhausted).
+
+        Returns
+        -------
+        list of Proposal
+            Fewer than ``n`` (maybe none) when the searcher is exhausted.
+        """
         out = []
         for c in ask(n):
             # a user's searcher may leave max_epochs to the training default
@@ -111,17 +167,45 @@ class FullFidelity:
         return out
 
     def report(self, proposal, result):
-        pass
+        """Ignore a finished trial: nothing is promoted.
+
+        Parameters
+        ----------
+        proposal : Proposal
+            The proposal the trial ran.
+        result : skautodl.training.trial.TrialResult
+            Its result.
+        """
 
     def alive(self):
-        """Trial ids whose nets may still be continued."""
+        """List the trial ids whose nets may still be continued.
+
+        Returns
+        -------
+        set of int
+            None: no trial is ever continued.
+        """
         return set()
 
     def state(self):
+        """Return the scheduler's state for a checkpoint.
+
+        Returns
+        -------
+        dict
+            JSON-friendly: empty, there is nothing to save.
+        """
         return {}
 
     def load_state(self, state):
-        pass
+        """Continue from a state saved by :meth:`state`.
+
+        Parameters
+        ----------
+        state : dict
+            What :meth:`state` returned.
+        """
+
 
 
 class _Bracket:
@@ -218,20 +302,34 @@ class Hyperband:
     ----------
     max_epochs : int
         Largest number of epochs a config is trained for (``R``).
-    min_epochs : int or None
+    min_epochs : int or None, default=None
         Smallest rung; None uses ``max_epochs // eta**3``, but at least 3
         (never more than ``max_epochs``).
     eta : int, default=3
         Promotion ratio: the best ``1/eta`` of a rung go on with ``eta``
         times the epochs.
-    mode : {"hyperband", "halving"}
+    mode : {"hyperband", "halving"}, default="hyperband"
         Cycle through all brackets, or repeat the most aggressive one.
     prune : bool, default=True
         Give trials per-epoch pruning thresholds from their rung peers.
-    rows : (int, int) or None
+    rows : (int, int) or None, default=None
         ``(n_train, min_rows)``: data-size fidelity over ``n_train``
         training rows, no rung below ``min_rows`` (see the module's
         docstring); None trains every rung on all rows.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode`` or ``eta`` below 2.
+
+    Examples
+    --------
+    The first bracket for ``R = 120`` epochs: 27 configs of 4 epochs, the
+    best 9 continued to 13, 3 to 40, 1 to 120 (40 trials in all).
+
+    >>> from skautodl.search.fidelity import Hyperband
+    >>> Hyperband(max_epochs=120).rung_plan()
+    [(27, 4), (9, 13), (3, 40), (1, 120)]
     """
 
     def __init__(self, max_epochs, min_epochs=None, eta=3, mode="hyperband",
@@ -262,9 +360,18 @@ class Hyperband:
         return self.s_max - (index % (self.s_max + 1))
 
     def rung_plan(self, s=None):
-        """``[(n_configs, epochs), ...]`` per rung of bracket ``s``.
+        """Return the plan of bracket ``s``: configs and epochs per rung.
 
-        Without ``s``: the plan of the oldest running bracket.
+        Parameters
+        ----------
+        s : int or None, default=None
+            The bracket (``s_max`` is the most aggressive, 0 trains every
+            config fully); None: the oldest running bracket.
+
+        Returns
+        -------
+        list of (int, int)
+            ``(n_configs, epochs)`` per rung.
         """
         if s is None:
             return list(self._brackets[0].plan) if self._brackets else \
@@ -278,15 +385,37 @@ class Hyperband:
         return plan
 
     def fraction(self, rung, s):
-        """Share of the training rows rung ``rung`` of bracket ``s`` trains on."""
+        """Return the share of the training rows a rung trains on.
+
+        Parameters
+        ----------
+        rung : int
+            The rung.
+        s : int
+            Its bracket.
+
+        Returns
+        -------
+        float
+            ``eta ** (rung - s)``, at least ``min_rows / n_train``; 1.0
+            without data-size fidelity and on the top rung.
+        """
         if self.rows is None or rung >= s:
             return 1.0
         n_train, min_rows = self.rows
         return min(1.0, max(float(self.eta) ** (rung - s), min_rows / max(1, n_train)))
 
     def set_deadline(self, deadline):
-        """``time.time()`` by which the search's trials must end (None: no
-        limit); makes the rungs time-aware under data-size fidelity."""
+        """Set the time by which the search's trials must end.
+
+        Makes the rungs time-aware under data-size fidelity (see the
+        module's description).
+
+        Parameters
+        ----------
+        deadline : float or None
+            A ``time.time()``; None: no limit.
+        """
         self.deadline = deadline
 
     def _rung_end(self, bracket, now):
@@ -303,8 +432,16 @@ class Hyperband:
         return min(self.deadline, opened + total * share)
 
     def run_first(self, portfolio):
-        """Hand the ``[(index, config), ...]`` of the portfolio out first, as
-        rung-0 configs of the brackets (data-size fidelity only)."""
+        """Hand the portfolio's configs out first, as rung-0 configs.
+
+        Used with data-size fidelity only: a full-fidelity portfolio trial
+        would take the whole budget on large data.
+
+        Parameters
+        ----------
+        portfolio : list of (int, dict)
+            ``(index, config)`` of the portfolio entries still to run.
+        """
         self._portfolio.extend((int(i), dict(c)) for i, c in portfolio)
 
     def _open_bracket(self):
@@ -389,8 +526,21 @@ class Hyperband:
 
         A bracket whose rung waits for running trials hands out nothing.
         When no running bracket has anything to hand out (they all wait, or
-        none is left), a new bracket starts. Returns fewer than ``n`` (maybe
-        none) when the searcher is exhausted or the brackets wait for results.
+        none is left), a new bracket starts.
+
+        Parameters
+        ----------
+        n : int
+            The most proposals wanted (the free workers).
+        ask : callable
+            ``ask(k) -> list of dict``: up to ``k`` new configs from the
+            searcher (fewer once it is exhausted).
+
+        Returns
+        -------
+        list of Proposal
+            Fewer than ``n`` (maybe none) when the searcher is exhausted or the brackets
+            wait for results.
         """
         out = []
         exhausted = False
@@ -431,6 +581,17 @@ class Hyperband:
                 or not bracket.candidates())
 
     def report(self, proposal, result):
+        """Record a finished trial in its bracket's rung.
+
+        A result of a bracket that has ended is ignored.
+
+        Parameters
+        ----------
+        proposal : Proposal
+            The proposal the trial ran.
+        result : skautodl.training.trial.TrialResult
+            Its result.
+        """
         bracket = next((b for b in self._brackets if b.index == proposal.bracket),
                        None)
         if bracket is None or bracket.rung != proposal.rung:
@@ -442,14 +603,34 @@ class Hyperband:
             bracket.curves.append(list(result.curve))
 
     def alive(self):
-        """Trial ids that a later rung of a running bracket may continue."""
+        """List the trial ids that a later rung of a running bracket may continue.
+
+        Returns
+        -------
+        set of int
+            Their nets must be kept.
+        """
         return set().union(*(b.alive() for b in self._brackets))
 
     def state(self):
+        """Return the scheduler's state for a checkpoint.
+
+        Returns
+        -------
+        dict
+            JSON-friendly: the brackets started and the running ones.
+        """
         return {"started": self._started,
                 "brackets": [b.state() for b in self._brackets]}
 
     def load_state(self, state):
+        """Continue from a state saved by :meth:`state`.
+
+        Parameters
+        ----------
+        state : dict
+            What :meth:`state` returned.
+        """
         self._started = int(state["started"])
         self._brackets = [_Bracket.from_state(b) for b in state["brackets"]]
         if not self._brackets:
@@ -472,7 +653,7 @@ FIDELITIES = {
 
 
 def use_rows(fidelity, n_train):
-    """Whether ``fidelity`` trains low rungs on subsamples of ``n_train`` rows.
+    """Tell whether ``fidelity`` trains low rungs on subsamples of the rows.
 
     ``"hyperband"`` and ``"halving"`` decide by size: from
     :data:`AUTO_ROWS` (30,000) training rows, where the smallest rung still
@@ -481,6 +662,26 @@ def use_rows(fidelity, n_train):
     where, on 2 CPU cores, one full trial of a portfolio config (60
     epochs) already takes a minute or more. ``"...-rows"`` forces it on
     (also on small data), ``"...-epochs"`` off; ``None`` has no rungs.
+
+    Parameters
+    ----------
+    fidelity : str or None
+        The estimator's ``fidelity`` parameter.
+    n_train : int
+        Training rows of a split.
+
+    Returns
+    -------
+    bool
+        Whether data-size fidelity is on.
+
+    Examples
+    --------
+    >>> from skautodl.search.fidelity import use_rows
+    >>> use_rows("hyperband", 50_000), use_rows("hyperband", 5_000)
+    (True, False)
+    >>> use_rows("hyperband-rows", 5_000), use_rows(None, 50_000)
+    (True, False)
     """
     if fidelity is None or fidelity not in FIDELITIES:
         return False
@@ -489,7 +690,7 @@ def use_rows(fidelity, n_train):
 
 
 def make_scheduler(fidelity, max_epochs, n_train=0, min_rows=None):
-    """Resolve the ``fidelity`` parameter.
+    """Resolve the ``fidelity`` parameter into a scheduler.
 
     Parameters
     ----------
@@ -497,12 +698,22 @@ def make_scheduler(fidelity, max_epochs, n_train=0, min_rows=None):
         One of :data:`FIDELITIES`, or None (every config trains fully).
     max_epochs : int
         The space's largest ``max_epochs``.
-    n_train : int
+    n_train : int, default=0
         Training rows of a split (for data-size fidelity).
     min_rows : int, optional
         The smallest rung's rows; default :data:`MIN_ROWS` from
         :data:`AUTO_ROWS` training rows, a ninth of the rows when forced
         on smaller data.
+
+    Returns
+    -------
+    FullFidelity or Hyperband
+        The scheduler.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``fidelity``.
     """
     if fidelity is None:
         return FullFidelity()

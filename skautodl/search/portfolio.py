@@ -159,7 +159,7 @@ PORTFOLIOS = {"mlp": MLP_PORTFOLIO, "embed": EMBED_PORTFOLIO,
 
 
 def adapt(space, family, entry):
-    """``entry`` as a valid config of ``family`` in ``space``.
+    """Adapt a portfolio entry to a valid config of ``family`` in ``space``.
 
     Starts from ``space.default_config(family)`` (fixed values, and every
     dimension's default moved inside narrowed ranges) and takes each searched
@@ -167,6 +167,20 @@ def adapt(space, family, entry):
     win, values outside a narrowed dimension fall back to the default
     config's value there, and keys that are not parameters of the space are
     dropped.
+
+    Parameters
+    ----------
+    space : skautodl.search.space.SearchSpace
+        The task's search space (the user's ``search_space`` applied).
+    family : str
+        The family of the entry.
+    entry : dict
+        A portfolio entry (skorch parameter names).
+
+    Returns
+    -------
+    dict
+        A config of ``space`` (with ``"family"``).
     """
     config = space.default_config(family)
     for name, dim in zip(space.names(family), space.dimensions(family),
@@ -177,9 +191,24 @@ def adapt(space, family, entry):
 
 
 def family_portfolio(space, family, size=None):
-    """The portfolio configs of ``family``: its default config first, no
-    duplicates (entries can coincide once adapted to a narrowed space), at
-    most ``size`` of them."""
+    """List the portfolio configs of one family, its default config first.
+
+    Entries that coincide once adapted to a narrowed space appear once.
+
+    Parameters
+    ----------
+    space : skautodl.search.space.SearchSpace
+        The task's search space (the user's ``search_space`` applied).
+    family : str
+        One of the space's families.
+    size : int or None, default=None
+        The most configs returned; None: all of them.
+
+    Returns
+    -------
+    list of dict
+        Configs of ``space``.
+    """
     configs = [space.default_config(family)]
     for entry in PORTFOLIOS.get(family, ()):
         config = adapt(space, family, entry)
@@ -189,12 +218,36 @@ def family_portfolio(space, family, size=None):
 
 
 def portfolio(space, size=None):
-    """Configs to try first, for every family of ``space``.
+    """List the configs to try first, for every family of ``space``.
 
     The families' lists are interleaved: every family's default config comes
     first (in ``space.families`` order), then every family's second config,
     and so on. ``size`` caps the configs per family (``size=1``: the
     defaults only).
+
+    Parameters
+    ----------
+    space : skautodl.search.space.SearchSpace
+        The task's search space (the user's ``search_space`` applied).
+    size : int or None, default=None
+        The most configs per family; None: all of them.
+
+    Returns
+    -------
+    list of dict
+        The interleaved configs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodl.data.validation import detect_task
+    >>> from skautodl.networks.registry import FAMILIES
+    >>> from skautodl.search.portfolio import portfolio
+    >>> from skautodl.search.space import SearchSpace
+    >>> task = detect_task(np.array([0, 1] * 10), classifier=True, n_classes=2)
+    >>> space = SearchSpace.for_task([FAMILIES["mlp"], FAMILIES["embed"]], task)
+    >>> [c["family"] for c in portfolio(space)]
+    ['mlp', 'embed', 'mlp', 'embed', 'mlp', 'embed', 'mlp', 'embed', 'mlp']
     """
     per_family = [family_portfolio(space, f, size) for f in space.families]
     out = []
@@ -211,14 +264,16 @@ def portfolio_for(search, space, n_trials=None):
     search : str, SearchSpec or searcher object
         The estimator's ``search``; a ``SearchSpec`` with
         ``portfolio=False`` gets none.
-    space : SearchSpace
-    n_trials : int or None
+    space : skautodl.search.space.SearchSpace
+        The task's search space.
+    n_trials : int or None, default=None
         With a trial count, the portfolio takes at most ``ceil(n_trials /
         2)`` of the trials, so the searcher proposes the other half.
 
     Returns
     -------
     list of dict
+        The configs, in the order they run.
     """
     if getattr(search, "portfolio", True) is False:
         return []
@@ -273,9 +328,29 @@ def warm_configs(history, space):
 
 
 def warm_portfolio(warm, default, n_trials=None, size=WARM_START_CONFIGS):
-    """The portfolio of a warm-started search: the ``size`` best earlier
-    configs, then the default portfolio without repeats, capped at half of
-    ``n_trials`` (rounded up) as :func:`portfolio_for` caps it."""
+    """Build the portfolio of a warm-started search.
+
+    The ``size`` best earlier configs, then the default portfolio without
+    repeats, capped at half of ``n_trials`` (rounded up) as
+    :func:`portfolio_for` caps it.
+
+    Parameters
+    ----------
+    warm : list of (dict, float)
+        The earlier search's configs and scores, best first
+        (:func:`warm_configs`).
+    default : list of dict
+        The portfolio the search would run otherwise.
+    n_trials : int or None, default=None
+        The estimator's ``n_trials``.
+    size : int, default=WARM_START_CONFIGS
+        The most earlier configs run first (3).
+
+    Returns
+    -------
+    list of dict
+        The configs, in the order they run.
+    """
     configs = [dict(c) for c, _ in warm[:size]]
     seen = {repr(sorted(c.items())) for c in configs}
     configs += [c for c in default if repr(sorted(c.items())) not in seen]

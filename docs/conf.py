@@ -73,6 +73,8 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
 templates_path = ["_templates"]
+# `name` in a docstring is code, as in scikit-learn's documentation
+default_role = "literal"
 
 # -- Gallery -------------------------------------------------------------------
 sphinx_gallery_conf = {

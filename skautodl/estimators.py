@@ -858,7 +858,7 @@ Attributes
     ``(C, H, W)`` of image input (only set for images).
 n_features_in_ : int
     Number of features seen during ``fit``.
-feature_names_in_ : ndarray of shape (n_features_in_,)
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Column names, when ``X`` was a DataFrame with string column names.
 best_params_ : dict
     Config of the best trial (skorch parameter names plus ``family``).

@@ -48,7 +48,7 @@ FEATURIZE_OPTIONS = ("numeric_scaling",)
 
 
 def routed_parameters(families):
-    """The names each routed prefix of a config accepts, for ``families``.
+    """List the names each routed prefix of a config accepts, for ``families``.
 
     The table the typo check of ``search_space`` keys reads
     (:func:`skautodl.search.space.check_names`): ``module__`` the searched
@@ -59,7 +59,13 @@ def routed_parameters(families):
 
     Parameters
     ----------
-    families : list of Family
+    families : list of skautodl.networks.registry.Family
+        The searched families.
+
+    Returns
+    -------
+    dict of str to set of str
+        ``{prefix: accepted names}``.
     """
     from skautodl.networks import hgb
 
@@ -100,16 +106,26 @@ def _weights_key(module):
 
 
 def is_quantized(net):
-    """Whether ``net``'s module holds int8 layers (:mod:`skautodl.compression`).
+    """Tell whether ``net``'s module holds int8 layers (:mod:`skautodl.compression`).
 
     torch's dynamically quantized layers compute in float32 only: such a
     module cannot be cast to float64, so it predicts in float32.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A fitted net.
+
+    Returns
+    -------
+    bool
+        Whether its ``compression_`` record says it was quantized.
     """
     return bool((getattr(net, "compression_", None) or {}).get("quantized"))
 
 
 def inference_module(net):
-    """A float64, eval-mode copy of ``net.module_``, made once and shared.
+    """Return a float64, eval-mode copy of ``net.module_``, made once and shared.
 
     Predicting never touches the fitted module itself (no dtype cast, no
     ``eval()``), so a fitted net can serve predictions from several threads
@@ -117,6 +133,16 @@ def inference_module(net):
     the module's weights change (continued training bumps the tensors'
     version counters) and dropped with the module. A quantized module
     (:func:`is_quantized`) is copied as it is, in float32.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A fitted net.
+
+    Returns
+    -------
+    torch.nn.Module
+        The copy, without gradients.
     """
     module = net.module_
     key = _weights_key(module)
@@ -166,20 +192,64 @@ def _forward64(net, X):
 
 
 class AutoNetClassifier(MixedPrecisionMixin, NeuralNetClassifier):
-    """skorch classifier that trains on class indices and predicts labels.
+    """A skorch classifier that trains on class indices and predicts labels.
 
     ``fit`` takes ``y`` as class indices ``0..k-1`` (int64) and ``classes``
     holds the user's labels, so ``predict`` returns those labels and
     ``predict_proba``'s columns follow ``classes_``. Inputs are cast to
     float32 whatever their dtype.
+
+    Parameters
+    ----------
+    *args
+        The arguments of skorch's ``NeuralNetClassifier`` (``module``,
+        ``criterion``...); :func:`build_net` sets them.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Mixed precision on CUDA (see :class:`MixedPrecisionMixin`).
+    **kwargs
+        More arguments of skorch's ``NeuralNetClassifier`` (``max_epochs``,
+        ``callbacks``...).
     """
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        # ``fit`` re-initializes and then calls this, so both paths cast here
+        """Train for ``max_epochs`` more epochs.
+
+        ``fit`` re-initializes the net and then calls this, so both paths
+        cast the data here.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Featurized rows (cast to float32).
+        y : array-like or None, default=None
+            Class indices ``0..k-1``.
+        classes : array-like or None, default=None
+            Passed on to skorch (unused by this net).
+        **fit_params
+            Passed on to skorch's ``partial_fit``.
+
+        Returns
+        -------
+        object
+            The net itself.
+        """
         y = None if y is None else np.asarray(y, dtype=np.int64)
         return super().partial_fit(_float32(X), y, classes=classes, **fit_params)
 
     def predict_proba(self, X):
+        """Predict class probabilities, computed in float64 on the CPU.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Featurized rows (cast to float32).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Softmax of the logits, columns in the order of ``classes``
+            (float32 through skorch on a GPU, renormalized in float64).
+        """
         logits = _forward64(self, X)
         if logits is None:  # on a GPU: float32 through skorch
             proba = super().predict_proba(_float32(X)).astype(np.float64)
@@ -187,18 +257,43 @@ class AutoNetClassifier(MixedPrecisionMixin, NeuralNetClassifier):
         return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, X):
+        """Predict the user's labels.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Featurized rows (cast to float32).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The label of highest probability.
+        """
         idx = self.predict_proba(X).argmax(axis=1)
         return np.asarray(self.classes_)[idx]
 
 
 class AutoNetMultilabel(MixedPrecisionMixin, NeuralNet):
-    """skorch net with one sigmoid output per label (multi-label classification).
+    """A skorch net with one sigmoid output per label (multi-label classification).
 
     ``fit`` takes the label-indicator matrix (n_samples, n_labels) of 0/1
     and trains the shared network with ``BCEWithLogitsLoss``;
     ``predict_proba`` returns the (n_samples, n_labels) matrix of each
     label's probability and ``predict`` the indicator matrix (a label is on
     above 0.5), in ``label_dtype``.
+
+    Parameters
+    ----------
+    module : type or torch.nn.Module
+        The network, as for any skorch net.
+    criterion : type, default=torch.nn.BCEWithLogitsLoss
+        The loss.
+    label_dtype : str, default="int64"
+        The dtype of ``predict``'s indicator matrix (that of the training
+        labels).
+    **kwargs
+        The arguments of skorch's ``NeuralNet``, and ``precision`` (see
+        :class:`MixedPrecisionMixin`).
     """
 
     def __init__(self, module, criterion=torch.nn.BCEWithLogitsLoss, *,
@@ -207,10 +302,43 @@ class AutoNetMultilabel(MixedPrecisionMixin, NeuralNet):
         self.label_dtype = label_dtype
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs.
+
+        ``fit`` re-initializes the net and then calls this, so both paths
+        cast the data here.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Featurized rows (cast to float32).
+        y : array-like or None, default=None
+            The label-indicator matrix of 0/1 (cast to float32).
+        classes : array-like or None, default=None
+            Passed on to skorch (unused by this net).
+        **fit_params
+            Passed on to skorch's ``partial_fit``.
+
+        Returns
+        -------
+        object
+            The net itself.
+        """
         y = None if y is None else np.asarray(y, dtype=np.float32)
         return super().partial_fit(_float32(X), y, classes=classes, **fit_params)
 
     def predict_proba(self, X):
+        """Predict each label's probability.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Featurized rows (cast to float32).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_labels)
+            Sigmoid of the logits.
+        """
         logits = _forward64(self, X)
         if logits is None:  # on a GPU: float32 through skorch
             logits = torch.as_tensor(
@@ -218,11 +346,23 @@ class AutoNetMultilabel(MixedPrecisionMixin, NeuralNet):
         return torch.sigmoid(logits).cpu().numpy()
 
     def predict(self, X):
+        """Predict the indicator matrix: a label is on above probability 0.5.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Featurized rows (cast to float32).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_labels)
+            0/1 in ``label_dtype``.
+        """
         return (self.predict_proba(X) > 0.5).astype(self.label_dtype)
 
 
 def target_stats(y2):
-    """Per-column mean and scale (std, 1 where constant) of 2-D targets.
+    """Compute the per-column mean and scale (std, 1 where constant) of targets.
 
     One definition for the regressor's training scale and the validation
     targets, which must be standardized the same way. Computed in float64
@@ -230,6 +370,25 @@ def target_stats(y2):
     float32's limit (1e37 and up) overflow. A column is constant when its
     std is within rounding of its magnitude (relative, so tiny targets such
     as 1e-15 still get their own scale).
+
+    Parameters
+    ----------
+    y2 : array-like of shape (n_samples, n_outputs)
+        The targets, 2-D.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_outputs,)
+        Column means.
+    scale : ndarray of shape (n_outputs,)
+        Column standard deviations, 1 for constant columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodl.training.net import target_stats
+    >>> target_stats(np.array([[1.0, 5.0], [3.0, 5.0]]))
+    (array([2., 5.]), array([1., 1.]))
     """
     y2 = np.asarray(y2, dtype=np.float64)
     mean = y2.mean(axis=0)
@@ -240,26 +399,78 @@ def target_stats(y2):
 
 
 class AutoNetRegressor(MixedPrecisionMixin, NeuralNetRegressor):
-    """skorch regressor with internal target standardization and 1-D targets.
+    """A skorch regressor with internal target standardization and 1-D targets.
 
     ``fit`` learns the mean and scale of each target column and trains the
     network on standardized targets (the loss is computed on that scale, so
     learning rates transfer across data sets); ``predict`` maps outputs back
     to the user's units and returns a 1-D array when ``y`` was 1-D.
 
+    Parameters
+    ----------
+    *args
+        The arguments of skorch's ``NeuralNetRegressor`` (``module``,
+        ``criterion``...); :func:`build_net` sets them.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Mixed precision on CUDA (see :class:`MixedPrecisionMixin`).
+    **kwargs
+        More arguments of skorch's ``NeuralNetRegressor`` (``max_epochs``,
+        ``callbacks``...).
+
     Attributes
     ----------
     target_mean_, target_scale_ : ndarray of shape (n_outputs,)
+        The training targets' column means and scales
+        (:func:`target_stats`).
     target_ndim_ : int
+        Dimensions of the training ``y`` (1 or 2).
     """
 
     def fit(self, X, y=None, **fit_params):
+        """Fit from scratch, learning new target statistics.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Featurized rows (cast to float32).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets, in the user's units.
+        **fit_params
+            Passed on to skorch's ``fit``.
+
+        Returns
+        -------
+        AutoNetRegressor
+            The fitted net itself.
+        """
         # a new fit learns new target statistics; partial_fit keeps them
         for name in ("target_mean_", "target_scale_", "target_ndim_"):
             self.__dict__.pop(name, None)
         return super().fit(X, y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs on standardized targets.
+
+        ``fit`` re-initializes the net and then calls this, so both paths
+        cast the data here.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Featurized rows (cast to float32).
+        y : array-like or None, default=None
+            The targets in the user's units, standardized with the statistics of
+            the first fit.
+        classes : array-like or None, default=None
+            Passed on to skorch (unused by this net).
+        **fit_params
+            Passed on to skorch's ``partial_fit``.
+
+        Returns
+        -------
+        object
+            The net itself.
+        """
         # standardized in float64, then cast: the network trains in float32
         y = np.asarray(y, dtype=np.float64)
         y2 = y.reshape(len(y), -1)
@@ -272,12 +483,39 @@ class AutoNetRegressor(MixedPrecisionMixin, NeuralNetRegressor):
                                    classes=classes, **fit_params)
 
     def predict_proba(self, X):
+        """Return the network's raw outputs (standardized values).
+
+        skorch's name for the forward pass; :meth:`predict` maps the
+        outputs back to the user's units.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Featurized rows (cast to float32).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+            The outputs on the standardized scale, float64.
+        """
         out = _forward64(self, X)
         if out is None:  # on a GPU: float32 through skorch
             return super().predict_proba(_float32(X)).astype(np.float64)
         return out.numpy()
 
     def predict(self, X):
+        """Predict the targets in the user's units.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Featurized rows (cast to float32).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            1-D when the training ``y`` was.
+        """
         out = self.predict_proba(X) * self.target_scale_.astype(np.float64) + \
             self.target_mean_.astype(np.float64)
         return out.ravel() if self.target_ndim_ == 1 else out
@@ -292,6 +530,18 @@ def reuse_outputs(net, X):
     same forward pass, which for a CNN on a CPU is a noticeable share of a
     short trial. Only calls with this very ``X`` object are served from the
     cache; the instance is left as it was afterwards.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A fitted net.
+    X : array-like
+        The rows whose outputs are cached.
+
+    Yields
+    ------
+    ndarray
+        ``net.predict_proba(X)``.
     """
     outputs = net.predict_proba(X)
     method = type(net).predict_proba
@@ -308,10 +558,27 @@ def reuse_outputs(net, X):
 
 
 def standardized_valid_dataset(net_cls, X_valid, y_valid, y_train):
-    """Validation Dataset whose targets are on the network's training scale.
+    """Build the validation Dataset, its targets on the network's training scale.
 
     For a regressor the training targets are standardized inside ``fit``;
     the validation loss must use the same scale, computed from ``y_train``.
+
+    Parameters
+    ----------
+    net_cls : type
+        :class:`AutoNetClassifier`, :class:`AutoNetMultilabel` or
+        :class:`AutoNetRegressor`.
+    X_valid : array-like
+        Featurized validation rows.
+    y_valid : array-like
+        Their targets (class indices, 0/1 labels or values).
+    y_train : array-like
+        The training targets (a regressor's scale comes from them).
+
+    Returns
+    -------
+    skorch.dataset.Dataset
+        The validation data, float32 rows.
     """
     X_valid = _float32(X_valid)
     if net_cls is AutoNetClassifier:
@@ -332,6 +599,11 @@ def restart_lr(net):
     the optimizer's current rate, so without this a promoted trial would
     train its new epochs at a rate near zero. Each stretch of training is
     one cosine cycle from the config's ``lr`` (a warm restart, as in SGDR).
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A fitted net; nothing happens before it has an optimizer.
     """
     if getattr(net, "optimizer_", None) is None:
         return
@@ -344,6 +616,13 @@ def set_cycle_length(net, n_epochs):
 
     Works for every schedule :func:`build_net` sets up (cosine: ``T_max``;
     one-cycle: ``epochs``; coslog: its :class:`CosLog`'s epochs).
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A net built by :func:`build_net`.
+    n_epochs : int
+        The length of the cycle (at least 1).
     """
     n_epochs = max(1, int(n_epochs))
     sched = dict(net.callbacks)["lr_schedule"]
@@ -371,6 +650,14 @@ class CosLog:
     steps_per_epoch : int
         Batches per epoch.
     cycles : int, default=4
+        Cosine cycles over the schedule.
+
+    Examples
+    --------
+    >>> from skautodl.training.net import CosLog
+    >>> schedule = CosLog(epochs=10, steps_per_epoch=5)
+    >>> schedule(0), round(schedule(50), 12)
+    (0.0, 0.0)
     """
 
     def __init__(self, epochs, steps_per_epoch, cycles=4):
@@ -379,7 +666,18 @@ class CosLog:
         self.cycles = int(cycles)
 
     def with_epochs(self, epochs):
-        """The same schedule stretched over ``epochs``."""
+        """Return the same schedule stretched over ``epochs``.
+
+        Parameters
+        ----------
+        epochs : int
+            The new length in epochs.
+
+        Returns
+        -------
+        CosLog
+            A new schedule.
+        """
         return CosLog(epochs, self.steps_per_epoch, self.cycles)
 
     def __call__(self, step):
@@ -422,12 +720,22 @@ def _schedule(name, lr, t_max, steps_per_epoch):
 
 
 def copy_net(net):
-    """An independent copy of a fitted net, to continue training on.
+    """Return an independent copy of a fitted net, to continue training on.
 
     Weights, optimizer state, history and callbacks are copied (through
     skorch's pickling, so it works on any device); the validation data
     the net holds (its ``train_split``) is shared, not copied. Training the
     copy never changes ``net``.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A fitted net.
+
+    Returns
+    -------
+    skorch.NeuralNet
+        The copy.
     """
     memo = {}
     split = getattr(net, "train_split", None)
@@ -437,11 +745,21 @@ def copy_net(net):
 
 
 def without_validation_data(net):
-    """``net`` with no reference to its validation data, for handing back.
+    """Drop ``net``'s reference to its validation data, before handing it back.
 
     A trial's net validates on the held-out split through its
     ``train_split``; a model given to the user (and pickled with the
     estimator) must not carry those rows.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet or tree model
+        A trial's model (a tree model holds no validation data).
+
+    Returns
+    -------
+    object
+        ``net`` itself, its ``train_split`` set to None.
     """
     if hasattr(net, "train_split"):  # a tree model holds no validation data
         net.train_split = None
@@ -457,19 +775,22 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
     ----------
     config : dict
         Trial config (skorch keys plus ``family``).
-    task : TaskInfo
+    task : skautodl.data.validation.TaskInfo
+        The task: classification, multi-label or regression, and the
+        outputs.
     n_inputs : int
         Featurized input width.
     classes : array-like, optional
         The user's class labels (classifier only).
-    device : str
+    device : str, default="cpu"
+        Where the net trains.
     valid : skorch Dataset, optional
         Validation data: enables early stopping on it. Without it the net
         trains for exactly ``max_epochs`` epochs (used by the final refit).
     deadline : float, optional
         ``time.time()`` value after which training stops between batches.
-    verbose : int
-        skorch's per-epoch log when >= 2.
+    verbose : int, default=0
+        The per-epoch log of skorch is shown when it is 2 or more.
     pruning : dict, optional
         Per-epoch validation-loss thresholds for :class:`PruningReporter`.
     data_params : dict, optional
@@ -481,6 +802,17 @@ def build_net(config, task, n_inputs, *, classes=None, device="cpu", valid=None,
         gradient scaler); "auto" trains in float32 on the CPU (see
         :mod:`skautodl.training.precision`). A config's ``precision`` key
         (``search_space={"precision": "bf16"}``) wins.
+
+    Returns
+    -------
+    AutoNetClassifier, AutoNetMultilabel or AutoNetRegressor
+        The unfitted net.
+
+    Raises
+    ------
+    ValueError
+        For an unknown family, learning-rate schedule or augmentation
+        parameter.
 
     Notes
     -----

@@ -136,9 +136,12 @@ def example_runs(request, tmp_path_factory):
                 if getattr(item, "originalname", None) == "test_example_runs"
                 and getattr(item, "module", None) is sys.modules[__name__]]
     cwd = tmp_path_factory.mktemp("examples")
-    with ThreadPoolExecutor(PARALLEL) as pool:
+    pool = ThreadPoolExecutor(PARALLEL)
+    try:
         yield {script: pool.submit(run_script, script, cwd)
                for script in selected if not missing_packages(script)}
+    finally:  # after a failure with -x, the scripts not started never start
+        pool.shutdown(cancel_futures=True)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -1,5 +1,8 @@
-"""skorch callbacks used by every trial: time limit, divergence guard,
-pruning reporter, and a learning-rate schedule that pickles anywhere."""
+"""The skorch callbacks of every trial.
+
+A time limit, a cycle fitter for time-fitted trials, a divergence guard, a
+pruning reporter, and a learning-rate schedule that pickles anywhere.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ class TimeLimit(Callback):
     Attributes
     ----------
     stopped_ : bool
+        Whether it stopped the training.
     valid_seconds_ : float
         Duration of the last complete validation pass (0 before the first).
     """
@@ -43,6 +47,13 @@ class TimeLimit(Callback):
         self.scoring_factor = scoring_factor
 
     def initialize(self):
+        """Reset the callback's state before a training (the last validation time is kept).
+
+        Returns
+        -------
+        TimeLimit
+            The callback itself.
+        """
         self.stopped_ = False
         # skorch re-initializes every callback on set_params(callbacks__...),
         # as a continued trial does: the last measurement stays valid
@@ -51,15 +62,49 @@ class TimeLimit(Callback):
         return self
 
     def on_batch_begin(self, net, training=False, **kwargs):
+        """Start timing the validation pass at its first batch.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        training : bool, default=False
+            Whether the batch is a training batch (else validation).
+        **kwargs
+            The other arguments skorch passes to the hook (ignored).
+        """
         if not training and getattr(self, "_valid_start", None) is None:
             self._valid_start = time.perf_counter()
 
     def on_epoch_end(self, net, **kwargs):
+        """Record the duration of the epoch's validation pass.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        **kwargs
+            The other arguments skorch passes to the hook (ignored).
+        """
         if getattr(self, "_valid_start", None) is not None:
             self.valid_seconds_ = time.perf_counter() - self._valid_start
             self._valid_start = None
 
     def on_batch_end(self, net, training=False, **kwargs):
+        """Stop the training when scoring would no longer end by the deadline.
+
+        Raises ``KeyboardInterrupt``, which skorch catches to end the
+        training loop.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        training : bool, default=False
+            Whether the batch is a training batch (else validation).
+        **kwargs
+            The other arguments skorch passes to the hook (ignored).
+        """
         if not training or self.deadline is None:
             return
         kept = self.scoring_factor * getattr(self, "valid_seconds_", 0.0)
@@ -102,12 +147,33 @@ class CycleFitter(Callback):
         self.deadline = deadline
 
     def initialize(self):
+        """Reset the callback's state before a training (nothing shortened yet).
+
+        Returns
+        -------
+        CycleFitter
+            The callback itself.
+        """
         self.shortened_ = False
         self._start = None
         self._epochs = 0
         return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Start the clock and note the learning rates and batches per epoch.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        X : array-like or None, default=None
+            The training rows (their number sets the batches per epoch).
+        y : array-like or None, default=None
+            The training targets (unused).
+        **kwargs
+            The other arguments skorch passes to the hook (ignored).
+        """
+
         self._start = None if self.deadline is None else time.time()
         self._epochs = 0
         self._batch = 0
@@ -127,6 +193,17 @@ class CycleFitter(Callback):
         return sched if isinstance(sched, CosineAnnealingLR) else None
 
     def on_batch_begin(self, net, training=False, **kwargs):
+        """Set the learning rate of the per-batch cosine.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        training : bool, default=False
+            Whether the batch is a training batch (else validation).
+        **kwargs
+            The other arguments skorch passes to the hook (ignored).
+        """
         if not training or self.deadline is None or self._start is None:
             return
         sched = self._cosine(net)
@@ -141,6 +218,18 @@ class CycleFitter(Callback):
         self._batch += 1
 
     def on_epoch_end(self, net, **kwargs):
+        """Shorten the cycle, or end the training, when the rest would not fit.
+
+        Ending the training raises ``KeyboardInterrupt``, which skorch
+        catches (as with its ``EarlyStopping``).
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        **kwargs
+            The other arguments skorch passes to the hook (ignored).
+        """
         if self.deadline is None or self._start is None:
             return
         from torch.optim.lr_scheduler import CosineAnnealingLR
@@ -169,7 +258,7 @@ class CycleFitter(Callback):
 
 
 class LRSchedule(LRScheduler):
-    """skorch's ``LRScheduler`` whose pickle holds no torch scheduler.
+    """The ``LRScheduler`` of skorch, with no torch scheduler in its pickle.
 
     After training, skorch 1.4's callback keeps its torch scheduler, which
     holds the optimizer and its state tensors. Those would be pickled
@@ -177,6 +266,19 @@ class LRSchedule(LRScheduler):
     on CUDA could not be loaded on a CPU-only machine, and every pickle
     carried a second copy of the optimizer state. The scheduler is rebuilt
     at the start of each training anyway, so it is dropped from the pickle.
+
+    Parameters
+    ----------
+    policy : str or type, default="WarmRestartLR"
+        The torch scheduler class (or skorch's name of one).
+    monitor : str or callable, default="train_loss"
+        What ``ReduceLROnPlateau`` watches.
+    event_name : str, default="event_lr"
+        The history key the learning rate is recorded under.
+    step_every : {"epoch", "batch"}, default="epoch"
+        When the scheduler steps.
+    **kwargs
+        The scheduler's own arguments (``T_max``, ``max_lr``...).
     """
 
     def __getstate__(self):
@@ -194,6 +296,24 @@ class DivergenceGuard(Callback):
     """
 
     def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
+        """Raise when the batch's training loss is not finite.
+
+        Raises :class:`~skautodl.exceptions.TrialDiverged` when the loss
+        is NaN or infinite.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        batch : tuple or None, default=None
+            The batch (unused).
+        training : bool, default=False
+            Whether the batch is a training batch (else validation).
+        loss : torch.Tensor or float or None, default=None
+            The batch's loss.
+        **kwargs
+            The other arguments skorch passes to the hook (ignored).
+        """
         if not training or loss is None:
             return
         value = float(loss.item()) if hasattr(loss, "item") else float(loss)
@@ -224,10 +344,28 @@ class PruningReporter(Callback):
         self.thresholds = thresholds
 
     def initialize(self):
+        """Reset the callback's state before a training (not pruned).
+
+        Returns
+        -------
+        PruningReporter
+            The callback itself.
+        """
         self.pruned_ = False
         return self
 
     def on_epoch_end(self, net, **kwargs):
+        """Stop the training when the epoch's validation loss is above its threshold.
+
+        Stopping raises ``KeyboardInterrupt``, which skorch catches.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        **kwargs
+            The other arguments skorch passes to the hook (ignored).
+        """
         epoch = len(net.history)
         loss = net.history[-1].get("valid_loss")
         if loss is None or not self.thresholds:

@@ -47,7 +47,7 @@ class TimeLimit(Callback):
         self.scoring_factor = scoring_factor
 
     def initialize(self):
-        """Reset the callback's state before a training (the last validation time is kept).
+        """Reset the callback before a training (the last validation time is kept).
 
         Returns
         -------

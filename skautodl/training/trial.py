@@ -55,14 +55,18 @@ logger = logging.getLogger("skautodl")
 class TrialResult:
     """What a trial produced.
 
-    Attributes
+    Its fields are also its attributes.
+
+    Parameters
     ----------
     config : dict
         The trial config (skorch keys plus ``family``).
     status : {"ok", "failed"}
+        Whether the trial produced a model.
     score : float
         Mean validation score over splits (``nan`` when failed).
     split_scores : list of float
+        The validation score of each split.
     epochs : int
         Total epochs a refit should train (sum of ``segments``' kept epochs).
     epochs_run : int
@@ -82,6 +86,7 @@ class TrialResult:
     peak_memory_mb : float
         Peak resident memory of the worker process (Linux: ru_maxrss).
     seed : int
+        The seed torch was given for its training.
     segments : list of (int, int) or (int, int, float)
         ``(epochs kept, schedule length)`` per stretch of training, oldest
         first; a trial resumed from another extends its segments. A
@@ -139,14 +144,32 @@ class TrialResult:
 
     @property
     def ok(self):
+        """Whether the trial produced a model with a finite score."""
         return self.status == "ok" and not is_failed(self.score)
 
     def without_models(self):
-        """A copy without nets and predictions (to keep memory flat)."""
+        """Return a copy without nets and predictions (to keep memory flat).
+
+        Returns
+        -------
+        TrialResult
+            The copy; this result keeps its models.
+        """
         return replace(self, nets=[], valid_predictions=[])
 
     def to_record(self):
-        """JSON-friendly dict (no models) for checkpoints."""
+        """Return the result as JSON-friendly data (no models), for checkpoints.
+
+        Returns
+        -------
+        dict
+            The fields but ``nets`` and ``valid_predictions``; a ``nan``
+            score becomes None.
+
+        See Also
+        --------
+        from_record : The inverse.
+        """
         return {
             "config": self.config, "status": self.status,
             "score": None if is_failed(self.score) else float(self.score),
@@ -164,6 +187,18 @@ class TrialResult:
 
     @classmethod
     def from_record(cls, record):
+        """Rebuild a result from :meth:`to_record`'s data.
+
+        Parameters
+        ----------
+        record : dict
+            What :meth:`to_record` returned (not changed).
+
+        Returns
+        -------
+        TrialResult
+            The result, without models.
+        """
         record = dict(record)
         record["score"] = float("nan") if record["score"] is None else record["score"]
         record["segments"] = [tuple(s) for s in record["segments"]]
@@ -180,6 +215,13 @@ def _peak_rss_mb():
 
 
 def worker_id():
+    """Name the process that runs a trial.
+
+    Returns
+    -------
+    str
+        ``"<host name>:<process id>"``.
+    """
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -198,7 +240,7 @@ def _kept_epochs(net, start):
 
 
 def failed_trial(exc, config, *, seed, device, prior_segments=(), **progress):
-    """The failed :class:`TrialResult` of a trial that raised ``exc``.
+    """Build the failed :class:`TrialResult` of a trial that raised ``exc``.
 
     Call it in the ``except`` block: the message is ``"<type>: <exc>"``,
     logged at debug level with the traceback being handled. ``progress``
@@ -207,6 +249,26 @@ def failed_trial(exc, config, *, seed, device, prior_segments=(), **progress):
     ``pruned``, ``curve``); the score is ``nan``, ``epochs`` 0, no models,
     and the segments are ``prior_segments``. Shared by the networks'
     :func:`run_trial` and the trees' ``run_tree_trial``.
+
+    Parameters
+    ----------
+    exc : BaseException
+        What the trial raised.
+    config : dict
+        The trial config.
+    seed : int
+        The trial's seed.
+    device : str
+        Where it trained.
+    prior_segments : sequence, default=()
+        The segments of the trial it continued.
+    **progress
+        What it measured before failing (see above).
+
+    Returns
+    -------
+    TrialResult
+        With ``status="failed"``.
     """
     message = f"{type(exc).__name__}: {exc}"
     logger.debug("trial failed: %s\n%s", message, traceback.format_exc())
@@ -225,7 +287,7 @@ def _net_class(task):
 
 
 def train_segment(net, X, y, *, epochs, cycle_length, seed):
-    """Train one stretch of a config's schedule; the same code for trials and refits.
+    """Train one stretch of a config's schedule, for trials and refits alike.
 
     A net that has not been trained yet is ``fit`` (its ``max_epochs`` and
     schedule length come from :func:`~skautodl.training.net.build_net`); a
@@ -233,6 +295,28 @@ def train_segment(net, X, y, *, epochs, cycle_length, seed):
     one new learning-rate cycle of ``cycle_length`` epochs starting from the
     config's ``lr`` (a warm restart). torch is seeded with ``seed`` inside,
     and the caller's random state is left as it was.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A net built by :func:`~skautodl.training.net.build_net`, trained or
+        not.
+    X : array-like
+        Featurized training rows.
+    y : array-like
+        Their targets, as the net trains on them.
+    epochs : int
+        Epochs of a continued training (a new net trains its
+        ``max_epochs``).
+    cycle_length : int
+        Epochs of the new learning-rate cycle of a continued training.
+    seed : int
+        Seeds torch for this stretch.
+
+    Returns
+    -------
+    skorch.NeuralNet
+        The trained net itself.
     """
     continued = bool(getattr(net, "initialized_", False)) and len(net.history) > 0
     with torch_seeded(seed, net.device):
@@ -245,19 +329,59 @@ def train_segment(net, X, y, *, epochs, cycle_length, seed):
 
 
 def subsample_rows(n_rows, fraction):
-    """Rows a stretch on ``fraction`` of ``n_rows`` training rows uses (at
-    least one, all of them for ``fraction >= 1``)."""
+    """Count the rows a stretch on ``fraction`` of the training rows uses.
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows of the split.
+    fraction : float or None
+        The share to use; None or 1 and above: all of them.
+
+    Returns
+    -------
+    int
+        ``ceil(fraction * n_rows)``, at least 1 and at most ``n_rows``.
+
+    Examples
+    --------
+    >>> from skautodl.training.trial import subsample_rows
+    >>> subsample_rows(1000, 1 / 3), subsample_rows(1000, None)
+    (334, 1000)
+    """
     if fraction is None or fraction >= 1.0:
         return int(n_rows)
     return int(min(n_rows, max(1, math.ceil(fraction * n_rows))))
 
 
 def fold_deadline(deadline, index, n_splits, now=None):
-    """The deadline of split ``index`` of ``n_splits``: an equal share.
+    """Return the deadline of split ``index`` of ``n_splits``: an equal share.
 
     Split ``index`` may use ``1 / (n_splits - index)`` of the time left
     before ``deadline``, so time a fold leaves unused goes to the folds
-    after it and the last fold gets whatever remains. None stays None.
+    after it and the last fold gets whatever remains.
+
+    Parameters
+    ----------
+    deadline : float or None
+        The trial's deadline (``time.time()``); None stays None.
+    index : int
+        The split, from 0.
+    n_splits : int
+        The number of splits.
+    now : float or None, default=None
+        The current time; None reads the clock.
+
+    Returns
+    -------
+    float or None
+        The split's deadline.
+
+    Examples
+    --------
+    >>> from skautodl.training.trial import fold_deadline
+    >>> fold_deadline(100.0, 0, 5, now=0.0), fold_deadline(100.0, 4, 5, now=80.0)
+    (20.0, 100.0)
     """
     if deadline is None:
         return None
@@ -275,30 +399,32 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
     config : dict
         Trial config; ``max_epochs`` is the length of this stretch of
         training.
-    splits : list of SplitData
+    splits : list of skautodl.data.featurize.SplitData
         Cached featurized splits.
-    task : TaskInfo
+    task : skautodl.data.validation.TaskInfo
+        The task: classification, multi-label or regression.
     scorer : callable
         ``scorer(net, X_valid, y_valid) -> float`` (higher is better).
     classes : array-like, optional
         User's labels (classifier).
-    device : str
+    device : str, default="cpu"
         Where new nets train; continued nets train where their parent's did.
-    seed : int
+    seed : int, default=0
         Seeds torch before each split's training.
     deadline : float, optional
         ``time.time()`` by which training and scoring should be over:
         training stops between batches early enough to leave time for the
         scoring pass. With several splits each gets an equal share of the
         time left (:func:`fold_deadline`).
-    verbose : int
+    verbose : int, default=0
+        The per-epoch log of skorch is shown from 2.
     warm_nets : list of skorch nets, optional
         Nets of an earlier trial of the same config, one per split, to
         continue training from; copies are trained, the nets themselves are
         left untouched.
     pruning : dict, optional
         Per-epoch validation-loss thresholds (see ``PruningReporter``).
-    prior_segments : sequence of (int, int) or (int, int, float)
+    prior_segments : sequence of (int, int) or (int, int, float), default=()
         Segments of the trial whose nets are continued.
     fraction : float, default=1.0
         Share of each split's training rows to train on: its first
@@ -310,6 +436,15 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
         deadline (:class:`~skautodl.training.callbacks.CycleFitter`; the
         time-fitted trials of data-size fidelity).
 
+    Returns
+    -------
+    TrialResult
+        ``status="ok"`` with the nets, or ``status="failed"`` with the
+        error: an exception, a diverged loss or running out of memory never
+        propagates.
+
+    Notes
+    -----
     A config of a tree family (``"hgb"``) goes to
     :func:`skautodl.training.trees.run_tree_trial`, on the CPU.
     """
@@ -409,11 +544,23 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
 
 
 def feature_key(task, config):
-    """Which featurization ``config`` trains on: a hashable key.
+    """Name the featurization ``config`` trains on, as a hashable key.
 
     Image tasks have one featurization (``()``). Tabular ones depend on the
     numeric scaling the config chose and on the family's categorical
     encoding (the embed family takes integer codes instead of one-hot).
+
+    Parameters
+    ----------
+    task : skautodl.data.validation.TaskInfo
+        The task.
+    config : dict
+        A trial config.
+
+    Returns
+    -------
+    tuple
+        ``()`` for images, else the scaling and the encoding.
     """
     if task.input_kind == "image":
         return ()
@@ -427,9 +574,41 @@ def feature_key(task, config):
 class Job:
     """One unit of work the controller hands to a worker.
 
-    ``data`` holds the featurized splits the config trains on (or, on its
-    way to a worker process, a reference the worker resolves), and
-    ``data_key`` names that featurization.
+    Parameters
+    ----------
+    trial_id : int
+        The trial's position in the search.
+    config : dict
+        The config to train.
+    seed : int
+        The trial's seed.
+    deadline : float or None, default=None
+        ``time.time()`` by which the trial must end.
+    rung : int, default=0
+        Its fidelity rung.
+    parent_id : int or None, default=None
+        The trial it continues.
+    warm_nets : list or None, default=None
+        The parent's nets, one per split.
+    prior_segments : tuple, default=()
+        The parent's segments.
+    pruning : dict or None, default=None
+        Per-epoch pruning thresholds.
+    device : str, default="cpu"
+        Where it trains.
+    origin : str, default=""
+        ``"portfolio"``, ``"searcher"`` or ``"promotion"``.
+    total_epochs : int, default=0
+        Epochs the config will have had after it.
+    fraction : float, default=1.0
+        Share of the training rows it trains on.
+    fit_cycle : bool, default=False
+        Shorten the cosine cycle to the deadline.
+    data : object, default=None
+        The featurized splits the config trains on (or, on its way to a
+        worker process, a reference the worker resolves).
+    data_key : object, default=None
+        The name of that featurization (:func:`feature_key`).
     """
 
     trial_id: int
@@ -460,12 +639,16 @@ class Evaluator:
 
     Parameters
     ----------
-    task : TaskInfo
+    task : skautodl.data.validation.TaskInfo
+        The task.
     scorer : callable
-    classes : ndarray or None
-    verbose : int
-    n_threads : int or None
-        torch threads in a worker process (threads x workers <= cores).
+        ``scorer(net, X_valid, y_valid) -> float``, higher is better.
+    classes : ndarray or None, default=None
+        The user's labels (classifier).
+    verbose : int, default=0
+        The per-epoch log of skorch is shown from 2.
+    n_threads : int or None, default=None
+        The torch threads of a worker process (threads x workers <= cores).
     device_cache : DeviceSplitCache, optional
         Keeps each featurization's tensors on the GPU for the whole search
         when they fit (nothing happens on a CPU); CUDA memory is released

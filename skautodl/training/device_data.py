@@ -44,13 +44,14 @@ TARGET_FIELDS = ("y_train", "y_valid_fit")
 
 
 def fits_on_device(nbytes, device, fraction=0.5):
-    """Whether ``nbytes`` fit in ``fraction`` of the device's free memory.
+    """Tell whether ``nbytes`` fit in ``fraction`` of the device's free memory.
 
     Parameters
     ----------
     nbytes : int
         Bytes to place.
     device : str or torch.device
+        The device (``"cuda"``, ``"cuda:N"``; anything else is not a GPU).
     fraction : float, default=0.5
         Share of the currently free memory the data may take; the rest is
         left for activations, weights and optimizer state of the trials.
@@ -98,7 +99,21 @@ def _fields(targets):
 
 
 def split_nbytes(splits, targets=False):
-    """Bytes the splits take once on a device (features as float32)."""
+    """Count the bytes the splits take once on a device (features as float32).
+
+    Parameters
+    ----------
+    splits : list
+        Split objects (``X_train``, ``y_train``, ``X_valid``,
+        ``y_valid_fit``).
+    targets : bool, default=False
+        Count the targets too (they are placed only when asked).
+
+    Returns
+    -------
+    int
+        The bytes.
+    """
     return sum(
         _nbytes(getattr(s, name, None), name in FEATURE_FIELDS)
         for s in splits for name in _fields(targets)
@@ -203,6 +218,7 @@ class DeviceSplitCache:
             Split objects with numpy ``X_train``, ``y_train``, ``X_valid``
             and ``y_valid_fit`` (a field that is None stays None).
         device : str or torch.device
+            Where the trial trains.
         key : hashable, optional
             Which list of splits this is, when a search has several (one per
             featurization: pass the trial's ``feature_key``). Lists are told
@@ -275,9 +291,15 @@ class DeviceSplitCache:
         continued training (``partial_fit``) of the net still works; its
         validation batches are then copied from the host.
 
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            A net a trial keeps.
+
         Returns
         -------
-        net
+        skorch.NeuralNet
+            ``net`` itself.
         """
         split = getattr(net, "train_split", None)
         if not isinstance(split, functools.partial):
@@ -295,12 +317,32 @@ class DeviceSplitCache:
         return net
 
     def on_device(self, device, key=None):
-        """True/False once :meth:`get` decided for ``device`` and ``key``; else None."""
+        """Tell what :meth:`get` decided for ``device`` and ``key``.
+
+        Parameters
+        ----------
+        device : str or torch.device
+            The device.
+        key : hashable, optional
+            The list of splits (see :meth:`get`).
+
+        Returns
+        -------
+        bool or None
+            Whether the splits went to the device; None before :meth:`get`
+            decided.
+        """
         entry = _RESIDENT.get(self.token, {}).get((_device_key(device), key))
         return None if entry is None else entry.on_device
 
     def clear(self, device=None):
-        """Drop this cache's tensors in this process (one device, or all)."""
+        """Drop this cache's tensors in this process (one device, or all).
+
+        Parameters
+        ----------
+        device : str, torch.device or None, default=None
+            The device whose tensors go; None: every device.
+        """
         with _LOCK:
             if device is None:
                 _RESIDENT.pop(self.token, None)
@@ -316,7 +358,15 @@ class DeviceSplitCache:
 
 
 class MemoryRelease(NamedTuple):
-    """Bytes reserved by the CUDA caching allocator (all devices)."""
+    """Bytes reserved by the CUDA caching allocator (all devices).
+
+    Parameters
+    ----------
+    reserved_before : int
+        Before the release.
+    reserved_after : int
+        After it.
+    """
 
     reserved_before: int
     reserved_after: int

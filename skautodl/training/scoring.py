@@ -13,7 +13,7 @@ DRY_RUN_ROWS = 64
 
 
 def trial_scorer(scoring, default, task, y, owner="skautodl"):
-    """The scorer for ``scoring`` (``default`` when None), checked on the task.
+    """Return the scorer for ``scoring`` (``default`` when None), checked on the task.
 
     A scorer named by a string is first tried on a trivial model of the
     task (scikit-learn's ``DummyClassifier`` or ``DummyRegressor`` fitted
@@ -21,6 +21,25 @@ def trial_scorer(scoring, default, task, y, owner="skautodl"):
     regressor, ``"roc_auc"`` for three classes, ``"r2"`` on string labels)
     fails here, before any training, instead of failing every trial. A
     callable is used as given (it may need the trial's skorch net).
+
+    Parameters
+    ----------
+    scoring : str, callable or None
+        The estimator's ``scoring`` parameter.
+    default : str
+        The scorer name used when ``scoring`` is None (``"accuracy"`` or
+        ``"r2"``).
+    task : skautodl.data.validation.TaskInfo
+        The task.
+    y : array-like
+        The targets, for the dry run.
+    owner : str, default="skautodl"
+        The estimator's name, for the message.
+
+    Returns
+    -------
+    callable
+        ``scorer(estimator, X, y) -> float``, higher is better.
 
     Raises
     ------

@@ -51,7 +51,18 @@ from skautodl.training.trial import (
 
 
 def is_tree(config):
-    """Whether ``config`` belongs to a tree family (no skorch net)."""
+    """Tell whether ``config`` belongs to a tree family (no skorch net).
+
+    Parameters
+    ----------
+    config : dict
+        A trial config.
+
+    Returns
+    -------
+    bool
+        True for the ``"hgb"`` family.
+    """
     return is_tree_config(config)
 
 
@@ -68,9 +79,39 @@ def run_tree_trial(config, splits, task, *, scorer, classes=None, seed=0,
                    n_threads=None) -> TrialResult:
     """Fit ``config``'s trees on each split and score them; never raises.
 
-    Parameters are those of :func:`~skautodl.training.trial.run_trial`;
-    ``warm_nets`` are the models of the trial a promotion continues (they
-    are rescored, not trained again), ``n_threads`` caps OpenMP threads.
+    Parameters
+    ----------
+    config : dict
+        A trial config of a tree family.
+    splits : list of skautodl.data.featurize.SplitData
+        Cached featurized splits.
+    task : skautodl.data.validation.TaskInfo
+        The task.
+    scorer : callable
+        ``scorer(model, X_valid, y_valid) -> float``, higher is better.
+    classes : array-like, optional
+        The user's labels (classifier).
+    seed : int, default=0
+        The boosters' seed.
+    deadline : float, optional
+        ``time.time()`` after which no new chunk of boosting starts.
+    warm_nets : list, optional
+        The models of the trial a promotion continues: they are rescored,
+        not trained again.
+    prior_segments : sequence, default=()
+        The segments of that trial.
+    n_threads : int or None, default=None
+        Caps the OpenMP threads of the boosters.
+
+    Returns
+    -------
+    TrialResult
+        ``status="ok"`` with the fitted models, or ``status="failed"``
+        with the error.
+
+    See Also
+    --------
+    skautodl.training.trial.run_trial : The networks' trial.
     """
     scores, models, preds, kept = [], [], [], []
     fit_time = score_time = 0.0
@@ -121,9 +162,30 @@ def run_tree_trial(config, splits, task, *, scorer, classes=None, seed=0,
 def replay_tree(best, X, y_fit, task, *, classes=None, hard_end=None):
     """Refit ``best``'s trees on all data for the iterations its trial kept.
 
-    Returns ``(pipeline, cut_short)`` like the networks' replay: the seed is
-    the trial's, there is no early stopping, and no chunk of boosting starts
-    that would end past ``hard_end`` minus a second.
+    The seed is the trial's, there is no early stopping, and no chunk of
+    boosting starts that would end past ``hard_end`` minus a second.
+
+    Parameters
+    ----------
+    best : TrialResult
+        The trial to replay.
+    X : array-like or pandas.DataFrame
+        All training rows (raw).
+    y_fit : ndarray
+        Their targets, as the models train on them.
+    task : skautodl.data.validation.TaskInfo
+        The task.
+    classes : array-like, optional
+        The user's labels (classifier).
+    hard_end : float, optional
+        ``time.time()`` the refit must not pass.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        The featurizer and the refitted tree model.
+    cut_short : bool
+        Whether the time limit stopped boosting early.
     """
     featurizer = make_featurizer(task, feature_key(task, best.config))
     X_all = featurizer.fit_transform(X)

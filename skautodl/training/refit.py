@@ -46,28 +46,46 @@ def refit(best, trial_nets, X, y_fit, task, features, *, classes=None,
     trial_nets : list of skorch nets or None
         The best trial's own nets (one per split), the fallback; None when
         they are gone (a search resumed from a checkpoint).
-    X, y_fit
-        All the validated data; targets as the networks consume them.
-    task : TaskInfo
-    features : FeatureStore
+    X : pandas.DataFrame or ndarray
+        All the validated training data.
+    y_fit : ndarray
+        Its targets, as the networks consume them.
+    task : skautodl.data.validation.TaskInfo
+        The task.
+    features : skautodl.data.featurize.FeatureStore
         The search's featurizations (the trial model's featurizer).
-    classes : ndarray or None
-    device : str
-    hard_end : float or None
+    classes : ndarray or None, default=None
+        The user's labels (classifier).
+    device : str, default="cpu"
+        Where the refit trains.
+    hard_end : float or None, default=None
         ``time.time()`` by which ``fit`` must return.
-    needed : float
+    needed : float, default=0.0
         Estimated seconds of the refit; with less time left the trial model
         is kept without trying.
-    quick : bool
+    quick : bool, default=False
         Keep the trial model without refitting (after Ctrl-C).
-    verbose : int
-    owner : str
+    verbose : int, default=0
+        The per-epoch log of skorch is shown from 2.
+    owner : str, default="the estimator"
         The estimator's class name, for messages.
 
     Returns
     -------
     sklearn.pipeline.Pipeline
         ``Pipeline([("featurize", featurizer), ("net", net)])``.
+
+    Raises
+    ------
+    skautodl.exceptions.RefitError
+        If the refit fails and the trial's own nets are gone.
+
+    Warns
+    -----
+    skautodl.exceptions.BudgetWarning
+        When the time left cannot hold the refit, or runs out during it.
+    skautodl.exceptions.RefitFailedWarning
+        When the refit fails and the trial's own model is kept.
     """
 
     def trial_model(reason=None, category=BudgetWarning):
@@ -178,11 +196,27 @@ def _trial_model(result, trial_nets, features, task):
 
 
 def bag(result, trial_nets, features, task):
-    """A trial's fold models averaged: its ensemble member under ``cv``.
+    """Build a trial's ensemble member under ``cv``: its fold models averaged.
 
     No training: each fold's net (trained on that fold's training rows)
     comes with that fold's featurizer, and the member averages their
     predictions (k-fold bagging, as AutoGluon does).
+
+    Parameters
+    ----------
+    result : TrialResult
+        The trial.
+    trial_nets : list of skorch.NeuralNet
+        Its nets, one per fold.
+    features : skautodl.data.featurize.FeatureStore
+        The search's featurizations (each fold's featurizer).
+    task : skautodl.data.validation.TaskInfo
+        The task.
+
+    Returns
+    -------
+    skautodl.ensemble.BaggedModel
+        One ``Pipeline(featurizer, net)`` per fold.
     """
     from skautodl.ensemble import BaggedModel
 
@@ -196,7 +230,7 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
                 refit_members=True, classes=None, device="cpu", hard_end=None,
                 member_end=None, needed=None, quick=False, verbose=0,
                 owner="the estimator"):
-    """The fitted models of the ensemble's members and of the best trial.
+    """Fit the models of the ensemble's members and of the best trial.
 
     Parameters
     ----------
@@ -206,12 +240,14 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
         The best single trial (``best_estimator_``'s).
     outcome : SearchOutcome
         Its results and kept nets.
-    X, y_fit, task, features
-        As for :func:`refit`.
-    refit_members : bool, default=True
-        False keeps every member as its trial trained it (on the training
-        split; data-size fidelity on large data), without a warning; a
-        member whose nets are gone is dropped.
+    X : pandas.DataFrame or ndarray
+        All the validated training data.
+    y_fit : ndarray
+        Its targets, as the networks consume them.
+    task : skautodl.data.validation.TaskInfo
+        The task.
+    features : skautodl.data.featurize.FeatureStore
+        The search's featurizations.
     bagging : bool
         With ``cv``: a member is its trial's fold models averaged
         (:func:`bag`), no refit. Without: each member is refitted on all
@@ -221,6 +257,14 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
         (trained on the training split) when its nets are kept, and is
         dropped otherwise, as is one whose refit fails (the weights of the
         others are renormalized).
+    refit_members : bool, default=True
+        False keeps every member as its trial trained it (on the training
+        split; data-size fidelity on large data), without a warning; a
+        member whose nets are gone is dropped.
+    classes : ndarray or None, default=None
+        The user's labels (classifier).
+    device : str, default="cpu"
+        Where the refits train.
     hard_end : float or None
         ``time.time()`` by which the best trial's refit must end (the
         budget's overrun margin, see :class:`~skautodl.controller.loop.Budget`).
@@ -230,13 +274,28 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
         trained past it.
     needed : callable
         ``needed(result) -> seconds``: a member's estimated refit time.
+    quick : bool, default=False
+        Keep every member as its trial trained it (after Ctrl-C).
+    verbose : int, default=0
+        The per-epoch log of skorch is shown from 2.
+    owner : str, default="the estimator"
+        The estimator's class name, for messages.
 
     Returns
     -------
     members : list of (estimator, float)
+        The members' models and their weights (``ensemble_``).
     best_model : estimator
+        The best trial's model (``best_estimator_``).
     weights : dict
         ``{trial_id: weight}`` of the members kept, summing to 1.
+
+    Warns
+    -----
+    skautodl.exceptions.BudgetWarning
+        When members are left out for lack of time.
+    skautodl.exceptions.RefitFailedWarning
+        When members are left out because their refit failed.
     """
     models, dropped, failed, kept_as_trained = {}, [], [], []
     if member_end is None:

@@ -62,13 +62,15 @@ class PrecisionFallbackWarning(UserWarning):
 class AmpPlan:
     """How a net computes on its device, resolved from ``precision``.
 
-    Attributes
+    Its fields are also its attributes.
+
+    Parameters
     ----------
     device_type : str
         ``torch.device(...).type`` of the net's device (``"cuda"``, ``"cpu"``).
-    dtype : torch.dtype or None
+    dtype : torch.dtype or None, default=None
         Autocast dtype; None means plain float32 (no autocast).
-    use_scaler : bool
+    use_scaler : bool, default=False
         Whether backward passes go through a :class:`torch.amp.GradScaler`.
     """
 
@@ -106,15 +108,19 @@ def resolve_precision(precision, device, owner="MixedPrecisionMixin"):
     Parameters
     ----------
     precision : {"auto", "fp32", "bf16", "fp16"}
+        The requested precision.
     device : str, torch.device or None
         The net's device; None (skorch: leave the module where it is) counts
         as the CPU.
-    owner : str
+    owner : str, default="MixedPrecisionMixin"
         Class name quoted in the error message.
 
     Returns
     -------
     AmpPlan
+        What training really uses: ``"auto"`` is float32 off CUDA, and on
+        CUDA bfloat16 where the GPU has it natively, else float16 with a
+        gradient scaler.
 
     Raises
     ------
@@ -184,13 +190,15 @@ class MixedPrecisionMixin:
 
     Parameters
     ----------
-    *args, **kwargs
+    *args
         Passed on to the skorch net.
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
         Keyword only. Resolved against the net's ``device`` at every step (a
         cached lookup), so ``set_params(device=...)`` or unpickling on a
         CPU-only machine changes it accordingly; ``"auto"`` on the CPU is
         plain float32.
+    **kwargs
+        Passed on to the skorch net.
 
     Attributes
     ----------
@@ -220,7 +228,13 @@ class MixedPrecisionMixin:
 
     # ---------------------------------------------------------------- plan
     def amp_plan(self):
-        """The :class:`AmpPlan` for the current ``precision`` and ``device``."""
+        """Return the :class:`AmpPlan` for the current ``precision`` and ``device``.
+
+        Returns
+        -------
+        AmpPlan
+            The plan, cached until ``precision`` or ``device`` changes.
+        """
         precision = getattr(self, "precision", "fp32")
         key = (precision, str(self.device))
         cached = getattr(self, "_amp_plan_", None)
@@ -243,13 +257,33 @@ class MixedPrecisionMixin:
 
     # ------------------------------------------------------ skorch overrides
     def initialize(self):
-        """Check ``precision`` and start without a gradient scaler."""
+        """Check ``precision`` and start without a gradient scaler.
+
+        Returns
+        -------
+        object
+            The initialized net itself (skorch's ``initialize``).
+        """
         self._amp_plan_ = None
         self.amp_plan()  # a bad value fails before any work
         self.grad_scaler_ = None
         return super().initialize()
 
     def infer(self, x, **fit_params):
+        """Run the module, under autocast when the plan says so.
+
+        Parameters
+        ----------
+        x : torch.Tensor or dict
+            A batch of inputs.
+        **fit_params
+            Passed on to the module.
+
+        Returns
+        -------
+        torch.Tensor
+            The module's output, half-precision tensors cast to float32.
+        """
         plan = self.amp_plan()
         if plan.dtype is None:
             return super().infer(x, **fit_params)
@@ -258,6 +292,20 @@ class MixedPrecisionMixin:
         return _to_float32(out)
 
     def train_step_single(self, batch, **fit_params):
+        """Compute the loss of a batch and its (scaled, with fp16) gradients.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X, y)`` of the batch.
+        **fit_params
+            Passed on to the module.
+
+        Returns
+        -------
+        dict
+            ``{"loss": loss, "y_pred": y_pred}``, as skorch's.
+        """
         plan = self.amp_plan()
         if not plan.use_scaler:
             return super().train_step_single(batch, **fit_params)
@@ -269,6 +317,20 @@ class MixedPrecisionMixin:
         return {"loss": loss, "y_pred": y_pred}
 
     def train_step(self, batch, **fit_params):
+        """Train on one batch; with fp16, through the gradient scaler.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X, y)`` of the batch.
+        **fit_params
+            Passed on to the module.
+
+        Returns
+        -------
+        dict
+            ``{"loss": loss, "y_pred": y_pred}``, as skorch's.
+        """
         plan = self.amp_plan()
         if not plan.use_scaler:
             return super().train_step(batch, **fit_params)

@@ -59,7 +59,13 @@ def _active_backend():
 
 
 def dask_client():
-    """The Dask client of an active ``joblib.parallel_backend("dask")``, if any."""
+    """Return the Dask client of an active ``joblib.parallel_backend("dask")``.
+
+    Returns
+    -------
+    distributed.Client or None
+        The client; None outside such a block.
+    """
     from joblib.parallel import get_active_backend
 
     backend, _ = get_active_backend()
@@ -69,7 +75,7 @@ def dask_client():
 
 
 def plan_workers(n_jobs, owner="skautodl"):
-    """Trials at once and torch threads per trial for ``n_jobs``.
+    """Plan the trials at once and the torch threads per trial for ``n_jobs``.
 
     Parameters
     ----------
@@ -77,12 +83,15 @@ def plan_workers(n_jobs, owner="skautodl"):
         None or 1: one trial at a time in this process; ``-1`` every core
         (every Dask worker thread inside ``parallel_backend("dask")``);
         ``-2`` all but one, and so on, as in joblib.
+    owner : str, default="skautodl"
+        The estimator's name, for the warning.
 
     Returns
     -------
     n_workers : int
+        Trials running at once.
     n_threads : int or None
-        torch threads each trial uses: for local workers ``cores //
+        The torch threads each trial uses: for local workers ``cores //
         n_workers`` (workers x threads <= cores); on Dask one per trial (Dask
         runs one task per worker thread, and a worker has as many threads as
         it was given cores); None leaves torch's setting alone (one trial at
@@ -94,6 +103,12 @@ def plan_workers(n_jobs, owner="skautodl"):
     container limits. A larger ``n_jobs`` is capped with a
     :class:`~skautodl.exceptions.WorkerCountWarning`: more workers than
     cores only contend.
+
+    Examples
+    --------
+    >>> from skautodl.controller.executors import plan_workers
+    >>> plan_workers(1), plan_workers(None)
+    ((1, None), (1, None))
     """
     import joblib
 
@@ -120,7 +135,25 @@ def plan_workers(n_jobs, owner="skautodl"):
 
 
 def resolve_device(device, owner="skautodl"):
-    """Map ``"auto"`` to CUDA when present, else CPU; check explicit devices."""
+    """Resolve the ``device`` parameter: ``"auto"`` is CUDA when present, else CPU.
+
+    Parameters
+    ----------
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    owner : str, default="skautodl"
+        The estimator's name, for the messages.
+
+    Returns
+    -------
+    str
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Raises
+    ------
+    ValueError
+        For another string, or a CUDA device that does not exist here.
+    """
     import torch
 
     if device == "auto":
@@ -141,10 +174,22 @@ def resolve_device(device, owner="skautodl"):
 
 
 def job_devices(device, n_workers):
-    """Devices new trials are assigned to, round-robin: every GPU when several.
+    """List the devices new trials are assigned to, round-robin.
 
-    A promoted trial runs on its parent's device instead (its nets live
-    there).
+    Every GPU when there are several and several workers. A promoted trial
+    runs on its parent's device instead (its nets live there).
+
+    Parameters
+    ----------
+    device : str
+        The resolved device (:func:`resolve_device`).
+    n_workers : int
+        Trials running at once.
+
+    Returns
+    -------
+    list of str
+        ``["cuda:0", "cuda:1", ...]``, or ``[device]``.
     """
     import torch
 
@@ -155,7 +200,14 @@ def job_devices(device, n_workers):
 
 # ---------------------------------------------------------------------- failures
 def worker_crash_types():
-    """Exception types that mean a worker process died."""
+    """List the exception types that mean a worker process died.
+
+    Returns
+    -------
+    tuple of type
+        The ``TerminatedWorkerError`` of loky, ``BrokenProcessPool``, and
+        the ``KilledWorker`` of Dask when distributed is installed.
+    """
     types = []
     try:
         from joblib.externals.loky.process_executor import TerminatedWorkerError
@@ -176,7 +228,20 @@ def worker_crash_types():
 
 
 def crashed(job, exc):
-    """The failed result of ``job``, whose worker died."""
+    """Build the failed result of ``job``, whose worker died.
+
+    Parameters
+    ----------
+    job : skautodl.training.trial.Job
+        The trial that was running.
+    exc : BaseException
+        The error that reported the crash.
+
+    Returns
+    -------
+    TrialResult
+        ``status="failed"``, the error naming the crash.
+    """
     return TrialResult(
         config=dict(job.config), status="failed", score=float("nan"),
         error=f"worker process died: {type(exc).__name__}: {exc}"[:2000],
@@ -227,7 +292,26 @@ _EVALUATOR = {}
 
 
 def run_job(evaluator, job, data=None):
-    """What a worker runs: resolve the job's data, then evaluate it."""
+    """Run a job in a worker: resolve its data, then evaluate it.
+
+    A worker process keeps the search's evaluator between trials (its GPU
+    data cache lives on) and loads each featurization's file once.
+
+    Parameters
+    ----------
+    evaluator : callable
+        The search's :class:`~skautodl.training.trial.Evaluator`.
+    job : skautodl.training.trial.Job
+        The trial.
+    data : object, default=None
+        The job's featurized splits when they travel apart from it (Dask);
+        None: ``job.data``, the splits or a reference to their file.
+
+    Returns
+    -------
+    TrialResult
+        What the evaluator returned.
+    """
     key = getattr(evaluator, "key", None)
     if key is not None:
         if key not in _EVALUATOR:
@@ -284,6 +368,13 @@ def warm_up(n_workers, n_threads=None):
     run a trial; started at the beginning of ``fit``, that overlaps with the
     input checks and the first featurization in this process. A no-op for
     one worker and under a Dask (or any non-loky) joblib backend.
+
+    Parameters
+    ----------
+    n_workers : int
+        Worker processes to start.
+    n_threads : int or None, default=None
+        Thread count of the numeric libraries in each worker.
     """
     if n_workers <= 1 or dask_client() is not None or \
             _active_backend() != "LokyBackend":
@@ -295,7 +386,14 @@ def warm_up(n_workers, n_threads=None):
 
 # ---------------------------------------------------------------------- executors
 class InProcessExecutor:
-    """One trial at a time, in this process (``n_jobs=1``)."""
+    """One trial at a time, in this process (``n_jobs=1``).
+
+    Parameters
+    ----------
+    evaluator : callable
+        ``evaluator(job) -> TrialResult``, usually a
+        :class:`~skautodl.training.trial.Evaluator`.
+    """
 
     n_workers = 1
 
@@ -305,16 +403,43 @@ class InProcessExecutor:
 
     @property
     def running(self):
+        """Trials submitted and not yet collected by :meth:`wait`."""
         return len(self._done)
 
     def submit(self, job):
+        """Run ``job`` now, in this process; :meth:`wait` returns it.
+
+        Parameters
+        ----------
+        job : skautodl.training.trial.Job
+            The trial to run, with its data.
+        """
         self._done.append((job, self.evaluator(job)))
 
     def wait(self, timeout=None):
+        """Return the trials run since the last call (nothing to wait for).
+
+        Parameters
+        ----------
+        timeout : float or None, default=None
+            The most seconds to wait (unused).
+
+        Returns
+        -------
+        list of (Job, TrialResult)
+            Every trial finished since the last call.
+        """
         done, self._done = self._done, []
         return done
 
     def shutdown(self, kill=False):
+        """Forget the uncollected results.
+
+        Parameters
+        ----------
+        kill : bool, default=False
+            Stop the trials still running.
+        """
         self._done = []
 
 
@@ -326,6 +451,7 @@ class ProcessExecutor:
     evaluator : callable
         ``evaluator(job) -> TrialResult``; pickled to the workers.
     n_workers : int
+        Worker processes, trials running at once.
     n_threads : int or None
         Thread count of the numeric libraries in each worker.
     """
@@ -342,6 +468,7 @@ class ProcessExecutor:
 
     @property
     def running(self):
+        """Trials running in the workers."""
         return len(self._futures)
 
     def _pool(self):
@@ -370,10 +497,33 @@ class ProcessExecutor:
         return replace(job, data=ref)
 
     def submit(self, job):
+        """Start ``job`` in a worker; its featurization is written to a file once.
+
+        Parameters
+        ----------
+        job : skautodl.training.trial.Job
+            The trial to run, with its data.
+        """
         future = self._pool().submit(run_job, self.evaluator, self._ship(job))
         self._futures[future] = job
 
     def wait(self, timeout=None):
+        """Wait until a trial finishes and return every finished one.
+
+        When a worker died, the trials that were running in the broken pool
+        are run again one at a time; one that kills its worker again fails.
+
+        Parameters
+        ----------
+        timeout : float or None, default=None
+            The most seconds to wait; None: until a trial finishes. Nothing may come
+            back when it passes.
+
+        Returns
+        -------
+        list of (Job, TrialResult)
+            Every trial finished since the last call.
+        """
         done, _ = concurrent.futures.wait(
             list(self._futures), timeout=timeout,
             return_when=concurrent.futures.FIRST_COMPLETED)
@@ -408,6 +558,13 @@ class ProcessExecutor:
             return crashed(job, exc)
 
     def shutdown(self, kill=False):
+        """End the executor and delete its data files; the pool is reused later.
+
+        Parameters
+        ----------
+        kill : bool, default=False
+            Stop the trials still running.
+        """
         if kill and self._futures:
             for future in self._futures:
                 future.cancel()
@@ -425,7 +582,11 @@ class DaskExecutor:
     Parameters
     ----------
     evaluator : callable
+        ``evaluator(job) -> TrialResult``, usually a
+        :class:`~skautodl.training.trial.Evaluator`; pickled to the
+        workers.
     client : distributed.Client
+        The active Dask client.
     n_workers : int
         Trials running at once.
     """
@@ -441,9 +602,17 @@ class DaskExecutor:
 
     @property
     def running(self):
+        """Trials running on the cluster."""
         return len(self._futures)
 
     def submit(self, job):
+        """Submit ``job`` to the cluster; its featurization is scattered once.
+
+        Parameters
+        ----------
+        job : skautodl.training.trial.Job
+            The trial to run, with its data.
+        """
         data = None
         if job.data is not None:
             data = self._data.get(job.data_key)
@@ -457,6 +626,22 @@ class DaskExecutor:
         self._futures[future] = job
 
     def wait(self, timeout=None):
+        """Wait until a trial finishes and return every finished one.
+
+        A trial the cluster cancelled (its data or its worker was lost) is
+        submitted again once; a trial whose worker died fails.
+
+        Parameters
+        ----------
+        timeout : float or None, default=None
+            The most seconds to wait; None: until a trial finishes. Nothing may come
+            back when it passes.
+
+        Returns
+        -------
+        list of (Job, TrialResult)
+            Every trial finished since the last call.
+        """
         import distributed
 
         # distributed.wait raises (in recent releases) when a future was
@@ -499,6 +684,13 @@ class DaskExecutor:
         return []
 
     def shutdown(self, kill=False):
+        """End the executor and release the scattered data.
+
+        Parameters
+        ----------
+        kill : bool, default=False
+            Stop the trials still running.
+        """
         if kill:
             self.client.cancel(list(self._futures))
         self._futures.clear()
@@ -512,6 +704,14 @@ class JoblibExecutor:
 
     Less efficient than the executors above (a round waits for its slowest
     trial), but it runs on whatever ``joblib.parallel_backend`` is active.
+
+    Parameters
+    ----------
+    evaluator : callable
+        ``evaluator(job) -> TrialResult``, usually a
+        :class:`~skautodl.training.trial.Evaluator`.
+    n_workers : int
+        The ``n_jobs`` of each round's ``joblib.Parallel``.
     """
 
     def __init__(self, evaluator, n_workers):
@@ -521,12 +721,35 @@ class JoblibExecutor:
 
     @property
     def running(self):
+        """Trials queued for the next round."""
         return len(self._queue)
 
     def submit(self, job):
+        """Queue ``job`` for the next round.
+
+        Parameters
+        ----------
+        job : skautodl.training.trial.Job
+            The trial to run, with its data.
+        """
         self._queue.append(job)
 
     def wait(self, timeout=None):
+        """Run the queued trials as one round and return them all.
+
+        When a worker dies, the round's trials are run again one at a time;
+        one that kills its worker again fails.
+
+        Parameters
+        ----------
+        timeout : float or None, default=None
+            The most seconds to wait (unused: a round runs to its end).
+
+        Returns
+        -------
+        list of (Job, TrialResult)
+            Every trial finished since the last call.
+        """
         from sklearn.utils.parallel import Parallel, delayed
 
         jobs, self._queue = self._queue, []
@@ -547,11 +770,36 @@ class JoblibExecutor:
         return out
 
     def shutdown(self, kill=False):
+        """Forget the queued trials.
+
+        Parameters
+        ----------
+        kill : bool, default=False
+            Stop the trials still running.
+        """
         self._queue = []
 
 
 def make_executor(evaluator, n_workers, n_threads=None):
-    """The executor for ``n_workers`` under the active joblib backend."""
+    """Choose the executor for ``n_workers`` under the active joblib backend.
+
+    Parameters
+    ----------
+    evaluator : callable
+        ``evaluator(job) -> TrialResult``, usually a
+        :class:`~skautodl.training.trial.Evaluator`.
+    n_workers : int
+        Trials running at once.
+    n_threads : int or None, default=None
+        Thread count of the numeric libraries in each local worker.
+
+    Returns
+    -------
+    object
+        :class:`InProcessExecutor` for one worker, :class:`DaskExecutor`
+        inside ``parallel_backend("dask")``, :class:`ProcessExecutor` under
+        joblib's default (loky) backend, :class:`JoblibExecutor` otherwise.
+    """
     if n_workers <= 1:
         return InProcessExecutor(evaluator)
     client = dask_client()

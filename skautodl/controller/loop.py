@@ -87,12 +87,14 @@ class Budget:
 
     @property
     def end_time(self):
+        """``time.time()`` when the search must be over (None: no budget)."""
         if self.time_budget is None:
             return None
         return self.start + float(self.time_budget)
 
     @property
     def hard_end(self):
+        """``time.time()`` when ``fit`` must have returned (None: no budget)."""
         if self.time_budget is None:
             return None
         tb = float(self.time_budget)
@@ -100,14 +102,39 @@ class Budget:
             + BUDGET_GRACE_SECONDS
 
     def left(self):
-        """Seconds until ``end_time`` (inf without a budget)."""
+        """Return the seconds until ``end_time``.
+
+        Returns
+        -------
+        float
+            Negative once it has passed; ``inf`` without a budget.
+        """
         return math.inf if self.end_time is None else self.end_time - time.time()
 
 
 # ---------------------------------------------------------------------- outcome
 @dataclass
 class SearchOutcome:
-    """Finished trials, in trial-id order, and why the search ended."""
+    """Finished trials, in trial-id order, and why the search ended.
+
+    Parameters
+    ----------
+    results : list of TrialResult, default=[]
+        The finished trials, in trial-id order.
+    search_time : float, default=0.0
+        Seconds the search took.
+    stop_reason : str, default=""
+        ``"time_budget"``, ``"n_trials"``, ``"exhausted"`` or
+        ``"interrupted"``.
+    resumed : int, default=0
+        Trials restored from a checkpoint.
+    nets : dict, default={}
+        ``{trial_id: nets}`` of the trials whose nets are kept.
+    best_id : int or None, default=None
+        The best successful trial (None: none succeeded).
+    pool : skautodl.ensemble.PredictionPool or None, default=None
+        The out-of-sample predictions of the best trials.
+    """
 
     results: list = field(default_factory=list)
     search_time: float = 0.0
@@ -127,20 +154,52 @@ class SearchOutcome:
 
     @property
     def best(self):
+        """The best successful :class:`TrialResult` (None: none succeeded)."""
         i = self.best_index
         return None if i is None else self.results[i]
 
     def top_ids(self, k):
-        """Ids of the ``k`` best successful trials (ties: lower id first)."""
+        """List the ids of the ``k`` best successful trials.
+
+        Parameters
+        ----------
+        k : int
+            How many.
+
+        Returns
+        -------
+        list of int
+            Best score first; ties: the lower id first.
+        """
         ok = sorted((r for r in self.results if r.ok),
                     key=lambda r: (-r.score, r.trial_id))
         return [r.trial_id for r in ok[:max(0, int(k))]]
 
     def by_id(self, trial_id):
+        """Find a trial by its id.
+
+        Parameters
+        ----------
+        trial_id : int
+            A trial of :attr:`results`.
+
+        Returns
+        -------
+        TrialResult
+            The trial.
+        """
         return next(r for r in self.results if r.trial_id == trial_id)
 
     def add(self, result):
-        """Insert ``result`` by trial id; the first of equal best scores wins."""
+        """Insert a finished trial by its id and update the best.
+
+        The first of equal best scores stays the best.
+
+        Parameters
+        ----------
+        result : TrialResult
+            The finished trial.
+        """
         pos = len(self.results)
         while pos and self.results[pos - 1].trial_id > result.trial_id:
             pos -= 1
@@ -148,6 +207,7 @@ class SearchOutcome:
         self.recompute_best()
 
     def recompute_best(self):
+        """Set :attr:`best_id` to the first of the best successful trials."""
         best = None
         for r in self.results:
             if r.ok and (best is None or r.score > best.score):
@@ -206,31 +266,36 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
 
     Parameters
     ----------
-    searcher : Searcher
+    searcher : skautodl.search.searchers.Searcher
+        Proposes the configs (ask) and learns their scores (tell).
     evaluator : callable
         ``evaluator(Job) -> TrialResult`` (picklable for parallel runs).
     scheduler : FullFidelity or Hyperband
-    portfolio : list of dict
+        Turns configs into trials of so many epochs, and promotes.
+    portfolio : list of dict, default=()
         Configs evaluated first (and told to the searcher).
-    n_trials : int or None
+    n_trials : int or None, default=None
+        The most trials; None: until the time or the searcher runs out.
     end_time : float or None
         ``time.time()`` at which the search must be over.
     reserve : callable, optional
         ``reserve(best_result) -> seconds`` kept free at the end (the refit).
     seeds : numpy RandomState
         Root RNG; one integer seed is drawn per trial, in dispatch order.
-    n_jobs : int
+    n_jobs : int, default=1
         Trials run at once (1: in this process); ignored with ``executor``.
-    devices : sequence of str
+    devices : sequence of str, default=("cpu",)
         Devices new trials are assigned to, round-robin by trial id; a
         promotion runs on its parent's device.
-    checkpoint : Checkpoint or None
-    restored : dict or None
+    checkpoint : Checkpoint or None, default=None
+        Saved after every trial (see
+        :mod:`skautodl.controller.checkpoint`).
+    restored : dict or None, default=None
         State loaded from ``checkpoint``: the search continues from it.
     extra_state : list, optional
         Saved verbatim in the checkpoint under ``"seeds"`` (the estimator's
         split and search seeds, so a resume reuses them).
-    verbose : int
+    verbose : int, default=0
         The progress bar shows from 1 (when ``callbacks`` is None).
     executor : executor, optional
         Where trials run (see :mod:`skautodl.controller.executors`); by
@@ -251,6 +316,7 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
     Returns
     -------
     SearchOutcome
+        The finished trials, the best one and the kept nets.
     """
     outcome = SearchOutcome(pool=pool)
     queue = list(enumerate(dict(c) for c in portfolio))
@@ -562,16 +628,27 @@ class Controller:
 
     Parameters
     ----------
-    time_budget, n_trials, n_jobs, device, checkpoint_dir, verbose
-        The estimator's parameters of those names.
+    time_budget : float or None
+        The estimator's ``time_budget``.
+    n_trials : int or None
+        The estimator's ``n_trials``.
+    n_jobs : int or None, default=1
+        The estimator's ``n_jobs`` (see :func:`plan_workers`).
+    device : str, default="auto"
+        The estimator's ``device``.
+    checkpoint_dir : str, path-like or None, default=None
+        The estimator's ``checkpoint_dir``.
+    verbose : int, default=0
+        The estimator's ``verbose``.
     start : float, optional
         ``time.time()`` when ``fit`` started.
-    owner : str
+    owner : str, default="skautodl"
         The estimator's class name, for messages.
 
     Attributes
     ----------
     budget : Budget
+        The time budget of the fit.
     device : str
         The resolved device (``"auto"`` -> ``"cuda"`` or ``"cpu"``).
     n_workers : int
@@ -582,6 +659,12 @@ class Controller:
         Seeds of the splits and of the searcher (restored on resume).
     restored : dict or None
         The checkpoint's saved state, when the search resumes.
+
+    Raises
+    ------
+    ValueError
+        When both ``time_budget`` and ``n_trials`` are None, or for an
+        invalid ``device``.
 
     Notes
     -----
@@ -617,11 +700,19 @@ class Controller:
 
         Parameters
         ----------
-        X, y
+        X : pandas.DataFrame or ndarray
             The validated data, fingerprinted for the checkpoint.
+        y : ndarray
+            The validated targets, fingerprinted too.
         params : dict
             The parameters that define the search.
         random_state : int, RandomState or None
+            The estimator's ``random_state``: the root of every seed.
+
+        Returns
+        -------
+        Controller
+            The controller itself.
 
         Raises
         ------
@@ -645,11 +736,28 @@ class Controller:
         return self
 
     def searcher(self, search, space):
-        """The searcher of the ``search`` parameter over ``space``, restored.
+        """Build the searcher of the ``search`` parameter over ``space``.
 
-        On resume the saved searcher state is replayed; restored trials
-        whose family is not in ``space``, or a searcher state that cannot
-        be replayed, raise :class:`~skautodl.exceptions.CheckpointError`.
+        On resume the saved searcher state is replayed.
+
+        Parameters
+        ----------
+        search : str, SearchSpec or searcher object
+            The estimator's ``search`` parameter.
+        space : skautodl.search.space.SearchSpace
+            The task's search space.
+
+        Returns
+        -------
+        object
+            The searcher (see
+            :func:`skautodl.search.searchers.make_searcher`).
+
+        Raises
+        ------
+        skautodl.exceptions.CheckpointError
+            On resume, for restored trials whose family is not in ``space``
+            or a searcher state that cannot be replayed.
         """
         if not self.restored:
             return make_searcher(search, space, self.search_seed)
@@ -684,10 +792,24 @@ class Controller:
 
     @staticmethod
     def refit_reserve(best, n_samples, n_train):
-        """Seconds kept for refitting ``best`` on all data (20 % safety).
+        """Estimate the seconds to keep for refitting ``best`` on all data.
 
         The best trial's seconds per epoch, scaled from its training rows to
-        all rows, times the epochs the refit replays.
+        all rows, times the epochs the refit replays, plus 20 % for safety.
+
+        Parameters
+        ----------
+        best : TrialResult or None
+            The best trial so far.
+        n_samples : int
+            All training rows (the refit's).
+        n_train : int
+            The training rows of a split (the trial's).
+
+        Returns
+        -------
+        float
+            The seconds; 0 without a best trial.
         """
         if best is None or not best.epochs_run:
             return 0.0
@@ -700,13 +822,29 @@ class Controller:
         return 1.2 * per_row_epoch * row_epochs * n_samples
 
     def best_of(self, outcome):
-        """The best trial of ``outcome``, or the error that says why there is none.
+        """Return the best trial of ``outcome``, or raise the error that says why not.
 
-        Warns with :class:`~skautodl.exceptions.SearchInterruptedWarning`
-        after Ctrl-C (the best model so far is kept); raises
-        ``KeyboardInterrupt`` when Ctrl-C came before any trial finished, and
-        :class:`~skautodl.exceptions.AllTrialsFailedError` when no trial
-        produced a model.
+        Parameters
+        ----------
+        outcome : SearchOutcome
+            What the search returned.
+
+        Returns
+        -------
+        TrialResult
+            The best trial.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            When Ctrl-C came before any trial finished.
+        skautodl.exceptions.AllTrialsFailedError
+            When no trial produced a model.
+
+        Warns
+        -----
+        skautodl.exceptions.SearchInterruptedWarning
+            After Ctrl-C (the best model so far is kept).
         """
         results, best = outcome.results, outcome.best
         if best is None:
@@ -736,18 +874,27 @@ class Controller:
 
     def run(self, searcher, scheduler, portfolio, features, task, scorer,
             classes=None, pool=None, keep_nets=1, refits=1):
-        """Run the search on ``features``; returns a :class:`SearchOutcome`.
+        """Run the search on ``features``.
+
+        The checkpoint's lock is released when the search ends, also when
+        it raises.
 
         Parameters
         ----------
-        searcher : Searcher
+        searcher : object
+            The searcher from :meth:`searcher`.
         scheduler : FullFidelity or Hyperband
+            The fidelity schedule (restored on resume).
         portfolio : list of dict
-        features : FeatureStore
+            Configs run first.
+        features : skautodl.data.featurize.FeatureStore
             The featurizations, built on first use inside the budget.
-        task : TaskInfo
+        task : skautodl.data.validation.TaskInfo
+            The task.
         scorer : callable
-        classes : ndarray or None
+            Ranks the trials, higher is better.
+        classes : ndarray or None, default=None
+            The user's labels (classifier).
         pool : PredictionPool, optional
             Keeps the best trials' out-of-sample predictions.
         keep_nets : int, default=1
@@ -756,8 +903,10 @@ class Controller:
             Refits on all data the search keeps time for (one per ensemble
             member that is refitted).
 
-        The checkpoint's lock is released when the search ends, also when it
-        raises.
+        Returns
+        -------
+        SearchOutcome
+            The finished trials, the best one and the kept nets.
         """
         try:
             if self.restored:

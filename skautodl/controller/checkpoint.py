@@ -96,6 +96,7 @@ class Checkpoint:
     Parameters
     ----------
     directory : str or path-like
+        The ``checkpoint_dir``; created by :meth:`acquire` if missing.
     fingerprint : dict
         ``{"data": hash, "params": {name: hash}}`` of the search; a resume
         with a different fingerprint is refused.
@@ -116,10 +117,12 @@ class Checkpoint:
 
     @property
     def path(self):
+        """The path of the state file, ``directory/search_state.json``."""
         return os.path.join(self.directory, CHECKPOINT_FILE)
 
     @property
     def lock_path(self):
+        """The path of the lock file in ``directory``."""
         return os.path.join(self.directory, LOCK_FILE)
 
     @property
@@ -132,7 +135,12 @@ class Checkpoint:
         """Make the directory usable for this search, before any trial runs.
 
         Creates the directory, takes the lock (one search per directory)
-        and writes and removes a probe file. Returns ``self``.
+        and writes and removes a probe file.
+
+        Returns
+        -------
+        Checkpoint
+            The checkpoint itself.
 
         Raises
         ------
@@ -248,7 +256,20 @@ class Checkpoint:
 
     # ------------------------------------------------------------ load
     def load(self):
-        """Return the saved state, None if there is none, or raise CheckpointError."""
+        """Read the saved state back.
+
+        Returns
+        -------
+        dict or None
+            The state; None when nothing was saved yet.
+
+        Raises
+        ------
+        skautodl.exceptions.CheckpointError
+            If the file is unreadable, corrupted, malformed (see
+            :func:`check_state`), or made by another search (data or
+            search-defining parameters differ from the fingerprint).
+        """
         try:
             info = os.stat(self.path)
             if stat.S_ISDIR(info.st_mode):
@@ -304,10 +325,21 @@ class Checkpoint:
             )
 
     def check_families(self, state, families):
-        """Raise CheckpointError if a restored config's family is not in ``families``.
+        """Raise CheckpointError if a restored config's family is not searched.
 
-        ``families`` are the search space's; the configs are the finished
-        trials' and the promotions the fidelity scheduler has yet to run.
+        Parameters
+        ----------
+        state : dict
+            The saved state (:meth:`load`).
+        families : list of str
+            The search space's families. The configs checked are the
+            finished trials' and the promotions the fidelity scheduler has
+            yet to run (:func:`restored_configs`).
+
+        Raises
+        ------
+        skautodl.exceptions.CheckpointError
+            Naming the config and its family.
         """
         families = list(families)
         for where, trial_id, config in restored_configs(state):
@@ -324,7 +356,7 @@ class Checkpoint:
 
     # ------------------------------------------------------------ save
     def save(self, state):
-        """Write ``state`` atomically; False (and a warning) if it could not be.
+        """Write ``state`` atomically.
 
         A temporary file with an unpredictable name is created exclusively
         (never through a symbolic link) in the directory, written, fsynced
@@ -333,6 +365,17 @@ class Checkpoint:
         temporary file is removed, the previous checkpoint stays as it was,
         and a :class:`~skautodl.exceptions.CheckpointWarning` says so (once
         until a save succeeds again).
+
+        Parameters
+        ----------
+        state : dict
+            The search state (JSON-ready); the format and the fingerprint
+            are added.
+
+        Returns
+        -------
+        bool
+            Whether the state was written.
         """
         state = {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint, **state}
         data = json.dumps(state, default=_json_default).encode("utf-8")
@@ -359,16 +402,28 @@ class Checkpoint:
 
 
 def read_results(directory):
-    """The finished trials' records saved in ``directory``'s checkpoint.
+    """Read the finished trials' records saved in ``directory``'s checkpoint.
 
     For a warm start (``warm_start=<checkpoint_dir>``): the state is read and
     checked against the schema, without a lock and whatever data or settings
     it was made with.
 
+    Parameters
+    ----------
+    directory : str or path-like
+        A ``checkpoint_dir``.
+
     Returns
     -------
     list of dict
         :meth:`TrialResult.to_record` dicts (``config``, ``score``, ...).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the directory holds no checkpoint.
+    skautodl.exceptions.CheckpointError
+        If the checkpoint is corrupted, truncated or malformed.
     """
     path = os.path.join(os.fspath(directory), CHECKPOINT_FILE)
     try:
@@ -679,6 +734,16 @@ def check_state(state):
     :data:`STATE_KEYS` and the types and values the search reads back
     (trial records as :data:`RECORD_SCHEMA`; the random states as
     ``rng_state`` makes them; unique trial ids below ``next_trial_id``).
+
+    Parameters
+    ----------
+    state : object
+        The decoded JSON of a checkpoint file.
+
+    Raises
+    ------
+    ValueError
+        Naming the first thing that is wrong, by its path in the state.
     """
     if not isinstance(state, dict):
         _fail("the file", "a JSON object", state)
@@ -710,10 +775,24 @@ def check_state(state):
 
 
 def restored_configs(state):
-    """``(where, trial_id, config)`` of every config a resume would use.
+    """List every config a resume would use.
 
     The finished trials' configs and those of the promotions the fidelity
     scheduler has yet to run.
+
+    Parameters
+    ----------
+    state : dict
+        A checked saved state (:func:`check_state`).
+
+    Yields
+    ------
+    where : str
+        The config's place in the state (``"results[3]"``...).
+    trial_id : int
+        Its trial.
+    config : dict
+        The config.
     """
     for i, record in enumerate(state["results"]):
         yield f"results[{i}]", record["trial_id"], record["config"]
@@ -784,32 +863,51 @@ def _param_hash(value):
 
 
 def fingerprint(X, y, params):
-    """Hashes identifying a search: the data, and each search-defining parameter.
+    """Hash what identifies a search: the data, and each search-defining parameter.
 
     Functions and scorers (``scoring``) are hashed by their qualified names
     (see :func:`_callable_token`), so a checkpoint made with a lambda or a
     closure resumes in a new process; everything else by ``joblib.hash``.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame or ndarray
+        The validated data.
+    y : ndarray
+        The validated targets.
+    params : dict
+        The parameters that define the search.
+
+    Returns
+    -------
+    dict
+        ``{"data": hash, "params": {name: hash}}``.
     """
     return {"data": _hash((X, y)),
             "params": {k: _param_hash(v) for k, v in sorted(params.items())}}
 
 
 def open_checkpoint(directory, X, y, params):
-    """The checkpoint of a search, locked for it, and its saved state.
+    """Open the checkpoint of a search, locked for it, and read its saved state.
 
     Parameters
     ----------
     directory : str, path-like or None
         ``checkpoint_dir``; None means no checkpoint.
-    X, y
+    X : pandas.DataFrame or ndarray
         The validated data (fingerprinted).
+    y : ndarray
+        The validated targets (fingerprinted).
     params : dict
         The parameters that define the search (fingerprinted one by one).
 
     Returns
     -------
-    checkpoint, state : Checkpoint or None, dict or None
-        Close the checkpoint (:meth:`Checkpoint.close`) when the search ends.
+    checkpoint : Checkpoint or None
+        The locked checkpoint (None without ``directory``); close it
+        (:meth:`Checkpoint.close`) when the search ends.
+    state : dict or None
+        The saved state to resume from; None for a new search.
 
     Raises
     ------

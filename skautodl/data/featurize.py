@@ -80,12 +80,29 @@ def _to_frame(X) -> pd.DataFrame:
 
 
 def level_text(value):
-    """A categorical level as text, numbers by value: ``1``, ``1.0`` and
-    ``np.int8(1)`` are all ``"1"``, ``2.5`` is ``"2.5"``; strings stay as
-    they are and booleans are ``"True"``/``"False"``.
+    """Write a categorical level as text, numbers by value.
 
+    ``1``, ``1.0`` and ``np.int8(1)`` are all ``"1"``, ``2.5`` is ``"2.5"``;
+    strings stay as they are and booleans are ``"True"``/``"False"``.
     Int-coded categories that arrive as floats (or the other way round)
     thus keep their levels, at fit and at transform, in both encodings.
+
+    Parameters
+    ----------
+    value : object
+        A cell of a categorical column.
+
+    Returns
+    -------
+    str
+        The level.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodl.data.featurize import level_text
+    >>> level_text(1), level_text(1.0), level_text(np.int8(1)), level_text(2.5)
+    ('1', '1', '1', '2.5')
     """
     if isinstance(value, str):
         return value
@@ -559,7 +576,29 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         }
 
     def fit(self, X, y=None):
-        """Learn column kinds, imputation values, encodings and scalings."""
+        """Learn column kinds, imputation values, encodings and scalings.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+            The training rows: a DataFrame, or an array (its columns
+            by position).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        TabularFeaturizer
+            The fitted featurizer itself.
+
+        Raises
+        ------
+        ValueError
+            For an invalid parameter, or scaled values beyond float32's
+            range.
+        TypeError
+            For a column of unsupported values.
+        """
         self._validate_params()
         frame = _to_frame(X)
         kinds = [column_kind(frame.iloc[:, j]) for j in range(frame.shape[1])]
@@ -606,7 +645,25 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """Return the features as a C-contiguous float32 array."""
+        """Return the features as a C-contiguous float32 array.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+            Rows with the columns seen at fit.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_)
+            The features, float32.
+
+        Raises
+        ------
+        ValueError
+            For a different number of columns, a column whose kind changed
+            in a way the drift rule refuses, or scaled values beyond
+            float32's range.
+        """
         check_is_fitted(self, "column_transformer_")
         frame = _to_frame(X)
         if frame.shape[1] != self.n_features_in_:
@@ -622,6 +679,20 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         return self._finish(Xt, data)
 
     def fit_transform(self, X, y=None):
+        """Fit on ``X``, then transform it.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+            The training rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_)
+            The features, float32.
+        """
         return self.fit(X, y).transform(X)
 
     def __getstate__(self):
@@ -678,7 +749,25 @@ class ImageFeaturizer(TransformerMixin, BaseEstimator):
             ) from None
 
     def fit(self, X, y=None):
-        """Learn each channel's mean and standard deviation."""
+        """Learn each channel's mean and standard deviation.
+
+        Parameters
+        ----------
+        X : array-like
+            Images ``(n, C, H, W)``, ``(n, H, W)`` or flat rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        ImageFeaturizer
+            The fitted featurizer itself.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` does not hold images of ``image_shape``.
+        """
         images = self._as_images(X)
         self.mean_ = images.mean(axis=(0, 2, 3)).astype(np.float32)
         std = images.std(axis=(0, 2, 3)).astype(np.float32)
@@ -687,7 +776,23 @@ class ImageFeaturizer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """Standardized images, flattened to C-contiguous float32 rows."""
+        """Standardize images and flatten them to C-contiguous float32 rows.
+
+        Parameters
+        ----------
+        X : array-like
+            Images ``(n, C, H, W)``, ``(n, H, W)`` or flat rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, C * H * W)
+            The standardized images, float32.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` does not hold images of ``image_shape``.
+        """
         check_is_fitted(self, "mean_")
         images = self._as_images(X)
         out = (images - self.mean_[None, :, None, None]) / self.scale_[
@@ -696,14 +801,20 @@ class ImageFeaturizer(TransformerMixin, BaseEstimator):
 
 
 def make_featurizer(task, key=()):
-    """The featurizer for ``task``: images or tabular data.
+    """Build the unfitted featurizer for ``task``: images or tabular data.
 
     Parameters
     ----------
-    task : TaskInfo
+    task : skautodl.data.validation.TaskInfo
+        The task: its input kind and image shape.
     key : tuple of (name, value) pairs, default=()
         ``TabularFeaturizer`` parameters (a featurization key, as made by
         :func:`skautodl.training.trial.feature_key`); ignored for images.
+
+    Returns
+    -------
+    TabularFeaturizer or ImageFeaturizer
+        The featurizer, unfitted.
     """
     if task.input_kind == "image":
         return ImageFeaturizer(task.image_shape)
@@ -716,6 +827,26 @@ class SplitData:
 
     Computed once per split by :func:`prepare_splits` and shared by every
     trial, so no trial repeats the preprocessing.
+
+    Parameters
+    ----------
+    featurizer : TabularFeaturizer or ImageFeaturizer
+        Fitted on the split's training rows.
+    X_train : ndarray
+        The featurized training rows, float32.
+    y_train : ndarray
+        Their targets, as the networks consume them.
+    X_valid : ndarray
+        The featurized validation rows, float32.
+    y_valid : ndarray
+        Their targets as the scorer sees them (the user's labels).
+    y_valid_fit : ndarray, default=None
+        Their targets as the networks consume them (for the validation
+        loss).
+    train_index : ndarray, default=None
+        The split's training rows in the data.
+    valid_index : ndarray, default=None
+        Its validation rows.
     """
 
     featurizer: TabularFeaturizer
@@ -748,7 +879,7 @@ FIT_SAMPLE_ROWS = 100_000
 
 
 def fit_rows(rows, limit=None, seed=0):
-    """The rows a featurizer is fitted on: all of ``rows``, or a seeded sample.
+    """Choose the rows a featurizer is fitted on: all of ``rows``, or a sample.
 
     Fitting a featurizer keeps several float64 copies of what it is fitted
     on (the imputed, pre-scaled and scaled columns): on 320,000 rows of 30
@@ -758,6 +889,20 @@ def fit_rows(rows, limit=None, seed=0):
     their original order), which bounds the peak; the transform still covers
     every row. A category level rarer than about one in ``limit`` rows may
     then be missing from the sample and is encoded as an unknown level.
+
+    Parameters
+    ----------
+    rows : array-like of int
+        The training rows.
+    limit : int or None, default=None
+        The most rows; None: :data:`FIT_SAMPLE_ROWS`.
+    seed : int, default=0
+        Seeds the sample.
+
+    Returns
+    -------
+    ndarray of int
+        ``rows``, or a sorted uniform sample of ``limit`` of them.
     """
     rows = np.asarray(rows)
     limit = int(FIT_SAMPLE_ROWS if limit is None else limit)
@@ -768,15 +913,29 @@ def fit_rows(rows, limit=None, seed=0):
 
 
 def fit_featurizer(featurizer, X, rows=None):
-    """Fit ``featurizer`` on ``rows`` of ``X`` (all rows by default), sampled
-    as :func:`fit_rows` says, and return it."""
+    """Fit ``featurizer`` on ``rows`` of ``X``, sampled as :func:`fit_rows` says.
+
+    Parameters
+    ----------
+    featurizer : TabularFeaturizer or ImageFeaturizer
+        The unfitted featurizer.
+    X : array-like or pandas.DataFrame
+        The validated data.
+    rows : array-like of int or None, default=None
+        The rows to fit on; None: all of them.
+
+    Returns
+    -------
+    TabularFeaturizer or ImageFeaturizer
+        ``featurizer``, fitted.
+    """
     rows = np.arange(len(X)) if rows is None else rows
     sample = fit_rows(rows)
     return featurizer.fit(X if len(sample) == len(X) else _take(X, sample))
 
 
 def transform_rows(featurizer, X, rows, chunk=None):
-    """``featurizer.transform`` of the rows ``rows`` of ``X``, a slice at a time.
+    """Transform the rows ``rows`` of ``X``, a slice at a time.
 
     The featurizers scale in float64 and keep a few intermediate copies: on
     the 320,000 training rows of a 400,000 x 30 table, transforming all at
@@ -784,6 +943,22 @@ def transform_rows(featurizer, X, rows, chunk=None):
     :data:`TRANSFORM_CHUNK_ROWS` rows at a time bounds that by the slice;
     the float32 output is filled in place. Every step is row-wise, so the
     result is the same as in one call.
+
+    Parameters
+    ----------
+    featurizer : TabularFeaturizer or ImageFeaturizer
+        A fitted featurizer.
+    X : array-like or pandas.DataFrame
+        The validated data.
+    rows : array-like of int
+        The rows to transform.
+    chunk : int or None, default=None
+        Rows per slice; None: :data:`TRANSFORM_CHUNK_ROWS`.
+
+    Returns
+    -------
+    ndarray
+        ``featurizer.transform`` of those rows.
     """
     chunk = int(chunk or TRANSFORM_CHUNK_ROWS)
     rows = np.asarray(rows)
@@ -819,8 +994,9 @@ def prepare_splits(X, y_fit, y_score, splits, *, numeric_scaling="standard",
         Targets as the networks consume them (class indices or floats).
     y_score : ndarray
         Targets as the scorer sees them (the user's labels).
-    splits : list of (train_index, valid_index)
-    numeric_scaling : {"standard", "quantile"}
+    splits : list of (ndarray, ndarray)
+        ``(train_index, valid_index)`` per split.
+    numeric_scaling : {"standard", "quantile", "robust"}, default="standard"
         Scaling of the default :class:`TabularFeaturizer`.
     featurizer : estimator, optional
         Unfitted featurizer cloned for every split (for example an
@@ -864,9 +1040,16 @@ class FeatureStore:
 
     Parameters
     ----------
-    X, y_fit, y_score, splits
-        As for :func:`prepare_splits`.
-    task : TaskInfo
+    X : pandas.DataFrame or ndarray
+        Validated input.
+    y_fit : ndarray
+        Targets as the networks consume them.
+    y_score : ndarray
+        Targets as the scorer sees them.
+    splits : list of (ndarray, ndarray)
+        ``(train_index, valid_index)`` per split.
+    task : skautodl.data.validation.TaskInfo
+        The task (which featurizer, see :func:`make_featurizer`).
 
     Attributes
     ----------
@@ -887,11 +1070,28 @@ class FeatureStore:
         return key in self._sets
 
     def keys(self):
-        """Keys of the featurizations built so far, in the order they were."""
+        """List the keys of the featurizations built so far, in build order.
+
+        Returns
+        -------
+        list of tuple
+            The keys.
+        """
         return list(self._sets)
 
     def get(self, key):
-        """The featurized splits for ``key`` (built now if not yet)."""
+        """Return the featurized splits for ``key``, built now if not yet.
+
+        Parameters
+        ----------
+        key : tuple
+            A featurization key (:func:`skautodl.training.trial.feature_key`).
+
+        Returns
+        -------
+        list of SplitData
+            One per split.
+        """
         if key not in self._sets:
             t0 = time.perf_counter()
             self._sets[key] = self._twin_of(key) or prepare_splits(
@@ -902,7 +1102,19 @@ class FeatureStore:
         return self._sets[key]
 
     def shares_arrays(self, key, other):
-        """Whether the featurizations ``key`` and ``other`` hold the same arrays."""
+        """Tell whether two featurizations hold the same arrays.
+
+        Parameters
+        ----------
+        key, other : tuple
+            Keys of featurizations already built.
+
+        Returns
+        -------
+        bool
+            True when every split of ``key`` shares its ``X_train`` with
+            ``other``'s.
+        """
         return all(a.X_train is b.X_train for a, b in
                    zip(self._sets[key], self._sets[other], strict=True))
 

@@ -689,7 +689,7 @@ class AutoDLClassifier(ClassifierMixin, _BaseAutoDL):
         return y_idx.astype(np.int64), task
 
     def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_``.
+        """Predict class probabilities, columns in the order of ``classes_``.
 
         The ensemble's blended probabilities, temperature scaled
         (``temperature_``), which never changes the predicted labels.

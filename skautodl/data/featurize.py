@@ -654,8 +654,8 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_out_)
-            The features, float32.
+        ndarray of shape (n_samples, n_features_out)
+            The features, float32 (``n_features_out_`` columns).
 
         Raises
         ------
@@ -690,8 +690,8 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_out_)
-            The features, float32.
+        ndarray of shape (n_samples, n_features_out)
+            The features, float32 (``n_features_out_`` columns).
         """
         return self.fit(X, y).transform(X)
 

@@ -829,8 +829,21 @@ def compare(old, new, X, y, *, verbose=True):
 
     Examples
     --------
+    Two tiny searches on the same rows, the second with longer training:
+
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import train_test_split
+    >>> from skautodl import AutoDLClassifier
     >>> from skautodl.report import compare
-    >>> table = compare(model_2026_11, model_2026_12, X_test, y_test)  # doctest: +SKIP
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> def search(epochs):
+    ...     return AutoDLClassifier(time_budget=None, n_trials=1, families=["mlp"],
+    ...                             cv=None, search_space={"max_epochs": epochs},
+    ...                             verbose=0, random_state=0).fit(X_train, y_train)
+    >>> table = compare(search(5), search(20), X_test, y_test, verbose=False)
+    >>> list(table.columns)
+    ['old', 'new', 'change']
     """
     from sklearn.metrics import get_scorer, log_loss
 

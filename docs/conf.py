@@ -83,6 +83,9 @@ sphinx_gallery_conf = {
     # run every script, not only plot_*.py
     "filename_pattern": r"\.py$",
     "within_subsection_order": "FileNameSortKey",
+    # from first steps to deployment (the default order is alphabetical)
+    "subsection_order": ["../examples/tabular", "../examples/images",
+                         "../examples/search", "../examples/deploy"],
     "download_all_examples": False,
     "remove_config_comments": True,
     # an example that raises fails the build

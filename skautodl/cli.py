@@ -523,8 +523,8 @@ def cmd_compress(args):
     before, after = report["before"], report["after"]
     print(f"compressed {args.model} -> {args.out}: file "
           f"{before['file_bytes'] / 1e6:.2f} -> {after['file_bytes'] / 1e6:.2f} MB, "
-          f"validation score {_shown(before.get('score'))} -> "
-          f"{_shown(after.get('score'))}")
+          f"validation score {_shown(before.get('validation_score'))} -> "
+          f"{_shown(after.get('validation_score'))}")
     return 0
 
 
@@ -679,7 +679,7 @@ def build_parser():
                    help="default 127.0.0.1 (this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-body-bytes", type=int, default=None,
-                   help="largest request body accepted (default 10 MB)")
+                   help="largest request body accepted, in bytes (default 10 MiB)")
     p.add_argument("--workers", type=int, default=1,
                    help="server processes (each loads the model; default 1)")
     p.set_defaults(func=cmd_serve)

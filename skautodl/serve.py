@@ -16,7 +16,7 @@ Endpoints:
 Bad requests get a 4xx answer whose ``detail`` says what is wrong, never a
 500: invalid JSON (400), a body that is not a list of records, missing or
 unexpected columns, values of the wrong type (422), a body over
-``max_body_bytes`` (413, default 10 MB). The server binds to 127.0.0.1
+``max_body_bytes`` (413, default 10 MiB). The server binds to 127.0.0.1
 unless told otherwise. Predictions run in FastAPI's thread pool on the one
 loaded estimator, which a prediction never changes (safe to share).
 """

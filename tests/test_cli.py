@@ -154,6 +154,8 @@ def test_export_and_compress_commands(iris_files, capsys):
                  "--target", "species", "--out", str(root / "small.skautodl")]) == 0
     out = capsys.readouterr().out
     assert "compressed" in out and "validation score" in out
+    # both scores printed (the report's key is validation_score)
+    assert "n/a" not in out.split("validation score")[1]
     small = load(root / "small.skautodl")
     assert small.compression_report_["sparsity"] == 0.5
     assert main(["predict", str(root / "small.skautodl"), str(root / "test.csv"),

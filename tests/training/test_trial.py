@@ -272,3 +272,38 @@ def test_cv_folds_do_not_share_one_deadline(reg_data, monkeypatch):
     assert result.ok and len(seen) == len(data) == 2
     assert seen[0] < deadline - 20.0  # the first fold gets about half
     assert seen[1] == pytest.approx(deadline, abs=1.0)  # the last, the rest
+
+
+def test_large_validation_splits_are_watched_on_a_sample_but_scored_whole(
+        clf_data, monkeypatch):
+    from skautodl.training import trial
+
+    data, _, labels = clf_data  # 20 validation rows
+    full = _run_clf(clf_data, FAST, seed=0)
+    monkeypatch.setattr(trial, "MONITOR_ROWS", 8)
+    watched = _run_clf(clf_data, FAST, seed=0)
+    net = watched.nets[0]
+    # per-epoch validation (loss curve, early stopping) on 8 seeded rows
+    valid = net.train_split.keywords["valid_ds"]
+    rows = trial.monitor_rows(20)
+    assert len(valid) == 8 and len(rows) == 8
+    np.testing.assert_array_equal(valid.X, data[0].X_valid[rows])
+    assert len(full.nets[0].train_split.keywords["valid_ds"]) == 20
+    # the score and the kept predictions cover the whole validation split
+    (proba,) = watched.valid_predictions
+    assert proba.shape == (20, 2)
+    expected = np.mean(labels[proba.argmax(axis=1)] == data[0].y_valid)
+    assert watched.score == pytest.approx(expected)
+    # scoring all 20 rows takes 20/8 times the watched pass: more time kept
+    assert dict(net.callbacks)["time_limit"].scoring_factor == pytest.approx(
+        dict(full.nets[0].callbacks)["time_limit"].scoring_factor * 20 / 8)
+
+
+def test_monitor_rows_is_all_rows_up_to_the_limit_and_seeded_above():
+    from skautodl.training.trial import MONITOR_ROWS, monitor_rows
+
+    assert monitor_rows(MONITOR_ROWS) is None
+    rows = monitor_rows(MONITOR_ROWS + 1000)
+    assert len(rows) == MONITOR_ROWS and len(set(rows.tolist())) == MONITOR_ROWS
+    np.testing.assert_array_equal(rows, monitor_rows(MONITOR_ROWS + 1000))
+    assert rows.max() < MONITOR_ROWS + 1000

@@ -301,8 +301,10 @@ class SearchSummary:
 
 
 def _task_text(estimator):
+    from skautodl.persistence import is_multilabel
+
     classes = getattr(estimator, "classes_", None)
-    if isinstance(classes, list):
+    if is_multilabel(estimator):
         return f"multi-label classification, {len(classes)} labels"
     if classes is not None:
         return ("binary classification" if len(classes) == 2 else
@@ -713,9 +715,11 @@ def plot_confusion_matrix(estimator, X, y, *, normalize=None, ax=None):
     from sklearn.metrics import ConfusionMatrixDisplay
     from sklearn.utils.validation import check_is_fitted
 
+    from skautodl.persistence import is_multilabel
+
     check_is_fitted(estimator)
     classes = getattr(estimator, "classes_", None)
-    if classes is None or isinstance(classes, list):
+    if classes is None or is_multilabel(estimator):
         kind = "a regressor" if classes is None else "a multi-label classifier"
         raise TypeError(
             f"plot_confusion_matrix needs a classifier of one label per row; "

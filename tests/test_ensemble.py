@@ -21,6 +21,7 @@ from skautodl.ensemble import (
     blend_tiebreak,
     fit_temperature,
     member_floor,
+    member_models,
     select,
 )
 from skautodl.exceptions import BudgetWarning
@@ -254,6 +255,19 @@ def test_bagging_members_average_their_fold_models():
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert clf.ensemble_score_ >= 0.5
+
+
+@pytest.mark.parametrize("cv", [None, 3])
+def test_fitted_members_hold_no_optimizer_state(cv):
+    # a fitted estimator only predicts: its members' optimizer moments (twice
+    # the weights) are freed, refitted (holdout) and bagged (cv) members alike
+    X, y = make_classification(n_samples=150, n_features=6, random_state=0)
+    clf = AutoDLClassifier(**{**FAST, "n_trials": 3, "cv": cv}).fit(X, y)
+    models = [clf.best_estimator_, *(model for model, _ in clf.ensemble_)]
+    nets = [pipeline[-1] for model in models for pipeline in member_models(model)]
+    assert nets and all(not net.optimizer_.state for net in nets)
+    assert all(net.optimizer_ is not None for net in nets)  # the optimizer stays
+    assert clf.score(X, y) > 0.6
 
 
 def test_same_random_state_same_ensemble(reg_data):

@@ -45,6 +45,7 @@ from skautodl.exceptions import (
 from skautodl.search.fidelity import Proposal, config_epochs
 from skautodl.search.searchers.registry import make_searcher
 from skautodl.training.device_data import DeviceSplitCache
+from skautodl.training.net import release_training_state
 from skautodl.training.trees import is_tree
 from skautodl.training.trial import Evaluator, Job, TrialResult, feature_key
 from skautodl.utils._seeding import draw_seed, rng_state, set_rng_state
@@ -342,6 +343,7 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
     if callbacks is None:
         callbacks = [ProgressBar(verbose), TrialLog()]
     nets = {}  # trial_id -> nets kept for promotions and the best result
+    released = set()  # trial ids whose kept nets no longer hold optimizer state
     running = {}  # trial_id -> (proposal, job)
     exhausted = [False]
     deadline_now = [None]  # the trials' deadline when the next is proposed
@@ -506,10 +508,20 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                     break
                 for job, result in finished:
                     finish(job, result)
-                keep = scheduler.alive() | set(outcome.top_ids(keep_nets))
+                alive = scheduler.alive()
+                keep = alive | set(outcome.top_ids(keep_nets))
+                # a running promotion's parent nets may still be on their way
+                # to a worker (pickled by another thread): left as they are
+                alive = alive | {p.parent_id for p, _ in running.values()}
                 for trial_id in list(nets):
                     if trial_id not in keep:
                         del nets[trial_id]
+                    elif trial_id not in alive and trial_id not in released:
+                        # kept for the ensemble, never trained again: its
+                        # optimizer moments (twice the weights) can go
+                        for net in nets[trial_id]:
+                            release_training_state(net)
+                        released.add(trial_id)
                 if interrupt.flag:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:

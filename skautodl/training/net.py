@@ -744,6 +744,49 @@ def copy_net(net):
     return copy.deepcopy(net, memo)
 
 
+def release_training_state(net):
+    """Free what only further training of ``net`` would use: its optimizer moments.
+
+    AdamW (the optimizer of every trial) keeps two tensors the size of the
+    weights for every parameter (``exp_avg`` and ``exp_avg_sq``): a net that
+    will not train again would hold three times the memory its predictions
+    need, and pickle at three times the size.
+    The optimizer itself stays, with its parameter groups and learning
+    rates; a later ``partial_fit`` starts from fresh moments, like a new
+    AdamW on the trained weights.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet or tree model
+        A trial's model or an ensemble member (a tree model has no
+        optimizer; nothing happens).
+
+    Returns
+    -------
+    object
+        ``net`` itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skorch import NeuralNetRegressor
+    >>> from skautodl.training.net import release_training_state
+    >>> net = NeuralNetRegressor(torch.nn.Linear(2, 1), optimizer=torch.optim.AdamW,
+    ...                          max_epochs=1, verbose=0, train_split=None)
+    >>> X = np.zeros((8, 2), dtype=np.float32)
+    >>> _ = net.fit(X, np.zeros((8, 1), dtype=np.float32))
+    >>> len(net.optimizer_.state) > 0
+    True
+    >>> len(release_training_state(net).optimizer_.state)
+    0
+    """
+    optimizer = getattr(net, "optimizer_", None)
+    if optimizer is not None and getattr(optimizer, "state", None):
+        optimizer.state.clear()
+    return net
+
+
 def without_validation_data(net):
     """Drop ``net``'s reference to its validation data, before handing it back.
 

@@ -26,8 +26,13 @@ from sklearn.pipeline import Pipeline
 
 from skautodl.data.featurize import fit_featurizer, make_featurizer, transform_rows
 from skautodl.data.splits import nested_order
+from skautodl.ensemble import member_models
 from skautodl.exceptions import BudgetWarning, RefitError, RefitFailedWarning
-from skautodl.training.net import build_net, without_validation_data
+from skautodl.training.net import (
+    build_net,
+    release_training_state,
+    without_validation_data,
+)
 from skautodl.training.trial import feature_key, subsample_rows, train_segment
 from skautodl.utils._console import write_line
 
@@ -226,6 +231,14 @@ def bag(result, trial_nets, features, task):
                         for split, net in zip(splits, trial_nets, strict=True)])
 
 
+def _predict_only(models):
+    """Free the optimizer state of the nets of ``models`` (they predict from
+    now on: a fitted estimator never trains its members again)."""
+    for model in models:
+        for pipeline in member_models(model):
+            release_training_state(pipeline.steps[-1][1])
+
+
 def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
                 refit_members=True, classes=None, device="cpu", hard_end=None,
                 member_end=None, needed=None, quick=False, verbose=0,
@@ -338,6 +351,7 @@ def fit_members(weights, best, outcome, X, y_fit, task, features, *, bagging,
                 dropped.append(trial_id)
             else:
                 models[trial_id] = pipeline
+    _predict_only(models.values())
     kept = {t: w for t, w in weights.items() if t in models}
     if kept_as_trained:
         logger.info("%d ensemble member(s) (trials %s) kept as their trials "

@@ -266,3 +266,63 @@ def test_promotions_run_on_their_parents_device():
     assert any(job.device != ["cuda:0", "cuda:1"][job.trial_id % 2]
                for job in promoted)
     assert [r.origin for r in outcome.results].count("promotion") == 3
+
+
+class _Optimizer:
+    def __init__(self):
+        self.state = {"exp_avg": 1}
+
+
+class _Net:
+    """A kept net with an optimizer state that release_training_state clears."""
+
+    def __init__(self, trial_id):
+        self.trial_id = trial_id
+        self.optimizer_ = _Optimizer()
+
+
+class NetEvaluator(FakeEvaluator):
+    """Returns a _Net per trial; records whether a promotion's parent net
+    still had its optimizer state when the promotion started."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.parent_had_state = {}
+
+    def __call__(self, job):
+        from dataclasses import replace
+
+        if job.warm_nets is not None:
+            state = job.warm_nets[0].optimizer_.state
+            self.parent_had_state[job.trial_id] = bool(state)
+        result = super().__call__(job)
+        return replace(result, nets=[_Net(job.trial_id)],
+                       segments=[*job.prior_segments, (3, 3)])
+
+
+def test_kept_nets_that_never_train_again_lose_their_optimizer_state():
+    # full fidelity: no trial is ever continued, so every kept net (the
+    # ensemble's candidates) is released as soon as it is kept
+    evaluator = NetEvaluator(score=lambda c: 0.1 * c["id"])
+    outcome = search(evaluator=evaluator, n_trials=5, keep_nets=3)
+    assert sorted(outcome.nets) == [2, 3, 4]
+    assert all(not net.optimizer_.state for nets in outcome.nets.values()
+               for net in nets)
+
+
+def test_promoted_trials_continue_from_their_parents_optimizer_state():
+    from skautodl.search.fidelity import Hyperband
+
+    # 9 configs x 3 epochs, the best 3 continue for 9, the best of those for 27
+    evaluator = NetEvaluator(score=lambda c: 0.1 * (c["id"] % 7))
+    scheduler = Hyperband(27)
+    outcome = search(evaluator=evaluator, scheduler=scheduler, n_trials=13,
+                     keep_nets=20)
+    assert len(evaluator.parent_had_state) == 4  # 3 + 1 promotions
+    # no parent lost its optimizer moments before its promotion ran
+    assert all(evaluator.parent_had_state.values())
+    # at the end only the nets a running bracket may still continue keep them
+    alive = scheduler.alive()
+    for trial_id, nets in outcome.nets.items():
+        assert bool(nets[0].optimizer_.state) == (trial_id in alive), trial_id
+    assert any(not nets[0].optimizer_.state for nets in outcome.nets.values())

@@ -109,13 +109,17 @@ Usage::
     python benchmarks/compare.py --python autogluon=/work/venvs/ag/bin/python
     python benchmarks/compare.py --datasets wine --split-seeds 0 --budget 20
     python benchmarks/compare.py --quick --tools skautodl,hgb --docs none
+    python benchmarks/compare.py --resume compare.json   # go on after a stop
 
 The full run (7 data sets x 3 split seeds x 7 tools, B = 60 s) takes about
 2.5 hours on 2 cores: skautodl, FLAML, AutoGluon and the skorch search about
 B plus 10 to 20 s of start-up each, RealMLP seconds to 3 minutes (mnist),
 the scikit-learn defaults seconds to half a minute. Run it on a quiet
 machine: the script prints the load average and warns when the machine is
-busy.
+busy. With ``--resume PATH`` the run can be split over several sittings: the
+file is rewritten after every fit, and a later run with the same settings
+fits only what is not in it yet (each fit keeps the commit it ran at; the
+tables list them).
 """
 
 from __future__ import annotations
@@ -736,8 +740,10 @@ def update_docs(path, block):
 def report(args, settings, cells, mean_ranks, tools, labels, skipped, versions):
     """The markdown block for docs/benchmarks.md."""
     lines = [
-        f"Run of {settings['date']} ({settings['elapsed_min']:.0f} minutes), "
-        f"commit {settings['commit']}: data sets {', '.join(args.datasets)}; "
+        f"Run of {settings['date']} ({settings['elapsed_min']:.0f} minutes"
+        + (f", resumed from a run of {settings['resumed_from']}"
+           if settings.get("resumed_from") else "")
+        + f"), {settings['commit']}: data sets {', '.join(args.datasets)}; "
         f"split seeds {', '.join(map(str, args.split_seeds))}; budget "
         f"{args.budget:g} s; {args.threads} core(s) per fit"
         + (f"; quick (at most {quality.QUICK_ROWS} rows)" if args.quick else "")
@@ -830,6 +836,9 @@ def parse_args(argv=None):
                    "none)")
     p.add_argument("--json", default=None, metavar="PATH",
                    help="also write the settings and every fit as JSON")
+    p.add_argument("--resume", default=None, metavar="PATH",
+                   help="JSON file of the fits so far, rewritten after every "
+                   "fit; fits already in it (same settings) are not run again")
     p.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--_probe", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -889,6 +898,54 @@ def _command(argv):
                     else f"'{a}'" for a in shown)
 
 
+#: the settings a resumed run must share with the fits it resumes
+RESUME_KEYS = ("budget", "threads", "quick", "max_epochs", "autogluon_presets")
+
+
+def load_resume(path, args):
+    """The earlier fits of ``--resume PATH``: ``(settings, rows)``.
+
+    ``({}, [])`` when the file does not exist yet. Each row gets the commit
+    it ran at (older files name it in their settings only).
+
+    Raises
+    ------
+    SystemExit
+        When the file was written with other settings (budget, threads,
+        ...): its fits would not compare with the new ones.
+    """
+    if path is None or not Path(path).exists():
+        return {}, []
+    data = json.loads(Path(path).read_text())
+    settings = data.get("settings", {})
+    changed = [f"{k} {settings.get(k)!r} there, {getattr(args, k)!r} now"
+               for k in RESUME_KEYS if settings.get(k) != getattr(args, k)]
+    if changed:
+        raise SystemExit(f"--resume {path}: its fits were made with other "
+                         f"settings ({'; '.join(changed)}); start a new file.")
+    rows = [{**row, "commit": row.get("commit") or settings.get("commit", "unknown")}
+            for row in data.get("rows", [])]
+    return settings, rows
+
+
+def write_json(path, data):
+    """Write ``data`` to ``path`` through a temporary file (never half a file)."""
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def commits_text(rows):
+    """The commits the fits ran at, with their counts when there are several."""
+    counts = {}
+    for row in rows:
+        counts[row.get("commit", "unknown")] = counts.get(row.get("commit", "unknown"),
+                                                          0) + 1
+    if len(counts) == 1:
+        return f"commit {next(iter(counts))}"
+    return "commits " + ", ".join(f"{c} ({n} fits)" for c, n in counts.items())
+
+
 def _terminate(signum, frame):
     raise SystemExit(128 + signum)
 
@@ -923,15 +980,49 @@ def main(argv=None):
     if busy:
         print(f"WARNING: {busy}; fit times are unreliable and the time-budgeted "
               "tools do less work.", flush=True)
+    prior_settings, prior_rows = load_resume(args.resume, args)
+    done = {(r["dataset"], r["seed"], r["tool"]): r for r in prior_rows}
+    if prior_rows:
+        print(f"resuming {args.resume}: {len(prior_rows)} fit(s) done "
+              f"({prior_settings.get('date', 'unknown date')}).", flush=True)
+    commit = _commit()
     rows, started = [], time.perf_counter()
+
+    def settings_now():
+        elapsed = (time.perf_counter() - started) / 60
+        ran = rows + [r for r in prior_rows if r not in rows]
+        return {
+            "date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": commits_text(ran),
+            "command": _command(argv), "machine": machine(),
+            "load_start": prior_settings.get("load_start", load_start),
+            "load_end": _load(),
+            "elapsed_min": elapsed + float(prior_settings.get("elapsed_min", 0.0)),
+            "busy": bool(busy or _busy() or prior_settings.get("busy")),
+            "pythons": args.pythons,
+            "resumed_from": prior_settings.get("date"),
+        }
+
+    def json_data(settings, mean_ranks=None):
+        # fits of the file outside this run's selection are kept
+        kept = [r for r in prior_rows if r not in rows]
+        return {"settings": {**settings, **{k: getattr(args, k) for k in (
+                    "tools", "datasets", "split_seeds", "budget", "threads",
+                    "timeout", "quick", "max_epochs", "autogluon_presets")}},
+                "versions": versions, "skipped": skipped, "rows": rows + kept,
+                "mean_ranks": mean_ranks}
+
     with tempfile.TemporaryDirectory(prefix="skautodl-compare-") as workdir:
         for name in args.datasets:
             task, kind = quality.DATASETS[name]
             for seed in args.split_seeds:
+                todo = [t for t in tools if (name, seed, t) not in done]
+                rows += [done[name, seed, t] for t in tools if t not in todo]
+                if not todo:
+                    continue
                 path = os.path.join(workdir, f"{name}-{seed}.npz")
                 # X_train, X_test, y_train, y_test
                 save_split(path, Split(*quality.split_data(name, args.quick, seed)))
-                for tool in tools:
+                for tool in todo:
                     spec = TOOLS[tool]
                     job = {"dataset": name, "kind": kind, "seed": seed,
                            "classification": task == "classification",
@@ -947,8 +1038,10 @@ def main(argv=None):
                            "fit_s": res.get("fit_s"), "peak_mb": res["peak_mb"],
                            "wall_s": res["wall_s"], "trials": res.get("trials"),
                            "killed": res["killed"],
-                           "error": res.get("error", "")}
+                           "error": res.get("error", ""), "commit": commit}
                     rows.append(row)
+                    if args.resume:
+                        write_json(args.resume, json_data(settings_now()))
                     what = (f"test {row['score']:.4f}, fit {row['fit_s']:.1f} s"
                             if row["status"] == "ok" else
                             f"{row['status']}: {_tail(row['error'], 160)}")
@@ -956,13 +1049,8 @@ def main(argv=None):
                           f"({row['wall_s']:.1f} s wall, peak {row['peak_mb']:.0f} "
                           f"MB); {_load()}", flush=True)
     cells, mean_ranks = summarize(rows, tools, args.datasets)
-    settings = {
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": _commit(),
-        "command": _command(argv), "machine": machine(), "load_start": load_start,
-        "load_end": _load(), "elapsed_min": (time.perf_counter() - started) / 60,
-        "busy": bool(busy or _busy()),
-        "pythons": args.pythons,
-    }
+    settings = settings_now()
+    settings["commit"] = commits_text(rows)
     print("\nTest score (mean ± std over the split seeds) and mean rank:\n")
     print(score_table(cells, mean_ranks, tools, args.datasets, labels))
     print("\nMean fit seconds, peak MB of the process tree:\n")
@@ -976,14 +1064,9 @@ def main(argv=None):
         update_docs(args.docs, report(args, settings, cells, mean_ranks, tools,
                                       labels, skipped, versions))
         print(f"results written to {args.docs}")
-    if args.json:
-        data = {"settings": {**settings, **{k: getattr(args, k) for k in (
-                    "tools", "datasets", "split_seeds", "budget", "threads",
-                    "timeout", "quick", "max_epochs", "autogluon_presets")}},
-                "versions": versions, "skipped": skipped, "rows": rows,
-                "mean_ranks": mean_ranks}
-        Path(args.json).write_text(json.dumps(data, indent=1, default=str) + "\n")
-        print(f"settings and fits written to {args.json}")
+    for path in dict.fromkeys(p for p in (args.resume, args.json) if p):
+        write_json(path, json_data(settings, mean_ranks))
+        print(f"settings and fits written to {path}")
     return rows
 
 

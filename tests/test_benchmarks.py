@@ -157,3 +157,16 @@ def test_compress_benchmark_smoke(capsys, tmp_path):
     assert 0.5 < row["test_after"] <= 1 and row["ratio"] > 1
     assert row["nonzero_after"] < row["params"]
     assert (tmp_path / "compress.json").exists()
+
+
+def test_scoring_precision_smoke(capsys):
+    # both passes are timed on the same nets; their outputs agree to float32
+    # rounding
+    with benchmark_module("scoring_precision.py", "scoring_precision") as module:
+        rows = module.main(["--rows", "3000", "--repeats", "1", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert "| net | rows | float64 s | float32 s |" in out
+    assert [r["net"] for r in rows] == ["mlp 2 x 256", "mlp 3 x 512"]
+    for r in rows:
+        assert r["float64_s"] > 0 and r["float32_s"] > 0
+        assert 0 < r["max_diff"] < 1e-4  # computed differently, nearly equal

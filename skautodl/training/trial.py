@@ -17,6 +17,7 @@ that trains a stretch, for both).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import math
@@ -40,6 +41,7 @@ from skautodl.training.net import (
     AutoNetRegressor,
     build_net,
     copy_net,
+    float32_inference,
     restart_lr,
     reuse_outputs,
     set_cycle_length,
@@ -403,7 +405,8 @@ def monitor_rows(n_valid, limit=None):
     rows at 400,000 rows): above ``limit`` rows (:data:`MONITOR_ROWS`) the
     nets watch a seeded sample of ``limit`` rows instead, the same for every
     trial of the split, so that their curves compare. The trial's score is
-    always computed on the whole validation split.
+    always computed on the whole validation split (above :data:`MONITOR_ROWS`
+    rows in float32, :func:`~skautodl.training.net.float32_inference`).
 
     Parameters
     ----------
@@ -560,7 +563,11 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                 # an epoch cut short by the time limit has no valid_loss
                 curve = [float(h.get("valid_loss", np.nan)) for h in net.history]
             t0 = time.perf_counter()
-            with reuse_outputs(net, split.X_valid) as outputs:
+            # a large validation split is scored in float32: half the time
+            # of the float64 pass user predictions get (float32_inference)
+            precision = (float32_inference() if len(split.X_valid) > MONITOR_ROWS
+                         else contextlib.nullcontext())
+            with precision, reuse_outputs(net, split.X_valid) as outputs:
                 score = float(scorer(net, split.X_valid, split.y_valid))
                 # probabilities for classes and labels, values otherwise
                 preds.append(outputs if task.is_classification or task.is_multilabel

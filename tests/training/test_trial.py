@@ -307,3 +307,32 @@ def test_monitor_rows_is_all_rows_up_to_the_limit_and_seeded_above():
     assert len(rows) == MONITOR_ROWS and len(set(rows.tolist())) == MONITOR_ROWS
     np.testing.assert_array_equal(rows, monitor_rows(MONITOR_ROWS + 1000))
     assert rows.max() < MONITOR_ROWS + 1000
+
+
+def test_large_validation_splits_are_scored_in_float32(clf_data, monkeypatch):
+    import torch
+
+    from skautodl.training import net as net_module
+    from skautodl.training import trial
+
+    seen = []
+    forward = net_module._forward64
+
+    def spy(net, X):
+        seen.append((len(X), net_module._FLOAT32_INFERENCE.get()))
+        return forward(net, X)
+
+    monkeypatch.setattr(net_module, "_forward64", spy)
+    small = _run_clf(clf_data, FAST, seed=0)
+    assert seen == [(20, False)]  # 20 validation rows: float64
+    seen.clear()
+    monkeypatch.setattr(trial, "MONITOR_ROWS", 8)
+    large = _run_clf(clf_data, FAST, seed=0)
+    assert seen == [(20, True)]  # one float32 pass over all 20 rows
+    # the same net's predictions as a user gets them (float64) differ by
+    # float32 rounding only, and the net itself is left in float32
+    net = large.nets[0]
+    np.testing.assert_allclose(large.valid_predictions[0],
+                               net.predict_proba(clf_data[0][0].X_valid), atol=1e-5)
+    assert next(net.module_.parameters()).dtype == torch.float32
+    assert small.ok

@@ -204,6 +204,41 @@ def inference_module(net, dtype=torch.float64):
     return cached[1]
 
 
+def drop_inference_copy(net):
+    """Forget the inference copy :func:`inference_module` made for ``net``.
+
+    A trial's nets predict once, on the validation split, and then wait
+    (for a promotion, or to become ensemble members) holding that copy: a
+    float64 copy is twice the memory of the float32 weights, for every net
+    the search keeps (k per trial under ``cv=k``). The next prediction
+    makes it again.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet or tree model
+        A fitted net (a model without ``module_`` is left alone).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skautodl.training import net as nets
+    >>> net = nets.AutoNetRegressor(torch.nn.Linear(3, 1), max_epochs=1, verbose=0,
+    ...                             train_split=None)
+    >>> X = np.ones((4, 3), dtype=np.float32)
+    >>> _ = net.fit(X, X.sum(axis=1)).predict(X)
+    >>> net.module_ in nets._INFERENCE
+    True
+    >>> nets.drop_inference_copy(net)
+    >>> net.module_ in nets._INFERENCE
+    False
+    """
+    module = getattr(net, "module_", None)
+    if module is not None:
+        with _INFERENCE_LOCK:
+            _INFERENCE.pop(module, None)
+
+
 def _forward64(net, X):
     """Network outputs computed in float64 on the CPU, or None on a GPU.
 

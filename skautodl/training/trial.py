@@ -41,6 +41,7 @@ from skautodl.training.net import (
     AutoNetRegressor,
     build_net,
     copy_net,
+    drop_inference_copy,
     float32_inference,
     restart_lr,
     reuse_outputs,
@@ -572,6 +573,9 @@ def run_trial(config, splits, task, *, scorer, classes=None, device="cpu", seed=
                 # probabilities for classes and labels, values otherwise
                 preds.append(outputs if task.is_classification or task.is_multilabel
                              else net.predict(split.X_valid))
+            # the net waits now (for a promotion or the ensemble): the
+            # inference copy of its scoring pass would only hold memory
+            drop_inference_copy(net)
             score_time += time.perf_counter() - t0
             if not np.isfinite(score):
                 raise FloatingPointError(f"validation score is {score}")

@@ -336,3 +336,17 @@ def test_large_validation_splits_are_scored_in_float32(clf_data, monkeypatch):
                                net.predict_proba(clf_data[0][0].X_valid), atol=1e-5)
     assert next(net.module_.parameters()).dtype == torch.float32
     assert small.ok
+
+
+def test_trial_nets_keep_no_inference_copy(clf_data):
+    # a trial's scoring pass makes an inference copy of each net; the nets
+    # then wait for a promotion or the ensemble without it
+    from skautodl.training import net as net_module
+
+    result = _run_clf(clf_data, FAST, seed=0)
+    net = result.nets[0]
+    assert net.module_ not in net_module._INFERENCE
+    before = result.valid_predictions[0]
+    # predicting again makes it again, with the same outputs
+    np.testing.assert_array_equal(net.predict_proba(clf_data[0][0].X_valid), before)
+    assert net.module_ in net_module._INFERENCE

@@ -170,3 +170,20 @@ def test_scoring_precision_smoke(capsys):
     for r in rows:
         assert r["float64_s"] > 0 and r["float32_s"] > 0
         assert 0 < r["max_diff"] < 1e-4  # computed differently, nearly equal
+
+
+@pytest.mark.timeout(180)
+def test_bagging_memory_smoke(capsys):
+    # one bagged trial in a fresh process: the table has its memory, its
+    # pickled size and its members
+    with benchmark_module("bagging_memory.py", "bagging_memory") as module:
+        rows = module.main(["--trials", "1"])
+    out = capsys.readouterr().out
+    assert "| code | trials | peak RSS MB | pickle MB |" in out
+    (row,) = rows
+    assert row["cv"] == 5 and row["members"] == 1
+    assert row["peak_mb"] > 100 and 0 < row["pickle_mb"] < 100
+    # a pickled bagged member is about its 5 nets' float32 weights (4 bytes
+    # a parameter; 12 with AdamW's moments)
+    assert row["pickle_mb"] < 2 * 4 * row["member_params"] / 1e6
+    assert 0.8 < row["test"] <= 1.0

@@ -125,6 +125,7 @@ tables list them).
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import importlib
 import json
@@ -937,10 +938,7 @@ def write_json(path, data):
 
 def commits_text(rows):
     """The commits the fits ran at, with their counts when there are several."""
-    counts = {}
-    for row in rows:
-        counts[row.get("commit", "unknown")] = counts.get(row.get("commit", "unknown"),
-                                                          0) + 1
+    counts = collections.Counter(row.get("commit", "unknown") for row in rows)
     if len(counts) == 1:
         return f"commit {next(iter(counts))}"
     return "commits " + ", ".join(f"{c} ({n} fits)" for c, n in counts.items())

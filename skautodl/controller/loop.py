@@ -343,7 +343,6 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
     if callbacks is None:
         callbacks = [ProgressBar(verbose), TrialLog()]
     nets = {}  # trial_id -> nets kept for promotions and the best result
-    released = set()  # trial ids whose kept nets no longer hold optimizer state
     running = {}  # trial_id -> (proposal, job)
     exhausted = [False]
     deadline_now = [None]  # the trials' deadline when the next is proposed
@@ -516,12 +515,12 @@ def run_search(searcher, evaluator, *, scheduler, portfolio=(), n_trials=None,
                 for trial_id in list(nets):
                     if trial_id not in keep:
                         del nets[trial_id]
-                    elif trial_id not in alive and trial_id not in released:
+                    elif trial_id not in alive:
                         # kept for the ensemble, never trained again: its
-                        # optimizer moments (twice the weights) can go
+                        # optimizer moments (twice the weights) can go (a
+                        # no-op for nets already released)
                         for net in nets[trial_id]:
                             release_training_state(net)
-                        released.add(trial_id)
                 if interrupt.flag:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
